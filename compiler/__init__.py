@@ -1,0 +1,1 @@
+"""The compiler: semantic checks, mapping lowering and code generation, the bundle writer."""

@@ -1,0 +1,1 @@
+"""The config language: loading YAML with positions, the model, and located diagnostics."""

@@ -1,0 +1,57 @@
+"""Findings about a config: a stable code, a severity, a message and a location.
+
+Codes are stable and grouped: E1xx loading (files, YAML), E2xx schema (fields and types),
+E3xx references and mappings, Wxxx warnings. `docs/diagnostics.md` lists every code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .location import Location
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding. `hint` is an optional second sentence, such as a did-you-mean."""
+
+    code: str
+    severity: Severity
+    message: str
+    location: Location
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        loc = self.location
+        return (loc.file, loc.line, loc.column, self.code, self.message)
+
+
+def error(code: str, message: str, location: Location, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, location, hint)
+
+
+def warning(code: str, message: str, location: Location, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, location, hint)
+
+
+def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Findings sorted by file and position, duplicates removed."""
+    return sorted(set(diagnostics), key=Diagnostic.sort_key)
+
+
+def did_you_mean(name: str, candidates: Sequence[str]) -> str | None:
+    """`did you mean 'x'?` for the closest candidate, or None when nothing is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
