@@ -1,0 +1,53 @@
+"""The repository itself: the wheel holds only the `tokensmith` package, CI runs the README's tests."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_test_command() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Test it", 1)[1]
+    match = re.search(r"```sh\n(.+?)\n```", section, re.S)
+    assert match, "README has no test command block"
+    return match.group(1).strip()
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    command = _readme_test_command()
+    assert f'TEST_COMMAND="{command}"' in ci
+    assert 'eval "$TEST_COMMAND"' in ci
+    assert "ruff check" in ci and "mypy --strict" in ci
+
+
+def test_layer_links_are_relative_symlinks() -> None:
+    for name in ("schema", "compiler", "runtime"):
+        link = ROOT / "tokensmith" / name
+        assert link.is_symlink()
+        assert str(link.readlink()) == f"../{name}"
+
+
+@pytest.mark.slow
+def test_wheel_holds_only_the_tokensmith_package(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("tokensmith-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
+    assert top == {"tokensmith"}
+    assert "tokensmith/runtime/bundle.py" in names
+    assert "tokensmith/schema/location.py" in names
+    assert "tokensmith/compiler/__init__.py" in names
+    assert not any(n.startswith(("schema/", "compiler/", "runtime/", "tests/")) for n in names)
