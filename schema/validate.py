@@ -1,0 +1,167 @@
+"""Loaded data -> `Config`, with every pydantic error turned into one located diagnostic.
+
+Each message names the field path, what was found (its type; a value only where it cannot be a
+secret, such as an unknown algorithm name) and what was expected, with a did-you-mean for
+misspelt field names and enum values.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from .diagnostics import Diagnostic, did_you_mean, error
+from .loader import LoadedSource
+from .location import ConfigPath, SourceMap
+from .models import Config
+
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "int_parsing": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+
+_CUSTOM_CODES = {"secret_literal": "E204", "algorithm_none": "E205", "secret_ref_shape": "E206"}
+
+_SECRET_HINT = "for example `secret: {env: MY_SECRET}`; the value written here is not shown"
+
+
+def validate(loaded: LoadedSource) -> tuple[Config | None, list[Diagnostic]]:
+    """The `Config` of `loaded` and the schema findings; None when loading or validation failed.
+
+    Load errors stop here (the data may be partial), so schema findings never pile up on top
+    of a YAML syntax error.
+    """
+    if not loaded.ok:
+        return None, []
+    try:
+        return Config.model_validate(loaded.data), []
+    except ValidationError as exc:
+        found = [diagnose(err, loaded.source_map) for err in exc.errors(include_url=False)]
+        return None, found
+
+
+def diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
+    """One pydantic error -> one located diagnostic."""
+    loc: ConfigPath = tuple(err["loc"])
+    kind = err["type"]
+    where = field_path(loc)
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        fields = _fields_at(loc[:-1])
+        hint = did_you_mean(name, fields) or ("expected one of: " + ", ".join(fields))
+        message = f"{_owner(loc[:-1])}: unknown field '{name}'"
+        return error("E200", message, source_map.key(loc), hint)
+    if kind == "missing":
+        message = f"{_owner(loc[:-1])}: missing required field '{loc[-1]}'"
+        owner = loc[:-1]
+        # a list item has no key: point at the item itself
+        at_owner = source_map.value(owner) if owner and isinstance(owner[-1], int) else None
+        return error("E201", message, at_owner or source_map.key(owner))
+    at = source_map.value(loc)
+    if kind in _CUSTOM_CODES:
+        secret_hint = _SECRET_HINT if kind == "secret_literal" else None
+        return error(_CUSTOM_CODES[kind], f"{where}: {err['msg']}", at, secret_hint)
+    if kind == "duration_type":
+        return error("E202", f"{where}: {err['msg']}; found {describe(err['input'])}", at)
+    if kind in _EXPECTED:
+        message = f"{where}: expected {_EXPECTED[kind]}, found {describe(err['input'])}"
+        return error("E202", message, at)
+    if kind == "literal_error":
+        return _literal(err, where, source_map.value(loc))
+    return error("E209", f"{where}: {err['msg']}", at)
+
+
+def _literal(err: ErrorDetails, where: str, at: Any) -> Diagnostic:
+    expected = str((err.get("ctx") or {}).get("expected", "")).replace("'", "")
+    value = err["input"]
+    hint: str | None = None
+    if isinstance(value, str):
+        shown = repr(value if len(value) <= 40 else value[:37] + "...")
+        options = [o.strip() for o in expected.replace(" or ", ", ").split(",")]
+        exact = [o for o in options if o.lower() == value.strip().lower()]
+        hint = f"did you mean '{exact[0]}'?" if exact else did_you_mean(value, options)
+    elif isinstance(value, bool | int | float) or value is None:
+        shown = json.dumps(value)  # a number or boolean is never a secret
+    else:
+        shown = describe(value)
+    return error("E203", f"{where}: expected {expected}, found {shown}", at, hint)
+
+
+def describe(value: Any) -> str:
+    """The kind of a loaded value, never its content (it may be a secret)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """`identity_providers.auth0.algorithms[0]`: a config path as a user reads it."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "the config"
+
+
+def _owner(loc: ConfigPath) -> str:
+    return field_path(loc) if loc else "the top level"
+
+
+def _fields_at(loc: ConfigPath) -> list[str]:
+    """The field names of the model found at `loc`, for did-you-mean."""
+    kind: Any = Config
+    for part in loc:
+        kind = _unwrap(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            field = kind.model_fields.get(str(part))
+            if field is None:
+                return []
+            kind = field.annotation
+        else:
+            args = typing.get_args(kind)
+            kind = args[-1] if args else Any  # dict[str, X] or tuple[X, ...]
+            if args and args[-1] is Ellipsis:
+                kind = args[0]
+    kind = _unwrap(kind)
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return sorted(kind.model_fields)
+    return []
+
+
+def _unwrap(kind: Any) -> Any:
+    """Strip Annotated and Optional: `Annotated[X | None, ...]` -> X."""
+    while True:
+        origin = typing.get_origin(kind)
+        if origin is typing.Annotated:
+            kind = typing.get_args(kind)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(kind) if a is not type(None)]
+            if len(members) != 1:
+                return kind
+            kind = members[0]
+        else:
+            return kind
