@@ -1,0 +1,45 @@
+"""Canonical base64url (RFC 7515 §2): one spelling per byte string, or a refusal.
+
+JWS segments must be base64url without padding, whitespace or the `+` `/` alphabet, and the
+unused bits of the last character must be zero; otherwise two different token strings would
+carry the same bytes, and a lenient decoder would accept what a strict peer refuses.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_CANONICAL = re.compile(r"[A-Za-z0-9_-]*")
+# Unused low bits of the last character: 4 bits when len % 4 == 2, 2 bits when len % 4 == 3.
+_UNUSED_BITS_MASK = {2: 0b1111, 3: 0b0011}
+
+
+class Base64Error(ValueError):
+    """The text is not canonical unpadded base64url."""
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url text of `data`."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Bytes of canonical unpadded base64url `text`; `Base64Error` for any other spelling."""
+    remainder = len(text) % 4
+    if remainder == 1 or _CANONICAL.fullmatch(text) is None:
+        raise Base64Error("not canonical base64url")
+    mask = _UNUSED_BITS_MASK.get(remainder)
+    if mask is not None and _ALPHABET.index(text[-1]) & mask:
+        raise Base64Error("non-zero unused bits in base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error as exc:  # pragma: no cover - excluded by the checks above
+        raise Base64Error("not canonical base64url") from exc
+
+
+def b64url_decode_lenient_padding(text: str) -> bytes:
+    """Like `b64url_decode`, but tolerates trailing `=` padding (some JWKS documents pad)."""
+    return b64url_decode(text.rstrip("=") if text.endswith("=") else text)

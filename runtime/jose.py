@@ -1,0 +1,121 @@
+"""Strict parsing of compact JWS tokens (RFC 7515 §7.1), before any key is looked at.
+
+`parse_compact` accepts exactly one shape: three canonical base64url segments, a header and a
+payload that are strict JSON objects, and a header that asks for nothing we do not do. Every
+refusal is an `InvalidRequest` whose description is a fixed general sentence and whose `reason`
+is a stable code for logs and metrics; token content never appears in either.
+
+Header policy (docs/security.md repeats it):
+- `alg` must be a string naming a supported algorithm (`none` never is); the identity
+  provider's allow-list is checked later by the exchange.
+- `crit` in any form and `b64` (RFC 7797) are refused: we implement no extension.
+- `jku`, `jwk`, `x5u` and `x5c` carry or point at keys chosen by the sender; keys come only
+  from the identity provider's configuration, so tokens carrying them are refused outright
+  (never fetched, never used). `x5t` / `x5t#S256` are ignored: some providers (Azure AD) always
+  send a thumbprint beside `kid`, and a thumbprint selects nothing here.
+- `cty: JWT` (a nested token) is refused.
+- `kid`, when present, is a string of at most 256 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .b64 import Base64Error, b64url_decode
+from .errors import InvalidRequest
+from .strict_json import StrictJSONError, loads
+
+MAX_TOKEN_LENGTH = 16384
+MAX_KID_LENGTH = 256
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
+OKP_ALGORITHMS = frozenset({"EdDSA"})
+ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS | OKP_ALGORITHMS
+
+MALFORMED = "malformed token"
+UNSUPPORTED = "token header is not supported"
+
+_EMBEDDED_KEY_MEMBERS = ("jku", "jwk", "x5u", "x5c")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedJWS:
+    """A compact JWS that passed the envelope checks; its signature is not verified yet."""
+
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def alg(self) -> str:
+        alg: str = self.header["alg"]
+        return alg
+
+    @property
+    def kid(self) -> str | None:
+        kid: str | None = self.header.get("kid")
+        return kid
+
+
+def parse_compact(token: str, max_length: int = MAX_TOKEN_LENGTH) -> ParsedJWS:
+    """Split, decode and check a compact JWS; `InvalidRequest` (with a `reason`) when it is not one."""
+    if not isinstance(token, str) or not token:
+        raise InvalidRequest(MALFORMED, "malformed")
+    if len(token) > max_length:
+        raise InvalidRequest(MALFORMED, "token_too_long")
+    if not token.isascii():
+        raise InvalidRequest(MALFORMED, "malformed")
+    dots = token.count(".")
+    if dots != 2:
+        raise InvalidRequest(MALFORMED, "jwe_not_supported" if dots == 4 else "segment_count")
+    first = token.index(".")
+    second = token.index(".", first + 1)
+    header = _json_object(_segment(token[:first]))
+    _check_header(header)
+    claims = _json_object(_segment(token[first + 1 : second]))
+    signature = _segment(token[second + 1 :])
+    if not signature:
+        raise InvalidRequest(MALFORMED, "missing_signature")
+    return ParsedJWS(header, claims, token[:second].encode("ascii"), signature)
+
+
+def _segment(text: str) -> bytes:
+    try:
+        return b64url_decode(text)
+    except Base64Error:
+        raise InvalidRequest(MALFORMED, "bad_base64") from None
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        value = loads(data)
+    except StrictJSONError:
+        raise InvalidRequest(MALFORMED, "bad_json") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(MALFORMED, "not_an_object")
+    return value
+
+
+def _check_header(header: Mapping[str, Any]) -> None:
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise InvalidRequest(MALFORMED, "alg_missing")
+    if alg not in ALGORITHMS:
+        raise InvalidRequest(UNSUPPORTED, "alg_unsupported")
+    if "crit" in header:
+        raise InvalidRequest(UNSUPPORTED, "crit_header")
+    if "b64" in header:
+        raise InvalidRequest(UNSUPPORTED, "b64_header")
+    if any(member in header for member in _EMBEDDED_KEY_MEMBERS):
+        raise InvalidRequest(UNSUPPORTED, "embedded_key_header")
+    cty = header.get("cty")
+    if isinstance(cty, str) and cty.upper() in ("JWT", "APPLICATION/JWT"):
+        raise InvalidRequest(UNSUPPORTED, "nested_token")
+    kid = header.get("kid")
+    if "kid" in header and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
+        raise InvalidRequest(MALFORMED, "bad_kid")

@@ -1,0 +1,112 @@
+"""Strict JSON for token headers, claims and JWKS documents.
+
+Python's `json` accepts several things that make two parsers disagree about one document:
+duplicate members (the last wins), `NaN` and `Infinity`, numbers that overflow to infinity,
+lone UTF-16 surrogates, and (for bytes) a BOM or UTF-16 input. Each disagreement is an attack
+on whoever trusts the other parser, so `loads` refuses them all, and caps the nesting depth
+without ever reaching a `RecursionError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+MAX_DEPTH = 32
+
+# A `\uD800`-`\uDFFF` escape; only then can a lone surrogate reach a decoded string.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+class StrictJSONError(ValueError):
+    """The bytes are not one strict JSON document (see the module docstring)."""
+
+
+def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
+    """Decode one strict JSON document from UTF-8 `data` (or from text); `StrictJSONError` else."""
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StrictJSONError("not valid UTF-8") from exc
+    else:
+        text = data
+    if text.startswith("\ufeff"):
+        raise StrictJSONError("byte order mark")
+    # `[` and `{` counted in C: a document with few of them cannot be deep, so the common
+    # case never walks the result.
+    deep = text.count("[") + text.count("{") > max_depth
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError as exc:
+        raise StrictJSONError("nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, our hooks, int digit limit
+        if isinstance(exc, StrictJSONError):
+            raise
+        raise StrictJSONError("not valid JSON") from exc
+    if deep and _depth_exceeds(value, max_depth):
+        raise StrictJSONError("nested too deeply")
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        _reject_lone_surrogates(value)
+    return value
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise StrictJSONError("duplicate member")
+    return obj
+
+
+def _parse_constant(name: str) -> Any:
+    raise StrictJSONError("NaN and Infinity are not JSON")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise StrictJSONError("number out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object_pairs, parse_constant=_parse_constant, parse_float=_parse_float
+)
+
+
+def _depth_exceeds(value: Any, max_depth: int) -> bool:
+    """True when containers nest deeper than `max_depth`; iterative, so no recursion limit."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        if depth > max_depth:
+            return True
+        stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def _reject_lone_surrogates(value: Any) -> None:
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(key)
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise StrictJSONError("unpaired surrogate") from exc
