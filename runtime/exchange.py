@@ -1,0 +1,202 @@
+"""The token exchange: a pure function of (state, request, now).
+
+No Starlette, no I/O, no clock reads, no randomness but the injected `new_jti`. The checks run in
+a fixed order, cheap before expensive, and nothing is mapped before it is verified:
+
+1. the service exists (`InvalidTarget`); the subject token is at most 16 KiB;
+2. the compact JWS envelope is strict (`runtime.jose.parse_compact`);
+3. exactly one identity provider matches the byte-exact `iss`/`aud` (`runtime.idp_index`);
+4. `alg` is in that provider's allow-list, a key of that provider only verifies the signature;
+5. `exp` (required), `nbf`, `iat`, `sub` (`runtime.claims`), with the provider's leeway;
+6. the provider's `require` conditions;
+7. the service's allow-list of providers, the provider's mapping, the service's mapping;
+8. the issued claims (`runtime.issuing`), signed with the service's key.
+
+Steps 1 and 3 to 8 but the signing are `decide(...)`, which `tokensmith test` and `explain` call
+with claims they take as verified: the HTTP path and the test path share everything but parsing
+and the signature. Every refusal is an `ExchangeError` with a fixed description and a `reason`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from .bundle import Bundle
+from .claims import validate_claims
+from .errors import InvalidRequest, InvalidTarget
+from .idp_index import IdentityProviderIndex, match_identity_provider
+from .issuing import issue_claims
+from .jose import MAX_TOKEN_LENGTH, ParsedJWS, parse_compact
+from .keys import KeySource
+from .model import TokenProviderSpec
+from .state import ExchangeState
+
+MAX_SUBJECT_TOKEN_LENGTH = MAX_TOKEN_LENGTH
+
+BAD_SIGNATURE = "token signature is not valid"
+CONDITION_FAILED = "token does not meet the identity provider's conditions"
+MAPPING_FAILED = "token claims could not be mapped"
+UNKNOWN_SERVICE = "unknown service"
+IDP_NOT_ALLOWED = "service does not accept this identity provider"
+
+
+@dataclass(frozen=True)
+class ExchangeRequest:
+    """What the HTTP layer extracted: the subject token and the service (from `audience`)."""
+
+    subject_token: str
+    service: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A successful exchange: the signed token and what the access log may name."""
+
+    access_token: str
+    expires_in: int
+    identity_provider: str
+    service: str
+    claims: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Everything about an exchange but the signature: what `tokensmith test` compares."""
+
+    identity_provider: str
+    service: str
+    intermediate: Mapping[str, Any]
+    claims: Mapping[str, Any]
+    expires_in: int
+    signing_key: str
+
+
+def exchange(
+    state: ExchangeState, request: ExchangeRequest, now: float, new_jti: Callable[[], str]
+) -> Issued:
+    """Verify `request.subject_token` and issue a token for `request.service`, or raise.
+
+    Raises an `ExchangeError`; `UnknownKeyId` and `KeysNotReady` (from the provider's key
+    source) are left for the HTTP layer to refetch or wait on.
+    """
+    token_provider(state.bundle, request.service)
+    if len(request.subject_token) > MAX_SUBJECT_TOKEN_LENGTH:
+        raise InvalidRequest("subject token is too large", "token_too_long")
+    jws = parse_compact(request.subject_token, MAX_SUBJECT_TOKEN_LENGTH)
+    name = match_identity_provider(state.index, jws.claims)
+    algorithms = state.bundle.config.identity_providers[name].algorithms
+    verify_signature(state.key_sources[name], algorithms, jws)
+    decision = decide_matched(state.bundle, name, jws.claims, request.service, now, new_jti)
+    token = state.signers[decision.signing_key].sign(dict(decision.claims))
+    return Issued(token, decision.expires_in, name, request.service, decision.claims)
+
+
+def token_provider(bundle: Bundle, service: str) -> TokenProviderSpec:
+    """The token provider serving `service`; `InvalidTarget` when there is none."""
+    spec = bundle.config.token_providers.get(service)
+    if spec is None:
+        raise InvalidTarget(UNKNOWN_SERVICE, "unknown_service")
+    return spec
+
+
+def verify_signature(source: KeySource, allowed: tuple[str, ...], jws: ParsedJWS) -> None:
+    """Check `alg` against the provider's allow-list, then try that provider's keys for `kid`.
+
+    Every failure reads "token signature is not valid" so a caller cannot tell an algorithm,
+    a key id and a signature apart; the `reason` tells the logs.
+    """
+    alg = jws.header.get("alg")
+    if not isinstance(alg, str) or alg not in allowed:
+        raise InvalidRequest(BAD_SIGNATURE, "alg_not_allowed")
+    kid = jws.header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise InvalidRequest("malformed token", "bad_kid")
+    keys = source.candidates(kid, alg)  # may raise UnknownKeyId / KeysNotReady
+    if not keys:
+        raise InvalidRequest(BAD_SIGNATURE, "no_matching_key")
+    for key in keys:
+        if alg in key.algorithms and key.verify(alg, jws.signing_input, jws.signature):
+            return
+    raise InvalidRequest(BAD_SIGNATURE, "bad_signature")
+
+
+def decide(
+    bundle: Bundle,
+    index: IdentityProviderIndex,
+    claims: Mapping[str, Any],
+    service: str,
+    now: float,
+    new_jti: Callable[[], str],
+) -> Decision:
+    """Steps 1 and 3 to 8 on claims taken as verified (no envelope, no signature, no signing)."""
+    token_provider(bundle, service)
+    name = match_identity_provider(index, claims)
+    return decide_matched(bundle, name, claims, service, now, new_jti)
+
+
+def decide_matched(
+    bundle: Bundle,
+    identity_provider: str,
+    claims: Mapping[str, Any],
+    service: str,
+    now: float,
+    new_jti: Callable[[], str],
+) -> Decision:
+    """Steps 5 to 8 for claims of `identity_provider` whose signature has been verified."""
+    idp = bundle.config.identity_providers[identity_provider]
+    target = token_provider(bundle, service)
+    subject_exp = validate_claims(claims, now, idp.leeway)
+    context = {"identity_provider": identity_provider, "service": service}
+    check_requirements(bundle, identity_provider, claims, context)
+    # before any mapping runs: a refusal costs no mapping work
+    check_allowed(target, identity_provider)
+    intermediate = _run_mapping(bundle.idp_mappings[identity_provider], claims, context)
+    mapped = _run_mapping(bundle.tp_mappings[service], intermediate, context)
+    issued = issue_claims(target, mapped, subject_exp, now, new_jti())
+    return Decision(
+        identity_provider=identity_provider,
+        service=service,
+        intermediate=MappingProxyType(intermediate),
+        claims=MappingProxyType(issued.claims),
+        expires_in=issued.expires_in,
+        signing_key=target.signing_key,
+    )
+
+
+def check_requirements(
+    bundle: Bundle, identity_provider: str, claims: Mapping[str, Any], context: Mapping[str, Any]
+) -> None:
+    """The provider's `require` conditions, when it has any; anything but `True` refuses."""
+    requirement = bundle.idp_requirements.get(identity_provider)
+    if requirement is None:
+        return
+    try:
+        met = requirement(claims, context)
+    except Exception:  # generated code should not raise; if it does, refuse, never crash
+        raise InvalidRequest(CONDITION_FAILED, "mapping_error") from None
+    if met is not True:
+        raise InvalidRequest(CONDITION_FAILED, "condition_failed")
+
+
+def check_allowed(target: TokenProviderSpec, identity_provider: str) -> None:
+    """The service's allow-list of identity providers (None: every provider)."""
+    allowed = target.identity_providers
+    if allowed is not None and identity_provider not in allowed:
+        raise InvalidTarget(IDP_NOT_ALLOWED, "idp_not_allowed")
+
+
+def _run_mapping(
+    mapping: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]],
+    data: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
+    try:
+        result = mapping(data, context)
+    except Exception:  # generated code should not raise; if it does, refuse, never crash
+        raise InvalidRequest(MAPPING_FAILED, "mapping_error") from None
+    if not isinstance(result, dict):
+        raise InvalidRequest(MAPPING_FAILED, "mapping_error")
+    return result

@@ -1,0 +1,80 @@
+"""The claims of an issued token: registered claims from the config, the mapping output beside.
+
+`iss`, `aud`, `iat`, `exp` and `jti` come only from the token provider and the clock the caller
+passes in; nothing the subject token or a mapping says can replace them. The mapping output goes
+under `act` (State Backed's convention, the default) or at the root with `claims: root`, where any
+reserved name it carries is dropped (the compiler refuses such mappings; this is the second
+guard). The serialised claim set is capped so that a mapping cannot inflate the issued token.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .claims import EXPIRED
+from .errors import InvalidRequest
+from .model import TokenProviderSpec
+
+RESERVED_CLAIMS = frozenset({"iss", "aud", "exp", "iat", "nbf", "jti"})
+MAX_ISSUED_CLAIMS_BYTES = 8 * 1024
+"""Largest issued claim set, in bytes of compact UTF-8 JSON."""
+
+
+@dataclass(frozen=True)
+class IssuedClaims:
+    """The claim set to sign and the lifetime to report as `expires_in`."""
+
+    claims: dict[str, Any]
+    expires_in: int
+
+
+def issue_claims(
+    provider: TokenProviderSpec,
+    mapped: Mapping[str, Any],
+    subject_exp: int | float,
+    now: float,
+    jti: str,
+) -> IssuedClaims:
+    """Build the issued claims for `provider` from its mapping output `mapped`.
+
+    `exp` = `iat + expires_in`, lowered to the subject token's `exp` unless the provider sets
+    `outlive_subject_token`. A token that would be dead on arrival (`exp <= iat`) is refused as
+    expired rather than issued.
+    """
+    iat = math.floor(now)
+    exp = iat + provider.expires_in
+    if not provider.outlive_subject_token:
+        exp = min(exp, math.floor(subject_exp))
+    if exp <= iat:
+        raise InvalidRequest(EXPIRED, "expired")
+    registered: dict[str, Any] = {
+        "iss": provider.issuer,
+        "aud": provider.audience,
+        "iat": iat,
+        "exp": exp,
+        "jti": jti,
+    }
+    if provider.claims == "root":
+        claims = {k: v for k, v in mapped.items() if k not in RESERVED_CLAIMS}
+        claims.update(registered)
+    else:
+        claims = {**registered, "act": dict(mapped)}
+    check_size(claims)
+    return IssuedClaims(claims, exp - iat)
+
+
+def check_size(claims: Mapping[str, Any]) -> None:
+    """Refuse a claim set that is not plain JSON or is larger than `MAX_ISSUED_CLAIMS_BYTES`."""
+    try:
+        text = json.dumps(claims, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        size = len(text.encode("utf-8"))
+    except (TypeError, ValueError, RecursionError):
+        # a faulty mapping (not JSON data) or a lone surrogate from a `\ud800` escape in the
+        # subject token (not encodable as UTF-8): refuse here so the signer never sees it
+        raise InvalidRequest("issued claims could not be built", "claims_invalid") from None
+    if size > MAX_ISSUED_CLAIMS_BYTES:
+        raise InvalidRequest("issued claims too large", "claims_too_large")
