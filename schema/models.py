@@ -156,8 +156,8 @@ class IdentityProvider(_Model):
     require: dict[Str, Json] | None = None
     #: Incoming claims -> intermediate claims. Default {}: nothing is passed on.
     mapping: dict[Str, Json] = Field(default_factory=dict)
-    # Presets: `preset` names one; the presets engineer adds its parameters as fields below.
-    preset: Str | None = None
+    # No `preset` field: `schema/presets.py` expands presets into these fields before
+    # validation (and `tokensmith schema` adds the preset parameters to the JSON Schema).
 
 
 class TokenProvider(_Model):

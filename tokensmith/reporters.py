@@ -1,0 +1,156 @@
+"""Render findings for people and for CI: text with a caret, JSON, GitHub annotations, SARIF.
+
+Every reporter takes the same sorted list of `Diagnostic`s and the `SourceMap` they point into,
+so any verb that produces findings (`check`, `compile`, `test`) can print them the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from tokensmith import __version__
+from tokensmith.schema.diagnostics import Diagnostic, Severity
+from tokensmith.schema.location import SourceMap
+
+FORMATS = ("text", "json", "github", "sarif")
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def render(fmt: str, diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:
+    """The findings in format `fmt` (one of `FORMATS`), ending with a newline unless empty."""
+    renderers: dict[str, Callable[[Sequence[Diagnostic], SourceMap], str]] = {
+        "text": render_text,
+        "json": render_json,
+        "github": render_github,
+        "sarif": render_sarif,
+    }
+    return renderers[fmt](diagnostics, source_map)
+
+
+def summary(diagnostics: Sequence[Diagnostic]) -> str:
+    """`2 errors, 1 warning`."""
+    errors = sum(d.is_error for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+
+
+def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:
+    """`file:line:col: CODE message`, the source line, a caret under the column, the hint."""
+    blocks = []
+    for d in diagnostics:
+        label = "" if d.is_error else "warning: "
+        lines = [f"{d.location}: {d.code} {label}{d.message}"]
+        source = source_map.source_line(d.location)
+        if source is not None:
+            # tabs keep their width in the caret line so the caret stays under the column
+            pad = "".join("\t" if c == "\t" else " " for c in source[: d.location.column - 1])
+            lines += [f"    {source}", f"    {pad}^"]
+        if d.hint:
+            lines.append(f"    hint: {d.hint}")
+        blocks.append("\n".join(lines) + "\n")
+    return "".join(blocks)
+
+
+def render_json(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:
+    """One JSON document: findings and counts."""
+    findings = [
+        {
+            "code": d.code,
+            "severity": d.severity.value,
+            "message": d.message,
+            "hint": d.hint,
+            "file": d.location.file,
+            "line": d.location.line,
+            "column": d.location.column,
+        }
+        for d in diagnostics
+    ]
+    errors = sum(d.is_error for d in diagnostics)
+    document = {
+        "version": 1,
+        "findings": findings,
+        "errors": errors,
+        "warnings": len(diagnostics) - errors,
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def render_github(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:
+    """GitHub Actions workflow commands: one `::error` or `::warning` line per finding."""
+    lines = []
+    for d in diagnostics:
+        command = "error" if d.is_error else "warning"
+        loc = d.location
+        props = ",".join(
+            f"{name}={_escape_property(str(value))}"
+            for name, value in (
+                ("file", loc.file), ("line", loc.line), ("col", loc.column), ("title", d.code)
+            )
+        )  # fmt: skip
+        text = d.message if not d.hint else f"{d.message} ({d.hint})"
+        lines.append(f"::{command} {props}::{_escape_data(text)}\n")
+    return "".join(lines)
+
+
+def render_sarif(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:
+    """A SARIF 2.1.0 log with one run; each code is a rule of the driver."""
+    codes = sorted({d.code for d in diagnostics})
+    rules = [{"id": code} for code in codes]
+    results = [_sarif_result(d, codes.index(d.code)) for d in diagnostics]
+    log: dict[str, Any] = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "tokensmith",
+                        "version": __version__,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2) + "\n"
+
+
+def _sarif_result(d: Diagnostic, rule_index: int) -> dict[str, Any]:
+    text = d.message if not d.hint else f"{d.message} ({d.hint})"
+    return {
+        "ruleId": d.code,
+        "ruleIndex": rule_index,
+        "level": "error" if d.severity is Severity.ERROR else "warning",
+        "message": {"text": text},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(d.location.file)},
+                    "region": {"startLine": d.location.line, "startColumn": d.location.column},
+                }
+            }
+        ],
+    }
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference for a display path (SARIF wants `/` and percent-escapes)."""
+    return quote(path.replace("\\", "/").removeprefix("./"))
+
+
+def _escape_data(text: str) -> str:
+    # GitHub's escaping of workflow command data (actions/toolkit, command.ts)
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
