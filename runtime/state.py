@@ -12,13 +12,10 @@ from types import MappingProxyType
 
 from .bundle import Bundle
 from .errors import StartupError
-from .idp_index import IdentityProviderIndex
-from .jwk import JwkSetError, parse_inline_jwks
+from .idp_index import IdentityProviderIndex, build_index
 from .keys import KeySource
-from .model import IdentityProviderSpec
-from .signing import Signer, SigningKeyError, load_signer
-from .static_keys import StaticKeySource
-from .verification_keys import HmacKey, KeyMaterialError
+from .secrets import ResolvedSecrets
+from .signing import Signer
 
 
 @dataclass(frozen=True)
@@ -31,67 +28,35 @@ class ExchangeState:
     signers: Mapping[str, Signer]  # signing key id -> signer
 
 
-def build_signers(bundle: Bundle, key_material: Mapping[str, bytes]) -> Mapping[str, Signer]:
-    """One signer per signing key from its resolved secret or private key; `StartupError` lists
-    every key that is missing or does not fit its algorithm."""
-    signers: dict[str, Signer] = {}
-    problems: list[str] = []
-    for kid, spec in sorted(bundle.config.signing_keys.items()):
-        if kid not in key_material:
-            problems.append(f"signing key {kid}: its secret or private key is not resolved")
-            continue
-        try:
-            signers[kid] = load_signer(spec, key_material[kid])
-        except SigningKeyError as exc:
-            problems.append(f"signing key {kid}: {exc}")
-    if problems:
-        raise StartupError(problems)
-    return MappingProxyType(signers)
+def build_state(
+    bundle: Bundle, resolved_secrets: ResolvedSecrets, remote_sources: Mapping[str, KeySource]
+) -> ExchangeState:
+    """Join the bundle with its resolved keys; `StartupError` lists whatever is missing.
 
-
-def build_key_sources(
-    bundle: Bundle,
-    idp_secrets: Mapping[str, bytes],
-    remote_sources: Mapping[str, KeySource],
-) -> Mapping[str, KeySource]:
-    """One key source per identity provider; `StartupError` lists every provider without one.
-
-    `idp_secrets` holds the resolved secret bytes of the providers configured with `secret`;
-    `remote_sources` the JWKS cache's source of each `jwks_url` / `discovery` provider.
+    `resolved_secrets` (from `runtime.secrets.resolve_all`) holds the signers and the static key
+    sources (`secret` and inline `jwks` providers); `remote_sources` the JWKS cache's source of
+    every `jwks_url` / `discovery` provider. The index may raise `BundleError` for two providers
+    claiming the same issuer and audience.
     """
+    config = bundle.config
     sources: dict[str, KeySource] = {}
     problems: list[str] = []
-    for name, spec in sorted(bundle.config.identity_providers.items()):
-        try:
-            sources[name] = _key_source(spec, idp_secrets, remote_sources)
-        except (KeyMaterialError, JwkSetError, LookupError) as exc:
-            problems.append(f"identity provider {name}: {exc}")
+    for name, spec in sorted(config.identity_providers.items()):
+        table: Mapping[str, KeySource] = (
+            remote_sources if spec.uses_remote_keys else resolved_secrets.key_sources
+        )
+        if name in table:
+            sources[name] = table[name]
+        else:
+            problems.append(f"identity_providers.{name}: no keys to verify its tokens with")
+    for service, tp in sorted(config.token_providers.items()):
+        if tp.signing_key not in resolved_secrets.signers:
+            problems.append(f"token_providers.{service}: signing key {tp.signing_key} is not loaded")
     if problems:
         raise StartupError(problems)
-    return MappingProxyType(sources)
-
-
-def _key_source(
-    spec: IdentityProviderSpec,
-    idp_secrets: Mapping[str, bytes],
-    remote_sources: Mapping[str, KeySource],
-) -> KeySource:
-    if spec.uses_remote_keys:
-        if spec.name not in remote_sources:
-            raise LookupError("no JWKS source for its jwks_url")
-        return remote_sources[spec.name]
-    if spec.secret is not None:
-        if spec.name not in idp_secrets:
-            raise LookupError(f"secret {spec.secret.describe()} is not resolved")
-        # an HMAC secret has no key id: it answers tokens with any `kid`
-        return StaticKeySource([HmacKey(None, idp_secrets[spec.name], spec.algorithms)])
-    if spec.jwks is not None:
-        result = parse_inline_jwks(spec.jwks, spec.algorithms)
-        # the operator wrote these keys: a dropped one is a mistake to fix, not to skip
-        if result.dropped:
-            first = result.dropped[0]
-            raise KeyMaterialError(f"inline jwks key {first.kid!r} is unusable ({first.reason})")
-        if not result.keys:
-            raise KeyMaterialError("its inline jwks holds no usable key")
-        return StaticKeySource(result.keys)
-    raise LookupError("no key source configured")
+    return ExchangeState(
+        bundle=bundle,
+        index=build_index(config.identity_providers),
+        key_sources=MappingProxyType(sources),
+        signers=resolved_secrets.signers,
+    )
