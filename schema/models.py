@@ -86,6 +86,14 @@ class _Model(BaseModel):
 class SecretRef(_Model):
     """Where a secret comes from: exactly one of `env`, `file`, `encrypted`; never the secret."""
 
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [{"required": ["env"]}, {"required": ["file"]}, {"required": ["encrypted"]}]
+        },
+    )
+
     env: Str | None = None
     file: Str | None = None
     encrypted: Str | None = None
