@@ -1,0 +1,133 @@
+"""The reference interpreter of the mapping semantics (SPEC §3, `docs/mappings.md`).
+
+It walks a mapping as written and evaluates every path with jsonpath-ng, the plain way. The
+generated code must give exactly what this gives (property tests compare them); `tokensmith
+explain` uses the traces to show where every mapped value came from.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .lower import PATH_SUFFIX, output_key
+from .paths import JsonPath, parse_path
+from .paths import find_values as _find
+
+OutputPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One `.$` key evaluated: the output it fills, the path, and what it found."""
+
+    output: OutputPath
+    path: str
+    definite: bool
+    #: The matched values (a definite path matches at most one).
+    matches: tuple[Any, ...]
+
+    @property
+    def found(self) -> bool:
+        return bool(self.matches) or not self.definite
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One `require` condition evaluated."""
+
+    path: str
+    expected: Any
+    holds: bool
+    matches: tuple[Any, ...]
+
+
+def apply_mapping(
+    mapping: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    context: Mapping[str, Any],
+    trace: list[Trace] | None = None,
+) -> dict[str, Any]:
+    """The output of `mapping` for `claims`; each `.$` key evaluated is appended to `trace`."""
+    return _object(mapping, claims, context, (), trace)
+
+
+def evaluate_require(
+    require: Mapping[str, Any], claims: Mapping[str, Any], context: Mapping[str, Any]
+) -> list[Verdict]:
+    """Each condition's verdict, in the order written."""
+    verdicts = []
+    for key, expected in require.items():
+        path = parse_path(key)
+        matches = tuple(_matches(path, claims, context))
+        candidates = expected if isinstance(expected, list) else [expected]
+        holds = any(_equal(m, c) for m in matches for c in candidates)
+        verdicts.append(Verdict(key, expected, holds, matches))
+    return verdicts
+
+
+def require_holds(
+    require: Mapping[str, Any], claims: Mapping[str, Any], context: Mapping[str, Any]
+) -> bool:
+    """Whether every condition holds (a definite path that matches nothing fails)."""
+    return all(v.holds for v in evaluate_require(require, claims, context))
+
+
+def _object(
+    mapping: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    context: Mapping[str, Any],
+    at: OutputPath,
+    trace: list[Trace] | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = output_key(key)
+        if not key.endswith(PATH_SUFFIX):
+            out[name] = _template(value, claims, context, (*at, name), trace)
+            continue
+        path = parse_path(value)
+        matches = _matches(path, claims, context)
+        if trace is not None:
+            trace.append(Trace((*at, name), value, path.definite, tuple(matches)))
+        if not path.definite:
+            out[name] = matches
+        elif matches:
+            out[name] = matches[0]
+    return out
+
+
+def _template(
+    value: Any,
+    claims: Mapping[str, Any],
+    context: Mapping[str, Any],
+    at: OutputPath,
+    trace: list[Trace] | None,
+) -> Any:
+    if isinstance(value, Mapping):
+        return _object(value, claims, context, at, trace)
+    if isinstance(value, list):
+        return [_template(v, claims, context, (*at, i), trace) for i, v in enumerate(value)]
+    # A fresh copy: a constant must never be shared between two outputs.
+    return copy.deepcopy(value)
+
+
+def _matches(path: JsonPath, claims: Mapping[str, Any], context: Mapping[str, Any]) -> list[Any]:
+    return _find(path, context if path.root == "context" else claims)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """JSON equality: booleans only equal booleans, numbers compare by value."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left == right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left == right
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(
+            _equal(a, b) for a, b in zip(left, right, strict=True)
+        )
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_equal(left[k], right[k]) for k in left)
+    return type(left) is type(right) and left == right
