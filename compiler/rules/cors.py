@@ -1,0 +1,43 @@
+"""Rules on `cors.allow_origins`.
+
+Codes: E356 an entry that is not an origin (`scheme://host[:port]`, no path, https unless the
+host is loopback); W321 the wildcard `*`, which lets any web page exchange its visitors' tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tokensmith.schema.diagnostics import Diagnostic, error, warning
+from tokensmith.schema.location import SourceMap
+from tokensmith.schema.models import Config
+
+from ._common import Rule
+from ._urls import origin_problem
+
+
+def allowed_origins(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    if config.cors is None:
+        return
+    for index, origin in enumerate(config.cors.allow_origins):
+        where = source_map.value(("cors", "allow_origins", index))
+        if origin == "*":
+            yield warning(
+                "W321",
+                "`cors.allow_origins` allows every origin ('*'): any web page can send its "
+                "visitors' tokens to this exchange",
+                where,
+                "list the origins of your own apps, e.g. https://app.example.com",
+            )
+            continue
+        problem = origin_problem(origin)
+        if problem is not None:
+            yield error(
+                "E356",
+                f"`cors.allow_origins` entry {origin!r} {problem}",
+                where,
+                "an origin is scheme://host[:port], e.g. https://app.example.com",
+            )
+
+
+RULES: tuple[Rule, ...] = (allowed_origins,)

@@ -1,0 +1,150 @@
+"""Rules relating identity providers to each other and to tokensmith's own issuer.
+
+Each is linear: providers are indexed by issuer and audience once, never compared in pairs.
+
+Codes: E350 two identity providers can match the same token (the runtime refuses such tokens
+as ambiguous, so one of them never works); E351 a multi-tenant issuer without an `audience`;
+E352 GitHub Actions, GitLab or Terraform Cloud without a `require` condition on the owner or
+project; E353 an identity provider trusting tokensmith's own issuer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.location import Location, SourceMap
+from tokensmith.schema.models import Config, IdentityProvider
+
+from ..mappings.paths import PathSyntaxError, parse_path
+from ._common import Rule, idp_path, place
+from ._tenants import MultiTenantIssuer, multi_tenant_issuer
+
+
+def _matching_field(idp: IdentityProvider) -> str:
+    return "issuer" if idp.issuer is not None else "audience"
+
+
+def ambiguous_providers(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    """Report each provider that a token could match together with an earlier one."""
+    by_pair: dict[tuple[str, str], str] = {}
+    issuer_only: dict[str, str] = {}
+    audience_only: dict[str, str] = {}
+    any_issuer: dict[str, str] = {}
+    any_audience: dict[str, str] = {}
+    for name, idp in config.identity_providers.items():
+        issuer, audience = idp.issuer, idp.audience
+        other = None
+        if issuer is not None and audience is not None:
+            other = by_pair.get((issuer, audience)) or issuer_only.get(issuer)
+            other = other or audience_only.get(audience)
+            by_pair.setdefault((issuer, audience), name)
+        elif issuer is not None:
+            other = any_issuer.get(issuer)
+            issuer_only.setdefault(issuer, name)
+        elif audience is not None:
+            other = any_audience.get(audience)
+            audience_only.setdefault(audience, name)
+        if issuer is not None:
+            any_issuer.setdefault(issuer, name)
+        if audience is not None:
+            any_audience.setdefault(audience, name)
+        if other is not None:
+            yield _ambiguous(name, other, config, source_map)
+
+
+def _ambiguous(name: str, other: str, config: Config, source_map: SourceMap) -> Diagnostic:
+    idp, first = config.identity_providers[name], config.identity_providers[other]
+    claims = []
+    if idp.issuer is not None or first.issuer is not None:
+        claims.append(f"iss '{idp.issuer if idp.issuer is not None else first.issuer}'")
+    if idp.audience is not None or first.audience is not None:
+        claims.append(f"aud '{idp.audience if idp.audience is not None else first.audience}'")
+    return error(
+        "E350",
+        f"identity providers '{other}' ({place(source_map, idp_path(other))}) and '{name}' both "
+        f"match a token with {' and '.join(claims)}; the runtime refuses such tokens as ambiguous",
+        source_map.value(idp_path(name, _matching_field(idp))),
+        "give each provider its own issuer and audience pair, or merge them",
+    )
+
+
+def multi_tenant_needs_audience(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    for name, idp in config.identity_providers.items():
+        tenant = multi_tenant_issuer(idp.issuer)
+        if tenant is not None and idp.audience is None:
+            yield error(
+                "E351",
+                f"identity provider '{name}' trusts {tenant.label} without an `audience`: "
+                f"{tenant.audience_reason}, so any of their tokens would match",
+                source_map.value(idp_path(name, "issuer")),
+                f"set `audience` to {tenant.audience_example}",
+            )
+
+
+def _conditioned_claims(idp: IdentityProvider) -> set[str]:
+    """Top-level claim names that `require` pins (only definite one-step paths count)."""
+    names = set()
+    for key in idp.require or {}:
+        try:
+            path = parse_path(key)
+        except PathSyntaxError:
+            continue  # E355 reports it
+        if path.root == "input" and path.steps is not None and len(path.steps) == 1:
+            names.add(str(path.steps[0]))
+    return names
+
+
+def shared_issuer_needs_condition(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    for name, idp in config.identity_providers.items():
+        tenant = multi_tenant_issuer(idp.issuer)
+        if tenant is None or not tenant.owner_claims:
+            continue
+        if _conditioned_claims(idp) & set(tenant.owner_claims):
+            continue
+        yield error(
+            "E352",
+            f"identity provider '{name}' trusts {tenant.label} without a `require` condition "
+            f"on the owner or project: every {tenant.tenant_word} on it can get a token with "
+            "any audience, so this would accept tokens from all of them",
+            _condition_place(name, idp, source_map),
+            _owner_hint(tenant),
+        )
+
+
+def _condition_place(name: str, idp: IdentityProvider, source_map: SourceMap) -> Location:
+    if idp.require:
+        return source_map.key(idp_path(name, "require"))
+    return source_map.value(idp_path(name, "issuer"))
+
+
+def _owner_hint(tenant: MultiTenantIssuer) -> str:
+    claims = ", ".join(f"$.{claim}" for claim in tenant.owner_claims)
+    first = tenant.owner_claims[0]
+    return f"add a `require` condition on one of {claims}, e.g. `$.{first}: <{first}>`"
+
+
+def not_own_issuer(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    """Trusting the runtime's own issuer lets one service's token be exchanged for another's."""
+    own = {config.issuer: place(source_map, ("issuer",))}
+    for service, provider in config.token_providers.items():
+        if provider.issuer is not None:
+            own.setdefault(provider.issuer, place(source_map, ("token_providers", service, "issuer")))
+    for name, idp in config.identity_providers.items():
+        if idp.issuer is not None and idp.issuer in own:
+            yield error(
+                "E353",
+                f"identity provider '{name}' trusts '{idp.issuer}', the issuer of tokensmith's "
+                f"own tokens ({own[idp.issuer]}): issued tokens could be exchanged again for "
+                "tokens of any service",
+                source_map.value(idp_path(name, "issuer")),
+                "tokensmith's own tokens are for services, not for exchange: use another issuer",
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    ambiguous_providers,
+    multi_tenant_needs_audience,
+    shared_issuer_needs_condition,
+    not_own_issuer,
+)

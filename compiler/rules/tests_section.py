@@ -1,0 +1,73 @@
+"""Rules on the `tests:` cases of a config (run by `tokensmith test`).
+
+Codes: E360 a case naming an unknown service; E361 a case expecting an unknown identity
+provider; E362 an `expect` with both `claims` and `claims_subset`; E363 an `expect` that
+checks nothing; E364 an `expect` with an `error` and an outcome of success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tokensmith.schema.diagnostics import Diagnostic, did_you_mean, error
+from tokensmith.schema.location import SourceMap
+from tokensmith.schema.models import Config, Expectation
+
+from ._common import Rule
+
+
+def known_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    services, providers = list(config.token_providers), list(config.identity_providers)
+    for index, case in enumerate(config.tests):
+        if case.service not in config.token_providers:
+            yield error(
+                "E360",
+                f"test '{case.name}' exchanges for the service '{case.service}', which "
+                "`token_providers` does not define",
+                source_map.value(("tests", index, "service")),
+                did_you_mean(case.service, services),
+            )
+        expected = case.expect.identity_provider
+        if expected is not None and expected not in config.identity_providers:
+            yield error(
+                "E361",
+                f"test '{case.name}' expects the identity provider '{expected}', which "
+                "`identity_providers` does not define",
+                source_map.value(("tests", index, "expect", "identity_provider")),
+                did_you_mean(expected, providers),
+            )
+
+
+def _success_fields(expect: Expectation) -> list[str]:
+    fields = ("identity_provider", "claims", "claims_subset")
+    return [field for field in fields if getattr(expect, field) is not None]
+
+
+def expectations(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    for index, case in enumerate(config.tests):
+        expect, path = case.expect, ("tests", index, "expect")
+        if expect.claims is not None and expect.claims_subset is not None:
+            yield error(
+                "E362",
+                f"test '{case.name}' expects both `claims` (all claims) and `claims_subset`",
+                source_map.key((*path, "claims_subset")),
+                "keep `claims` to compare every claim, or `claims_subset` for some of them",
+            )
+        success = _success_fields(expect)
+        if expect.error is None and not success:
+            yield error(
+                "E363",
+                f"the `expect` of test '{case.name}' checks nothing",
+                source_map.key(path),
+                "expect `claims`, `claims_subset` or `identity_provider`, or an `error`",
+            )
+        elif expect.error is not None and success:
+            yield error(
+                "E364",
+                f"test '{case.name}' expects the error '{expect.error}' and also "
+                f"`{success[0]}`, which only a successful exchange has",
+                source_map.key((*path, success[0])),
+            )
+
+
+RULES: tuple[Rule, ...] = (known_names, expectations)

@@ -1,0 +1,86 @@
+"""Rules on token providers: what they refer to, and how long their tokens live.
+
+Codes: E342 an unknown signing key; E343 an unknown identity provider in `identity_providers`;
+E344 an `expires_in` that is not a duration; E345 an `expires_in` of zero or less;
+W320 an `expires_in` over 24 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tokensmith.schema.diagnostics import Diagnostic, did_you_mean, error, warning
+from tokensmith.schema.durations import parse_duration
+from tokensmith.schema.location import SourceMap
+from tokensmith.schema.models import Config
+
+from ._common import Rule, token_provider_path
+
+MAX_EXPIRES_IN = 24 * 3600
+
+
+def known_signing_key(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    names = list(config.signing_keys)
+    for service, provider in config.token_providers.items():
+        if provider.signing_key not in config.signing_keys:
+            yield error(
+                "E342",
+                f"token provider '{service}' names the signing key '{provider.signing_key}', "
+                "which `signing_keys` does not define",
+                source_map.value(token_provider_path(service, "signing_key")),
+                did_you_mean(provider.signing_key, names) or _defined("signing keys", names),
+            )
+
+
+def known_identity_providers(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    names = list(config.identity_providers)
+    for service, provider in config.token_providers.items():
+        for index, name in enumerate(provider.identity_providers or ()):
+            if name not in config.identity_providers:
+                yield error(
+                    "E343",
+                    f"token provider '{service}' allows the identity provider '{name}', "
+                    "which `identity_providers` does not define",
+                    source_map.value(token_provider_path(service, "identity_providers", index)),
+                    did_you_mean(name, names) or _defined("identity providers", names),
+                )
+
+
+def _defined(what: str, names: list[str]) -> str:
+    if not names:
+        return f"no {what} are defined"
+    shown = ", ".join(sorted(names)[:5])
+    return f"defined {what}: {shown}" + (", ..." if len(names) > 5 else "")
+
+
+def expires_in_range(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    for service, provider in config.token_providers.items():
+        value = provider.expires_in
+        where = source_map.value(token_provider_path(service, "expires_in"))
+        seconds = parse_duration(value)
+        if (isinstance(value, int) and value < 0) or seconds == 0:
+            yield error(
+                "E345",
+                f"`expires_in` of token provider '{service}' is {value}; a token must live "
+                "for at least one second",
+                where,
+            )
+        elif seconds is None:
+            yield error(
+                "E344",
+                f"`expires_in` of token provider '{service}' is {value!r}, which is not a "
+                "duration",
+                where,
+                "write digits and one unit: 90s, 30m, 1h, 1d, or whole seconds",
+            )
+        elif seconds > MAX_EXPIRES_IN:
+            yield warning(
+                "W320",
+                f"`expires_in` of token provider '{service}' is {value} ({seconds} s), over "
+                "24 hours; a leaked token stays valid that long",
+                where,
+                "issued tokens are meant to be short-lived: prefer minutes to hours",
+            )
+
+
+RULES: tuple[Rule, ...] = (known_signing_key, known_identity_providers, expires_in_range)
