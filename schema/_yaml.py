@@ -47,7 +47,8 @@ def parse_yaml(text: str, file: str) -> ParsedText:
         return out
     except ReaderError as exc:  # a control character; carries an offset, not a mark
         where = _offset_location(text, file, exc.position)
-        msg = f"the file contains a character YAML does not allow (#x{ord(exc.character):04x})"
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        msg = f"the file contains a character YAML does not allow (#x{char:04x})"
         out.diagnostics.append(error("E101", msg, where))
         return out
     except YAMLError as exc:

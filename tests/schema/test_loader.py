@@ -1,0 +1,233 @@
+"""Loading YAML: exact locations, directory merges, and every load problem as a located finding."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokensmith.schema.loader import ConfigReadError, LoadedSource, load_config_source
+from tokensmith.schema.location import Location
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def codes(loaded: LoadedSource) -> list[tuple[str, int, int]]:
+    return [(d.code, d.location.line, d.location.column) for d in loaded.diagnostics]
+
+
+def test_every_key_and_value_is_located_one_based(tmp_path: Path) -> None:
+    file = write(
+        tmp_path / "c.yaml",
+        "version: 1\n"
+        "identity_providers:\n"
+        "  auth0:\n"
+        "    algorithms: [RS256, ES256]\n"
+        "    mapping:\n"
+        "      sub.$: $.sub\n",
+    )
+    loaded = load_config_source(file)
+    sm = loaded.source_map
+    assert loaded.diagnostics == ()
+    assert sm.key(("version",)) == Location(file, 1, 1)
+    assert sm.value(("version",)) == Location(file, 1, 10)
+    assert sm.key(("identity_providers", "auth0")) == Location(file, 3, 3)
+    assert sm.value(("identity_providers", "auth0", "algorithms", 1)) == Location(file, 4, 25)
+    assert sm.key(("identity_providers", "auth0", "mapping", "sub.$")) == Location(file, 6, 7)
+    assert sm.value(("identity_providers", "auth0", "mapping", "sub.$")) == Location(file, 6, 14)
+    assert loaded.files == (file,)
+    assert loaded.root == str(tmp_path)
+    assert sm.source_line(Location(file, 6, 1)) == "      sub.$: $.sub"
+
+
+def test_scalars_become_plain_json_types(tmp_path: Path) -> None:
+    file = write(
+        tmp_path / "c.yaml",
+        "a: 2024-01-01\nb: yes\nc: 0x1F\nd: 1_000\ne: 1.5\nf: ~\ng:\nh: TRUE\ni: '007'\n"
+        "j: 2024-01-01T10:00:00Z\n",
+    )
+    data = load_config_source(file).data
+    assert data == {
+        "a": "2024-01-01", "b": "yes", "c": 31, "d": 1000, "e": 1.5, "f": None, "g": None,
+        "h": True, "i": "007", "j": "2024-01-01T10:00:00Z",
+    }  # fmt: skip
+    assert_plain(data)
+
+
+def assert_plain(value: Any) -> None:
+    assert type(value) in (dict, list, str, int, float, bool, type(None))
+    if isinstance(value, dict):
+        for k, v in value.items():
+            assert type(k) is str
+            assert_plain(v)
+    elif isinstance(value, list):
+        for v in value:
+            assert_plain(v)
+
+
+def test_an_empty_value_is_located_at_its_key(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "version: 1\nissuer:\n")
+    assert load_config_source(file).source_map.value(("issuer",)) == Location(file, 2, 1)
+
+
+def test_directory_merges_named_sections_and_concatenates_tests(tmp_path: Path) -> None:
+    a = write(
+        tmp_path / "a.yaml",
+        "version: 1\nidentity_providers:\n  one: {issuer: x}\ntests:\n  - name: first\n",
+    )
+    b = write(
+        tmp_path / "b.yml",
+        "identity_providers:\n  two: {issuer: y}\ntests:\n  - name: second\n",
+    )
+    write(tmp_path / "notes.txt", "not yaml: [")
+    write(tmp_path / ".swap.yaml", "broken: [")
+    loaded = load_config_source(str(tmp_path))
+    assert loaded.diagnostics == ()
+    assert loaded.files == (a, b)
+    assert loaded.data["identity_providers"] == {"one": {"issuer": "x"}, "two": {"issuer": "y"}}
+    assert [t["name"] for t in loaded.data["tests"]] == ["first", "second"]
+    sm = loaded.source_map
+    assert sm.key(("identity_providers", "two")) == Location(b, 2, 3)
+    assert sm.key(("identity_providers",)) == Location(a, 2, 1)
+    # the second file's first test is test 1 of the merged list
+    assert sm.value(("tests", 1, "name")) == Location(b, 4, 11)
+    assert sm.value(("tests", 0, "name")) == Location(a, 5, 11)
+
+
+def test_a_name_in_two_files_names_both_places(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.yaml", "version: 1\nsigning_keys:\n  main: {algorithm: HS256}\n")
+    b = write(tmp_path / "b.yaml", "\nsigning_keys:\n\n  main: {algorithm: RS256}\n")
+    loaded = load_config_source(str(tmp_path))
+    (finding,) = loaded.diagnostics
+    assert (finding.code, finding.location) == ("E107", Location(b, 4, 3))
+    assert f"{a}:3" in finding.message
+    assert "signing key 'main'" in finding.message
+    # the first definition wins and keeps its locations
+    assert loaded.data["signing_keys"]["main"] == {"algorithm": "HS256"}
+    assert loaded.source_map.value(("signing_keys", "main", "algorithm")).file == a
+
+
+def test_a_top_level_field_in_two_files_is_refused(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.yaml", "version: 1\nissuer: https://a/\n")
+    b = write(tmp_path / "b.yaml", "issuer: https://b/\n")
+    loaded = load_config_source(str(tmp_path))
+    assert codes(loaded) == [("E107", 1, 1)]
+    assert loaded.diagnostics[0].location.file == b
+    assert f"{a}:2" in loaded.diagnostics[0].message
+    assert loaded.data["issuer"] == "https://a/"
+
+
+def test_duplicate_key_in_one_mapping(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "version: 1\nissuer: a\nversion: 2\n")
+    loaded = load_config_source(file)
+    assert codes(loaded) == [("E102", 3, 1)]
+    assert "line 1" in loaded.diagnostics[0].message
+
+
+def test_syntax_error_is_located_at_the_problem(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "version: 1\nissuer: [a, b\nsigning_keys: {}\n")
+    loaded = load_config_source(file)
+    assert [d.code for d in loaded.diagnostics] == ["E101"]
+    assert loaded.diagnostics[0].location.line == 3
+    assert loaded.diagnostics[0].message.startswith("YAML syntax error:")
+    assert loaded.data == {}
+
+
+def test_bad_indentation_is_a_syntax_error_not_a_traceback(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "a:\n  b: 1\n c: 2\n")
+    assert [d.code for d in load_config_source(file).diagnostics] == ["E101"]
+
+
+def test_two_documents_in_one_file_are_refused(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "version: 1\n---\nversion: 1\n")
+    assert codes(load_config_source(file)) == [("E101", 2, 1)]
+
+
+def test_non_utf8_file_is_located_at_the_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes("version: 1\nissuer: caf\xe9\n".encode("latin-1"))
+    loaded = load_config_source(str(path))
+    assert codes(loaded) == [("E103", 2, 12)]
+    assert "0xe9" in loaded.diagnostics[0].message
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"\xef\xbb\xbfversion: 1\n")
+    assert load_config_source(str(path)).data == {"version": 1}
+
+
+def test_control_character_is_located(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "version: 1\nissuer: a\x07b\n")
+    assert codes(load_config_source(file)) == [("E101", 2, 10)]
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_empty_file(tmp_path: Path, text: str) -> None:
+    file = write(tmp_path / "c.yaml", text)
+    assert codes(load_config_source(file)) == [("E104", 1, 1)]
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just text\n", "42\n"])
+def test_top_level_must_be_a_mapping(tmp_path: Path, text: str) -> None:
+    file = write(tmp_path / "c.yaml", text)
+    assert codes(load_config_source(file)) == [("E105", 1, 1)]
+
+
+def test_directory_without_yaml_files(tmp_path: Path) -> None:
+    write(tmp_path / "readme.txt", "hello")
+    loaded = load_config_source(str(tmp_path))
+    assert codes(loaded) == [("E106", 1, 1)]
+    assert loaded.diagnostics[0].location.file == str(tmp_path)
+
+
+def test_missing_path_is_a_read_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigReadError, match="no such file"):
+        load_config_source(str(tmp_path / "nope.yaml"))
+
+
+def test_anchors_and_aliases_are_refused(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "a: &x {b: 1}\nc: *x\n")
+    loaded = load_config_source(file)
+    assert {d.code for d in loaded.diagnostics} == {"E108"}
+    assert loaded.diagnostics[0].location == Location(file, 1, 4)
+
+
+def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    file = write(tmp_path / "c.yaml", "\n".join(lines) + "\n")
+    start = time.perf_counter()
+    loaded = load_config_source(file)
+    assert time.perf_counter() - start < 2
+    assert {d.code for d in loaded.diagnostics} == {"E108"}
+
+
+def test_merge_keys_are_refused(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "a:\n  <<: {b: 1}\n  c: 2\n")
+    assert codes(load_config_source(file)) == [("E108", 2, 3)]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [("a:\n  1: x\n", (2, 3)), ("a:\n  true: x\n", (2, 3)), ("a:\n  ? [k]\n  : x\n", (2, 5))],
+)
+def test_keys_must_be_strings(tmp_path: Path, text: str, where: tuple[int, int]) -> None:
+    file = write(tmp_path / "c.yaml", text)
+    assert codes(load_config_source(file)) == [("E109", *where)]
+
+
+@pytest.mark.parametrize("text", ["a: !!binary aGk=\n", "a: !env SECRET\n", "a: .inf\n"])
+def test_unsupported_tags_and_values(tmp_path: Path, text: str) -> None:
+    file = write(tmp_path / "c.yaml", text)
+    assert codes(load_config_source(file)) == [("E110", 1, 4)]
+
+
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "a: " + "[" * 100 + "]" * 100 + "\n")
+    assert [d.code for d in load_config_source(file).diagnostics] == ["E111"]
