@@ -1,0 +1,120 @@
+"""Per-provider state of the JWKS cache and the `KeySource` that answers from it.
+
+Each identity provider has its own state (snapshot, in-flight fetch, cooldown, backoff,
+counters), so one provider's outage or flood never touches another's. The state is changed only
+from the event loop; `candidates` only reads it, so it never blocks and never awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from ._jwks_policy import JwksPolicy
+from .errors import KeysNotReady, UnknownKeyId
+from .keys import VerificationKey
+from .model import IdentityProviderSpec
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The keys of one successful fetch; replaced whole, never patched."""
+
+    keys: tuple[VerificationKey, ...]
+    by_kid: Mapping[str, tuple[VerificationKey, ...]]
+    fetched_at: float
+    expires_at: float
+
+    @classmethod
+    def of(cls, keys: tuple[VerificationKey, ...], fetched_at: float, ttl: float) -> Snapshot:
+        by_kid: dict[str, list[VerificationKey]] = {}
+        for key in keys:
+            if key.kid is not None:
+                # A duplicate kid keeps every key: candidates tries each, never first-wins.
+                by_kid.setdefault(key.kid, []).append(key)
+        frozen = {kid: tuple(same) for kid, same in by_kid.items()}
+        return cls(keys, MappingProxyType(frozen), fetched_at, fetched_at + ttl)
+
+
+class ProviderState:
+    """The mutable state of one identity provider's remote keys."""
+
+    def __init__(self, spec: IdentityProviderSpec, policy: JwksPolicy) -> None:
+        self.spec = spec
+        self.policy = policy
+        self.snapshot: Snapshot | None = None
+        self.inflight: asyncio.Task[None] | None = None
+        self.inflight_for_kid = False
+        self.cooldown_until = -math.inf
+        self.next_attempt_at = -math.inf
+        self.refresh_due = -math.inf
+        self.failures = 0
+        self.last_error: str | None = None
+        self.fetches: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.logged_drops: set[tuple[str | None, str]] = set()
+        self.unknown_kid_refetches = 0
+        self._changed = asyncio.Event()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def usable(self, now: float) -> bool:
+        """True while the snapshot exists and is not older than its TTL plus `max_stale`."""
+        snapshot = self.snapshot
+        return snapshot is not None and now < snapshot.expires_at + self.policy.max_stale
+
+    def may_refetch(self, now: float) -> bool:
+        """True when an unknown `kid` may (still) be learnt by a refetch right now."""
+        if self.inflight is not None and self.inflight_for_kid:
+            return True  # concurrent callers share the refetch under way
+        return now >= self.cooldown_until and now >= self.next_attempt_at
+
+    def candidates(self, kid: str | None, alg: str, now: float) -> Sequence[VerificationKey]:
+        snapshot = self.snapshot
+        if snapshot is None or not self.usable(now):
+            raise KeysNotReady(self.name)
+        if kid is None:
+            # A kid-less token may only be tried against a few keys, never against hundreds.
+            fits = [key for key in snapshot.keys if alg in key.algorithms]
+            return fits if len(fits) <= self.policy.max_kidless_candidates else []
+        same_kid = snapshot.by_kid.get(kid)
+        if same_kid is None:
+            if self.may_refetch(now):
+                raise UnknownKeyId(self.name)
+            return []  # cooling down: fail fast, never queue
+        return [key for key in same_kid if alg in key.algorithms]
+
+    def notify(self) -> None:
+        """Wake everyone waiting for this provider's state to change (a fetch ended)."""
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait_change(self, timeout: float) -> None:
+        """Return when the next fetch of this provider ends, or after `timeout` seconds."""
+        changed = self._changed
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await changed.wait()
+
+
+class RemoteKeySource:
+    """The `KeySource` of one remote identity provider, answering from its current snapshot.
+
+    `candidates` raises `KeysNotReady` when the provider has no usable keys (none yet, or older
+    than the staleness bound), `UnknownKeyId` for an unknown `kid` when a refetch may learn it,
+    and returns an empty list when the refetch cooldown is running (fail fast).
+    """
+
+    def __init__(self, state: ProviderState, clock: Callable[[], float]) -> None:
+        self._state = state
+        self._clock = clock
+
+    def candidates(self, kid: str | None, alg: str) -> Sequence[VerificationKey]:
+        return self._state.candidates(kid, alg, self._clock())
