@@ -1,0 +1,189 @@
+"""Parse the body of `POST /tokens` into a `TokenRequest`; no HTTP framework here.
+
+Two bodies are read, both strictly:
+
+- `application/x-www-form-urlencoded` (RFC 8693 §2.1, and what State Backed's client sends),
+  decoded as UTF-8 with `urllib.parse.parse_qsl(strict_parsing=True)`: no `;` separators, no
+  field without `=`, at most `MAX_FIELDS` fields. There is no multipart parser at all.
+- `application/json`: one strict JSON object (duplicate members refused) whose values are strings.
+
+Any other media type, or a `charset` other than UTF-8, is a 415. A parameter sent twice is refused
+(RFC 6749 §3.2), unknown parameters are ignored (RFC 6749 §3.2 again), except `actor_token` and
+`resource`, which would change the meaning of the request and are refused rather than ignored.
+
+`audience` names the service: either the bare service name, or an `http(s)` URL whose last path
+segment is the service name, as State Backed's client sends
+`https://tokens.statebacked.dev/<org>/<service>` (the host and the other segments are not used).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+from .errors import InvalidRequest, InvalidTarget, UnsupportedGrantType
+from .strict_json import StrictJSONError, loads
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_FIELDS = 32
+MAX_AUDIENCE_LENGTH = 2048
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+SUBJECT_TOKEN_TYPES = frozenset(
+    {
+        "urn:ietf:params:oauth:token-type:jwt",
+        "urn:ietf:params:oauth:token-type:id_token",
+        ACCESS_TOKEN_TYPE,
+    }
+)
+REQUESTED_TOKEN_TYPES = frozenset({ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:jwt"})
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_REFUSED_PARAMETERS = {
+    "actor_token": "actor_token is not supported",
+    "actor_token_type": "actor_token is not supported",
+}
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """The body is neither a UTF-8 form nor a JSON object (HTTP 415)."""
+
+    status = 415
+
+
+class BodyTooLarge(InvalidRequest):
+    """The body is over `MAX_BODY_BYTES` (HTTP 413)."""
+
+    status = 413
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """The parameters of one token exchange request, checked for shape but not for trust."""
+
+    subject_token: str
+    service: str
+    subject_token_type: str | None = None
+    requested_token_type: str | None = None
+
+
+def body_kind(content_type: str | None) -> str:
+    """`FORM` or `JSON` for an acceptable `Content-Type` header; `UnsupportedMediaType` else."""
+    if not content_type:
+        raise UnsupportedMediaType("content type must be form or JSON", "no_content_type")
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media not in (FORM, JSON):
+        raise UnsupportedMediaType("content type must be form or JSON", "unsupported_media_type")
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            raise UnsupportedMediaType("charset must be UTF-8", "unsupported_charset")
+    return media
+
+
+def parse_body(kind: str, body: bytes) -> TokenRequest:
+    """Parse a body of kind `FORM` or `JSON` (see `body_kind`) into a `TokenRequest`."""
+    fields = parse_form(body) if kind == FORM else parse_json(body)
+    return token_request(fields)
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """Decode a urlencoded body strictly; a repeated name is an `InvalidRequest`."""
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            strict_parsing=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise InvalidRequest("request body is not valid UTF-8", "bad_encoding") from None
+    except ValueError:
+        raise InvalidRequest("request body is not a valid form", "bad_form") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise InvalidRequest("a request parameter is repeated", "repeated_parameter")
+        fields[name] = value
+    return fields
+
+
+def parse_json(body: bytes) -> dict[str, str]:
+    """Decode a JSON body: one object of at most `MAX_FIELDS` string members, no duplicates."""
+    try:
+        value = loads(body)
+    except StrictJSONError:
+        raise InvalidRequest("request body is not valid JSON", "bad_json_body") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("request body must be a JSON object", "bad_json_body")
+    if len(value) > MAX_FIELDS:
+        raise InvalidRequest("request body has too many parameters", "too_many_parameters")
+    if not all(isinstance(v, str) for v in value.values()):
+        raise InvalidRequest("request parameters must be strings", "bad_json_body")
+    return value
+
+
+def token_request(fields: Mapping[str, str]) -> TokenRequest:
+    """Check the token exchange parameters (RFC 8693 §2.1) and name the requested service."""
+    grant_type = fields.get("grant_type")
+    if not grant_type:
+        raise InvalidRequest("grant_type is missing", "missing_grant_type")
+    if grant_type != TOKEN_EXCHANGE:
+        raise UnsupportedGrantType("grant_type must be token exchange", "unsupported_grant_type")
+    for name, description in _REFUSED_PARAMETERS.items():
+        if name in fields:
+            raise InvalidRequest(description, "unsupported_parameter")
+    if "resource" in fields:
+        raise InvalidTarget("resource is not supported; name the service in audience", "resource")
+    subject_token = fields.get("subject_token")
+    if not subject_token:
+        raise InvalidRequest("subject_token is missing", "missing_subject_token")
+    subject_type = fields.get("subject_token_type")
+    if subject_type is not None and subject_type not in SUBJECT_TOKEN_TYPES:
+        raise InvalidRequest("subject_token_type is not supported", "bad_subject_token_type")
+    requested_type = fields.get("requested_token_type")
+    if requested_type is not None and requested_type not in REQUESTED_TOKEN_TYPES:
+        raise InvalidRequest("requested_token_type is not supported", "bad_requested_token_type")
+    return TokenRequest(
+        subject_token=subject_token,
+        service=service_of(fields.get("audience")),
+        subject_token_type=subject_type,
+        requested_token_type=requested_type,
+    )
+
+
+def service_of(audience: str | None) -> str:
+    """The service named by `audience`: a bare name or the last path segment of an http(s) URL."""
+    if not audience:
+        raise InvalidRequest("audience is missing", "missing_audience")
+    if SERVICE_NAME.fullmatch(audience):
+        return audience
+    if len(audience) > MAX_AUDIENCE_LENGTH or not audience.isascii():
+        raise InvalidTarget("audience does not name a service", "bad_audience")
+    try:
+        url = urlsplit(audience)
+    except ValueError:
+        raise InvalidTarget("audience does not name a service", "bad_audience") from None
+    last = url.path.rpartition("/")[2]
+    if (
+        url.scheme not in ("https", "http")
+        or not url.netloc
+        or url.query
+        or url.fragment
+        or not SERVICE_NAME.fullmatch(last)
+    ):
+        raise InvalidTarget("audience does not name a service", "bad_audience")
+    return last

@@ -1,0 +1,70 @@
+"""Run the app on uvicorn with uvloop and httptools.
+
+With one worker the app is built in this process from the `Service` that `prepare` already
+checked. With several, uvicorn starts worker processes that import `app_from_environment` (a
+factory) and rebuild the service from the bundle directory passed in `TOKENSMITH_BUNDLE_DIR`;
+the parent checked the same bundle and secrets first, so a worker fails only if they changed.
+uvicorn's own access log is off: `runtime.accesslog` writes one JSON line per request.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from . import accesslog
+from .app import create_app
+from .errors import BundleError, StartupError
+from .startup import Service, prepare
+
+BUNDLE_DIR_ENV = "TOKENSMITH_BUNDLE_DIR"
+FACTORY = "tokensmith.runtime.server:app_from_environment"
+
+#: Seconds an idle keep-alive connection stays open; uvicorn's default (5) fits behind a proxy.
+KEEP_ALIVE_SECONDS = 5
+
+
+def server_options(host: str, port: int) -> dict[str, Any]:
+    """The uvicorn settings shared by the CLI, the test fixture and the benchmark."""
+    return {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "server_header": False,
+        "date_header": True,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "log_level": "warning",
+    }
+
+
+def serve(service: Service, host: str, port: int, workers: int = 1) -> None:
+    """Serve until interrupted; `service` was prepared from `service.bundle.path`."""
+    accesslog.configure()
+    options = server_options(host, port)
+    if workers <= 1:
+        uvicorn.run(create_app(service), **options)
+        return
+    if service.bundle.path is None:
+        raise ValueError("several workers need a bundle directory")
+    os.environ[BUNDLE_DIR_ENV] = os.path.abspath(service.bundle.path)
+    uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+
+
+def app_from_environment() -> ASGIApp:
+    """Factory for worker processes: the app for the bundle in `TOKENSMITH_BUNDLE_DIR`."""
+    accesslog.configure()
+    directory = os.environ.get(BUNDLE_DIR_ENV)
+    if not directory:
+        sys.exit(f"tokensmith: {BUNDLE_DIR_ENV} is not set")
+    try:
+        service = prepare(directory, os.environ)
+    except (BundleError, StartupError) as exc:
+        sys.exit(f"tokensmith: {exc}")
+    return create_app(service)

@@ -1,0 +1,153 @@
+"""Assemble a running service from a bundle directory: bundle, secrets, JWKS cache, state.
+
+`prepare(directory, env)` does everything that can fail for a reason the operator must fix
+(a bundle that does not check out, a missing or weak secret, a key that does not parse) and
+raises `BundleError` or `StartupError` listing every problem, before a socket is opened. The
+JWKS cache is created here but started by the app's lifespan, in the server's event loop.
+
+`Service.exchange` is the one place that talks to both the pure exchange and the JWKS cache:
+on `UnknownKeyId` it asks for one (cooldown-limited) refetch and retries once, on
+`KeysNotReady` it waits a short while for the provider's first keys and retries once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .bundle import Bundle, load_bundle
+from .cors import CorsPolicy
+from .errors import KeysNotReady, UnknownKeyId
+from .exchange import ExchangeRequest, Issued, exchange
+from .keys import KeySource
+from .metrics import Metrics
+from .model import RuntimeConfig
+from .secrets import resolve_all
+from .signing import public_jwks_document
+from .state import ExchangeState, build_state
+
+if TYPE_CHECKING:
+    from .jwks import JwksCache
+
+#: How long a request waits for an identity provider's first JWKS before answering 503.
+KEYS_WAIT_SECONDS = 2.5
+
+
+@dataclass
+class Service:
+    """Everything the HTTP app serves from; built once per process by `prepare`."""
+
+    bundle: Bundle
+    state: ExchangeState
+    cache: JwksCache | None
+    metrics: Metrics
+    cors: CorsPolicy
+    documents: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def revision(self) -> str:
+        return self.bundle.revision
+
+    async def start(self) -> None:
+        """Start fetching JWKS in the background (the server's lifespan calls this)."""
+        if self.cache is not None:
+            await self.cache.start()
+
+    async def stop(self) -> None:
+        if self.cache is not None:
+            await self.cache.aclose()
+
+    def ready(self) -> bool:
+        """True when every JWKS identity provider has keys (always, without any)."""
+        return self.cache is None or self.cache.ready()
+
+    async def exchange(self, request: ExchangeRequest) -> Issued:
+        """The exchange, with one refetch on an unknown `kid` and one wait for first keys."""
+        try:
+            return self._exchange_once(request)
+        except UnknownKeyId as exc:
+            if self.cache is None:
+                raise
+            await self.cache.refetch_for_unknown_kid(exc.identity_provider)
+        except KeysNotReady as exc:
+            if self.cache is None:
+                raise
+            if not await self.cache.wait_ready(exc.identity_provider, KEYS_WAIT_SECONDS):
+                raise
+        return self._exchange_once(request)
+
+    def _exchange_once(self, request: ExchangeRequest) -> Issued:
+        return exchange(self.state, request, time.time(), _new_jti)
+
+
+def _new_jti() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def prepare(directory: str, env: Mapping[str, str]) -> Service:
+    """Load and verify the bundle, resolve every secret, build the exchange state.
+
+    Raises `BundleError` (the bundle) or `StartupError` (every secret or key problem at once).
+    """
+    bundle = load_bundle(directory)
+    return prepare_bundle(bundle, env)
+
+
+def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Service:
+    """`prepare` for a bundle already loaded (tests and benchmarks load from memory)."""
+    resolved = resolve_all(bundle.config, env)
+    remote = [spec for spec in bundle.config.identity_providers.values() if spec.uses_remote_keys]
+    cache: JwksCache | None = None
+    sources: dict[str, KeySource] = {}
+    if remote:
+        from .jwks import JwksCache  # only a bundle with remote keys needs httpx
+
+        cache = JwksCache(remote)
+        sources = {spec.name: cache.source(spec.name) for spec in remote}
+    state = build_state(bundle, resolved, sources)
+    documents = {
+        "jwks": orjson.dumps(public_jwks_document(state.signers.values())),
+        "idps": orjson.dumps(idps_document(bundle.config)),
+        "token_providers": orjson.dumps(token_providers_document(bundle.config)),
+    }
+    return Service(
+        bundle=bundle,
+        state=state,
+        cache=cache,
+        metrics=Metrics(bundle.revision),
+        cors=CorsPolicy(bundle.config.cors_allow_origins),
+        documents=documents,
+    )
+
+
+def idps_document(config: RuntimeConfig) -> dict[str, list[dict[str, Any]]]:
+    """`GET /idps` in State Backed's shape (`iss`, `aud`, `algs`, `jwksUrl`), plus `name`.
+
+    Keys and secrets are never listed (State Backed's `key` is not returned either), and the
+    YAML mappings are not part of the bundle's config, so `mapping` is left out.
+    """
+    idps: list[dict[str, Any]] = []
+    for name, spec in sorted(config.identity_providers.items()):
+        entry: dict[str, Any] = {"name": name, "algs": list(spec.algorithms)}
+        if spec.issuer is not None:
+            entry["iss"] = spec.issuer
+        if spec.audience is not None:
+            entry["aud"] = spec.audience
+        if spec.jwks_url is not None:
+            entry["jwksUrl"] = spec.jwks_url
+        idps.append(entry)
+    return {"idps": idps}
+
+
+def token_providers_document(config: RuntimeConfig) -> dict[str, list[dict[str, Any]]]:
+    """`GET /token-providers` in State Backed's shape (`service`, `keyId`), no mapping."""
+    providers = [
+        {"service": service, "keyId": spec.signing_key}
+        for service, spec in sorted(config.token_providers.items())
+    ]
+    return {"tokenProviders": providers}
