@@ -8,7 +8,6 @@ sorted by file and position, duplicates removed.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -18,6 +17,8 @@ from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 from tokensmith.schema.presets import expand_presets
 from tokensmith.schema.validate import validate
+
+from .rules import run_rules
 
 RuleRunner = Callable[[Config, SourceMap], Iterable[Diagnostic]]
 
@@ -70,21 +71,5 @@ def check_loaded(loaded: LoadedSource, rules: RuleRunner | None = None) -> Check
         config, schema_findings = validate(expanded)
         found.extend(schema_findings)
     if config is not None:
-        found.extend((rules or _default_rules())(config, source_map))
+        found.extend((rules or run_rules)(config, source_map))
     return CheckResult(config, source_map, loaded, tuple(sorted_diagnostics(found)))
-
-
-def _default_rules() -> RuleRunner:
-    # Looked up by name so that `check` works while `compiler.rules` is being written.
-    try:
-        module = importlib.import_module("tokensmith.compiler.rules")
-    except ModuleNotFoundError as exc:  # pragma: no cover
-        if exc.name != "tokensmith.compiler.rules":
-            raise
-        return _no_rules
-    runner: RuleRunner = getattr(module, "run_rules", _no_rules)
-    return runner
-
-
-def _no_rules(config: Config, source_map: SourceMap) -> tuple[Diagnostic, ...]:
-    return ()
