@@ -43,8 +43,11 @@ _HMAC_DIGESTS: dict[str, Callable[..., Any]] = {
 }
 _JWK_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | (
-    ed448.Ed448PrivateKey
+PrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | (ed448.Ed448PrivateKey)
 )
 
 
@@ -178,9 +181,7 @@ def _ed_signer(kid: str, alg: str, key: PrivateKey) -> Signer:
     if not isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
         raise SigningKeyError(f"{alg} needs an Ed25519 or Ed448 private key")
     crv = "Ed25519" if isinstance(key, ed25519.Ed25519PrivateKey) else "Ed448"
-    raw = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     jwk = _jwk(kid, alg, kty="OKP", crv=crv, x=b64url_encode(raw))
     return Signer(kid, alg, key.sign, jwk)
 

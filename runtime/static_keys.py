@@ -39,9 +39,7 @@ class StaticKeySource:
                     by_kid.setdefault((key.kid, alg), []).append(key)
         self._by_kid = {k: tuple(v) for k, v in by_kid.items()}
         self._kidless = {k: tuple(v) for k, v in kidless.items()}
-        self._by_alg = {
-            k: tuple(v) for k, v in by_alg.items() if len(v) <= MAX_KIDLESS_CANDIDATES
-        }
+        self._by_alg = {k: tuple(v) for k, v in by_alg.items() if len(v) <= MAX_KIDLESS_CANDIDATES}
 
     @property
     def keys(self) -> tuple[VerificationKey, ...]:

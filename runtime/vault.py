@@ -57,7 +57,9 @@ def seal(key: str | bytes, plaintext: bytes) -> str:
 def open_sealed(key: str | bytes, text: str) -> bytes:
     """The plaintext of a sealed value; `VaultError` for a wrong key or an altered value."""
     if not text.startswith(SEALED_PREFIX):
-        raise VaultError(f"the encrypted value is not a tokensmith vault value ({SEALED_PREFIX}...)")
+        raise VaultError(
+            f"the encrypted value is not a tokensmith vault value ({SEALED_PREFIX}...)"
+        )
     try:
         blob = b64url_decode(text[len(SEALED_PREFIX) :])
     except Base64Error:
