@@ -1,0 +1,247 @@
+"""POST /tokens over real HTTP: the happy paths, the body rules and the error shapes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import jwt
+import pytest
+
+from tokensmith.runtime.app import create_app
+
+from .http_server import MARKER, RunningServer, World, form, running
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World()
+
+
+@pytest.fixture(scope="module")
+def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    service = world.service(tmp_path_factory.mktemp("bundle") / "b")
+    with running(create_app(service)) as srv:
+        yield srv
+
+
+@pytest.fixture()
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        yield c
+
+
+def assert_refused(response: httpx.Response, status: int, error: str) -> dict[str, str]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["error"] == error
+    assert set(body) == {"error", "error_description"}
+    assert "access_token" not in response.text
+    return dict(body)
+
+
+def test_state_backed_client_form_is_exchanged_and_verifies_with_pyjwt(
+    client: httpx.Client, world: World
+) -> None:
+    audience = "https://tokens.statebacked.dev/org_x/my-service"
+    response = client.post("/tokens", data=form(world.hs_token(), audience=audience))
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
+    assert len(response.headers["x-tokensmith-revision"]) == 64
+    assert response.headers["x-request-id"]
+    body = response.json()
+    assert body["issued_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
+    assert body["token_type"] == "Bearer"
+    assert 0 < body["expires_in"] <= 900
+    header = jwt.get_unverified_header(body["access_token"])
+    assert header == {"alg": "HS256", "kid": "sbk_test", "typ": "JWT"}
+    claims = jwt.decode(
+        body["access_token"], world.signing_secret, ["HS256"], audience="my-service",
+        issuer="https://tokens.example.com/",
+    )
+    assert claims["act"] == {"sub": "user-1", "email": "ada@example.com"}
+    assert set(claims) == {"iss", "aud", "iat", "exp", "jti", "act"}
+
+
+def test_json_body_is_exchanged(client: httpx.Client, world: World) -> None:
+    response = client.post("/tokens", json=form(world.hs_token()))
+    assert response.status_code == 200, response.text
+
+
+def test_every_subject_token_type_is_accepted(client: httpx.Client, world: World) -> None:
+    for kind in ("jwt", "id_token", "access_token"):
+        fields = form(world.hs_token(), subject_token_type=f"urn:ietf:params:oauth:token-type:{kind}")
+        assert client.post("/tokens", data=fields).status_code == 200
+
+
+def test_rs256_in_and_es256_out_verify_with_the_published_jwks(
+    client: httpx.Client, world: World
+) -> None:
+    response = client.post("/tokens", data=form(world.rs_token(), audience="es-service"))
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    jwks = client.get("/.well-known/jwks.json").json()
+    assert [k["kid"] for k in jwks["keys"]] == ["es_sign"]
+    assert all("d" not in k for k in jwks["keys"])
+    key = jwt.PyJWK.from_dict(jwks["keys"][0])
+    claims = jwt.decode(token, key, ["ES256"], audience="es-service")
+    assert claims["act"]["sub"] == "user-1"
+
+
+def test_es256_in_is_exchanged(client: httpx.Client, world: World) -> None:
+    response = client.post("/tokens", data=form(world.es_token()))
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded; charset=utf-16",
+        "application/jwt",
+    ],
+)
+def test_other_content_types_are_415(
+    client: httpx.Client, world: World, content_type: str | None
+) -> None:
+    body = httpx.QueryParams(form(world.hs_token())).__str__().encode()
+    headers = {} if content_type is None else {"content-type": content_type}
+    request = client.build_request("POST", "/tokens", content=body, headers=headers)
+    assert request.headers.get("content-type") == content_type
+    assert_refused(client.send(request), 415, "invalid_request")
+
+
+def test_form_with_utf8_charset_is_accepted(client: httpx.Client, world: World) -> None:
+    body = str(httpx.QueryParams(form(world.hs_token())))
+    headers = {"content-type": "application/x-www-form-urlencoded; charset=UTF-8"}
+    assert client.post("/tokens", content=body, headers=headers).status_code == 200
+
+
+def test_body_over_64_kib_is_413_with_content_length(client: httpx.Client) -> None:
+    body = b"a=" + b"x" * (64 * 1024)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    assert_refused(client.post("/tokens", content=body, headers=headers), 413, "invalid_request")
+
+
+def test_chunked_body_over_64_kib_is_413(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"a="
+        for _ in range(100):
+            yield b"x" * 1024
+
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    request = client.build_request("POST", "/tokens", content=chunks(), headers=headers)
+    assert "content-length" not in request.headers
+    assert request.headers["transfer-encoding"] == "chunked"
+    assert_refused(client.send(request), 413, "invalid_request")
+
+
+def test_ten_megabyte_field_is_413_quickly(client: httpx.Client) -> None:
+    body = b"subject_token=" + b"a" * (10 * 1024 * 1024)
+    started = time.monotonic()
+    response = client.post("/tokens", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert_refused(response, 413, "invalid_request")
+    assert time.monotonic() - started < 2
+
+
+def test_too_many_fields_are_refused(client: httpx.Client) -> None:
+    body = "&".join(f"f{i}=1" for i in range(5000))
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    assert_refused(client.post("/tokens", content=body, headers=headers), 400, "invalid_request")
+
+
+def test_huge_validly_signed_token_is_refused_fast(client: httpx.Client, world: World) -> None:
+    token = world.hs_token(padding="p" * 40_000)
+    started = time.monotonic()
+    response = client.post("/tokens", data=form(token))
+    assert_refused(response, 400, "invalid_request")
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ("grant_type={g}&subject_token={t}&subject_token={t}&audience=my-service", 400, "invalid_request"),
+        ("grant_type={g}&grant_type={g}&subject_token={t}&audience=my-service", 400, "invalid_request"),
+        ("subject_token={t}&audience=my-service", 400, "invalid_request"),
+        ("grant_type=password&subject_token={t}&audience=my-service", 400, "unsupported_grant_type"),
+        ("grant_type=client_credentials&audience=my-service", 400, "unsupported_grant_type"),
+        ("grant_type={g}&audience=my-service", 400, "invalid_request"),
+        ("grant_type={g}&subject_token=&audience=my-service", 400, "invalid_request"),
+        ("grant_type={g}&subject_token={t}", 400, "invalid_request"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&subject_token_type=urn:ietf:params:oauth:token-type:saml2", 400, "invalid_request"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&requested_token_type=urn:ietf:params:oauth:token-type:refresh_token", 400, "invalid_request"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&actor_token={t}", 400, "invalid_request"),
+        ("grant_type={g}&subject_token={t}&audience=no-such-service", 400, "invalid_target"),
+        ("grant_type={g}&subject_token={t}&audience=https://tokens.statebacked.dev/org/", 400, "invalid_target"),
+        ("grant_type={g}&subject_token={t}&audience=ftp://x/my-service", 400, "invalid_target"),
+        ("grant_type={g}&subject_token={t}&audience=only-rsa", 400, "invalid_target"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&resource=https://x/", 400, "invalid_target"),
+        ("grant_type={g}&subject_token={t}&audience=my-service;x=1", 400, "invalid_target"),
+        ("grant_type={g}&&subject_token={t}&audience=my-service", 400, "invalid_request"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&novalue", 400, "invalid_request"),
+        ("grant_type={g}&subject_token=%ff%fe&audience=my-service", 400, "invalid_request"),
+    ],
+)
+def test_parameter_rules(
+    client: httpx.Client, world: World, body: str, status: int, error: str
+) -> None:
+    text = body.format(g=TOKEN_EXCHANGE, t=world.hs_token())
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    assert_refused(client.post("/tokens", content=text, headers=headers), status, error)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b'"x"',
+        b"{",
+        b'{"grant_type": 1}',
+        b'{"grant_type": "' + TOKEN_EXCHANGE.encode() + b'", "grant_type": "x"}',
+        b"\xef\xbb\xbf{}",
+        b'{"a": {"b": [' * 50 + b"]}}" * 50,
+    ],
+)
+def test_bad_json_bodies_are_invalid_request(client: httpx.Client, body: bytes) -> None:
+    response = client.post("/tokens", content=body, headers={"content-type": "application/json"})
+    assert_refused(response, 400, "invalid_request")
+
+
+def test_parameters_in_the_query_string_are_refused(client: httpx.Client, world: World) -> None:
+    token = world.hs_token()
+    response = client.post(
+        "/tokens", params={"subject_token": token}, data=form(world.hs_token())
+    )
+    assert_refused(response, 400, "invalid_request")
+
+
+def test_get_tokens_is_405_json(client: httpx.Client, world: World) -> None:
+    response = client.get("/tokens", params=form(world.hs_token()))
+    body = assert_refused(response, 405, "invalid_request")
+    assert "POST" in response.headers["allow"]
+    assert MARKER not in json.dumps(body)
+
+
+def test_oversized_header_section_is_refused_before_the_app(client: httpx.Client) -> None:
+    big = client.post("/tokens", headers={"x-big": "a" * 64 * 1024}, content=b"")
+    assert big.status_code in (400, 431)
+    many = client.post("/tokens", headers={f"x-h{i}": "1" for i in range(200)}, content=b"")
+    assert many.status_code in (400, 431)
+
+
+def test_a_well_formed_request_id_is_echoed_and_a_bad_one_replaced(client: httpx.Client) -> None:
+    good = client.get("/healthz", headers={"x-request-id": "req-12345678"})
+    assert good.headers["x-request-id"] == "req-12345678"
+    bad = client.get("/healthz", headers={"x-request-id": "<script>"})
+    assert bad.headers["x-request-id"] != "<script>"
+    assert len(bad.headers["x-request-id"]) == 24
