@@ -1,0 +1,211 @@
+"""`tokensmith check` as a user and a CI system see it: exit codes and the four formats."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tokensmith.cli import main
+from tokensmith.reporters import render_github
+from tokensmith.schema.diagnostics import Severity, error, warning
+from tokensmith.schema.location import Location, SourceMap
+
+CLEAN = """\
+version: 1
+issuer: https://tokens.example.com/
+signing_keys:
+  main:
+    algorithm: HS256
+    secret: {env: MAIN_KEY}
+identity_providers:
+  login:
+    issuer: https://login.example.com/
+    audience: my-app
+    secret: {env: LOGIN_SECRET}
+    algorithms: [HS256]
+    mapping: {sub.$: $.sub}
+token_providers:
+  svc:
+    signing_key: main
+    expires_in: 15m
+    mapping: {sub.$: $.sub}
+"""
+
+#: Two errors: a misspelt field (line 11, column 5) and a literal secret (line 6, column 13).
+BROKEN = CLEAN.replace("{env: MAIN_KEY}", "hunter2-literal").replace(
+    "    secret: {env: LOGIN_SECRET}", "    secret: {env: LOGIN_SECRET}\n    jwks_uri: x"
+)
+
+
+def config(tmp_path: Path, text: str, name: str = "tokensmith.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["check", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_clean_config_is_silent_with_exit_0(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tokensmith", "check", config(tmp_path, CLEAN)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_missing_path_exits_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tokensmith", "check", str(tmp_path / "nope.yaml")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "nope.yaml" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["check", config(tmp_path, CLEAN), "--format", "xml"])
+    assert exc.value.code == 2
+
+
+def test_text_findings_show_the_line_and_a_caret_under_the_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = config(tmp_path, BROKEN)
+    code, out, err = run(capsys, file)
+    assert code == 1
+    lines = out.splitlines()
+    first = lines.index(f"{file}:6:13: E204 signing_keys.main.secret: a secret is a reference, "
+                        "never a literal string: write {env: NAME}, {file: PATH} or {encrypted: "
+                        "TEXT}")  # fmt: skip
+    assert lines[first + 1] == "        secret: hunter2-literal"
+    caret = lines[first + 2]
+    assert caret.index("^") == lines[first + 1].index("hunter2")
+    assert caret.strip() == "^"
+    second = lines.index(f"{file}:12:5: E200 identity_providers.login: unknown field 'jwks_uri'")
+    assert second > first  # sorted by position
+    assert lines[second + 2].index("^") == lines[second + 1].index("jwks_uri")
+    assert lines[second + 3] == "    hint: did you mean 'jwks_url'?"
+    assert "2 errors, 0 warnings" in err
+    assert "hunter2" not in out.replace("        secret: hunter2-literal", "")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif"])
+def test_no_format_echoes_a_literal_secret_in_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    code, out, _ = run(capsys, config(tmp_path, BROKEN), "--format", fmt)
+    assert code == 1
+    if fmt == "text":  # the text format quotes the user's own source line, nothing else
+        out = "\n".join(line for line in out.splitlines() if "secret: hunter2" not in line)
+    assert "hunter2" not in out
+
+
+def test_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = config(tmp_path, BROKEN)
+    code, out, _ = run(capsys, file, "--format", "json")
+    assert code == 1
+    document = json.loads(out)
+    assert (document["version"], document["errors"], document["warnings"]) == (1, 2, 0)
+    first, second = document["findings"]
+    assert first == {
+        "code": "E204", "severity": "error", "message": first["message"], "hint": first["hint"],
+        "file": file, "line": 6, "column": 13,
+    }  # fmt: skip
+    assert (second["code"], second["line"], second["column"]) == ("E200", 12, 5)
+    assert second["hint"] == "did you mean 'jwks_url'?"
+
+
+def test_json_of_a_clean_config_is_still_a_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, config(tmp_path, CLEAN), "--format", "json")
+    assert code == 0
+    assert json.loads(out) == {"version": 1, "findings": [], "errors": 0, "warnings": 0}
+
+
+def test_sarif_log_has_what_code_scanning_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, config(tmp_path, BROKEN), "--format", "sarif")
+    assert code == 1
+    log = json.loads(out)
+    assert log["version"] == "2.1.0"
+    assert log["$schema"].endswith("sarif-2.1.0.json")
+    (sarif_run,) = log["runs"]
+    driver = sarif_run["tool"]["driver"]
+    assert driver["name"] == "tokensmith"
+    assert driver["version"]
+    assert [r["id"] for r in driver["rules"]] == ["E200", "E204"]
+    results = sarif_run["results"]
+    assert [(r["ruleId"], r["level"]) for r in results] == [("E204", "error"), ("E200", "error")]
+    for result in results:
+        assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["message"]["text"]
+        (location,) = result["locations"]
+        physical = location["physicalLocation"]
+        assert physical["artifactLocation"]["uri"].endswith("tokensmith.yaml")
+        assert physical["region"]["startLine"] >= 1
+        assert physical["region"]["startColumn"] >= 1
+    assert results[0]["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 6, "startColumn": 13,
+    }  # fmt: skip
+
+
+def test_github_annotations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = config(tmp_path, BROKEN)
+    code, out, _ = run(capsys, file, "--format", "github")
+    assert code == 1
+    first, second = out.splitlines()
+    escaped = file.replace(":", "%3A").replace(",", "%2C")
+    assert first.startswith(f"::error file={escaped},line=6,col=13,title=E204::")
+    assert second == (
+        f"::error file={escaped},line=12,col=5,title=E200::identity_providers.login: "
+        "unknown field 'jwks_uri' (did you mean 'jwks_url'?)"
+    )
+
+
+def test_github_escaping_of_properties_and_data() -> None:
+    found = [
+        error("E101", "50% done\nnext: line", Location("dir,a/b:c.yaml", 3, 4)),
+        warning("W320", "long", Location("a.yaml", 1, 1)),
+    ]
+    out = render_github(found, SourceMap())
+    assert out.splitlines() == [
+        "::error file=dir%2Ca/b%3Ac.yaml,line=3,col=4,title=E101::50%25 done%0Anext: line",
+        "::warning file=a.yaml,line=1,col=1,title=W320::long",
+    ]
+
+
+def test_warnings_pass_unless_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = config(tmp_path, CLEAN.replace("expires_in: 15m", "expires_in: 2d"))
+    code, out, err = run(capsys, file)
+    assert code == 0
+    assert f"{file}:17:17: W320 warning: " in out
+    assert "0 errors, 1 warning" in err
+    assert run(capsys, file, "--strict")[0] == 1
+    document = json.loads(run(capsys, file, "--format", "json")[1])
+    assert document["findings"][0]["severity"] == Severity.WARNING.value
+
+
+def test_directory_findings_are_sorted_by_file_then_position(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = config(tmp_path, "version: 1\nissuer: x\nissuer: y\n", "a.yaml")
+    # b's duplicate key is found while parsing, before the merge finds `version` twice
+    b = config(tmp_path, "version: 1\nk: 1\nk: 2\n", "b.yaml")
+    code, out, _ = run(capsys, str(tmp_path), "--format", "json")
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    found = [(f["file"], f["line"], f["code"]) for f in findings]
+    assert found == [(a, 3, "E102"), (b, 1, "E107"), (b, 3, "E102")]
+    assert f"{a}:1" in findings[1]["message"]
