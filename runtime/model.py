@@ -21,14 +21,15 @@ config.json, format `tokensmith-config/1`:
           "jwks_url": str | null, "discovery": false, "allow_insecure_http": false,
           "jwks": {"keys": [...public JWKs...]} | null,
           "secret": SecretRef | null,
-          "has_require": bool
+          "has_require": bool,
+          "require": {path: value} | null, "mapping": {...}   # for listings and diffs only
         }
       },
       "token_providers": {
         "<service>": {
           "signing_key": "<kid>", "expires_in": 3600, "audience": str, "issuer": str,
           "identity_providers": ["<name>", ...] | null, "claims": "act" | "root",
-          "outlive_subject_token": false
+          "outlive_subject_token": false, "mapping": {...}   # for listings and diffs only
         }
       }
     }
@@ -42,7 +43,7 @@ SecretRef: exactly one of {"env": NAME} / {"file": PATH} / {"encrypted": TEXT}, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -86,6 +87,9 @@ class IdentityProviderSpec:
     jwks: Mapping[str, Any] | None
     secret: SecretRef | None
     has_require: bool
+    #: The source `mapping` and `require` objects, for read-only listings; never executed.
+    mapping: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    require: Mapping[str, Any] | None = None
 
     @property
     def uses_remote_keys(self) -> bool:
@@ -102,6 +106,8 @@ class TokenProviderSpec:
     identity_providers: tuple[str, ...] | None
     claims: str  # "act" | "root"
     outlive_subject_token: bool
+    #: The source `mapping` object, for read-only listings; never executed.
+    mapping: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,8 @@ def _identity_provider(name: str, v: Mapping[str, Any]) -> IdentityProviderSpec:
         jwks=None if jwks is None else MappingProxyType(dict(_obj(jwks, f"{where}.jwks"))),
         secret=_secret(v.get("secret"), f"{where}.secret"),
         has_require=_bool(v.get("has_require", False), f"{where}.has_require"),
+        mapping=_json_obj(v.get("mapping", {}), f"{where}.mapping"),
+        require=None if v.get("require") is None else _json_obj(v["require"], f"{where}.require"),
     )
 
 
@@ -186,6 +194,7 @@ def _token_provider(service: str, v: Mapping[str, Any]) -> TokenProviderSpec:
         identity_providers=None if idps is None else _str_tuple(idps, f"{where}.identity_providers"),
         claims=claims,
         outlive_subject_token=_bool(v.get("outlive_subject_token", False), f"{where}.outlive_subject_token"),
+        mapping=_json_obj(v.get("mapping", {}), f"{where}.mapping"),
     )
 
 
@@ -206,6 +215,10 @@ def _obj(v: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(v, dict):
         raise BundleError(f"config.json: {where} must be an object")
     return v
+
+
+def _json_obj(v: Any, where: str) -> Mapping[str, Any]:
+    return MappingProxyType(dict(_obj(v, where)))
 
 
 def _str(v: Any, where: str) -> str:

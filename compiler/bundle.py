@@ -1,0 +1,143 @@
+"""Compile a checked config into bundle files: `config.json`, `mappings.py`, `manifest.json`.
+
+The config is written in the runtime's format (`runtime/model.py` documents every field):
+defaults filled in, durations in seconds, presets already expanded, secrets still references.
+Nothing here reads an environment variable or a secret file. Paths in `mappings.py` comments
+are relative to the config's directory, so the same config compiles to the same bytes wherever
+it is checked out.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from tokensmith import __version__
+from tokensmith.runtime.model import CONFIG_FORMAT
+from tokensmith.schema.location import ConfigPath, SourceMap
+from tokensmith.schema.models import Config, IdentityProvider, SecretRef, TokenProvider
+
+from .bundle_files import canonical_json, with_manifest
+from .check import CheckResult
+from .mappings.codegen import generate_module
+from .mappings.ir import LoweredMapping, LoweredRequire, Origin
+from .mappings.lower import lower_mapping, lower_require
+
+
+class CompileError(Exception):
+    """The config did not pass `check`; the bundle is not written."""
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Makes `Location.file` paths relative to the config root, for reproducible output."""
+
+    root: str
+    source_map: SourceMap
+
+    def origin(self, path: ConfigPath) -> Origin:
+        location = self.source_map.key(path)
+        return Origin(self.relative(location.file), location.line)
+
+    def relative(self, file: str) -> str:
+        relative = os.path.relpath(os.path.abspath(file), os.path.abspath(self.root))
+        return relative.replace(os.sep, "/")
+
+
+def build_bundle(result: CheckResult) -> dict[str, bytes]:
+    """The bundle files of a checked config; `CompileError` if `check` found errors."""
+    if not result.ok or result.config is None:
+        raise CompileError("the config has errors; run `tokensmith check` to see them")
+    config = result.config
+    sources = _Sources(result.loaded.root, result.source_map)
+    content = {
+        "config.json": canonical_json(runtime_config(config)),
+        "mappings.py": mappings_module(config, sources).encode("utf-8"),
+    }
+    return with_manifest(content)
+
+
+def runtime_config(config: Config) -> dict[str, Any]:
+    """The `config.json` document of `config` (format `tokensmith-config/1`)."""
+    return {
+        "format": CONFIG_FORMAT,
+        "issuer": config.issuer,
+        "cors": None if config.cors is None else {"allow_origins": list(config.cors.allow_origins)},
+        "signing_keys": {
+            kid: {
+                "algorithm": key.algorithm,
+                "secret": _secret(key.secret),
+                "private_key": _secret(key.private_key),
+            }
+            for kid, key in config.signing_keys.items()
+        },
+        "identity_providers": {
+            name: _identity_provider(idp) for name, idp in config.identity_providers.items()
+        },
+        "token_providers": {
+            service: _token_provider(service, tp, config.issuer)
+            for service, tp in config.token_providers.items()
+        },
+    }
+
+
+def mappings_module(config: Config, sources: _Sources) -> str:
+    """The generated `mappings.py` of `config`."""
+    idp_maps: dict[str, LoweredMapping] = {}
+    requirements: dict[str, LoweredRequire] = {}
+    for name, idp in config.identity_providers.items():
+        base: ConfigPath = ("identity_providers", name)
+        idp_maps[name] = lower_mapping(idp.mapping, sources.origin((*base, "mapping")))
+        if idp.require:
+            requirements[name] = lower_require(idp.require, sources.origin((*base, "require")))
+    tp_maps = {
+        service: lower_mapping(tp.mapping, sources.origin(("token_providers", service, "mapping")))
+        for service, tp in config.token_providers.items()
+    }
+    files = sorted({sources.relative(f) for f in sources.source_map.texts})
+    return generate_module(idp_maps, requirements, tp_maps, files, __version__)
+
+
+def _identity_provider(idp: IdentityProvider) -> dict[str, Any]:
+    return {
+        "issuer": idp.issuer,
+        "audience": idp.audience,
+        "algorithms": list(idp.algorithms),
+        "leeway": idp.leeway,
+        "jwks_url": idp.jwks_url,
+        "discovery": idp.discovery,
+        "allow_insecure_http": idp.allow_insecure_http,
+        "jwks": None if idp.jwks is None else {"keys": [dict(k) for k in idp.jwks.keys]},
+        "secret": _secret(idp.secret),
+        "has_require": bool(idp.require),
+        # Kept for read-only listings (`GET /idps`) and `tokensmith diff` of bundles; the
+        # runtime executes the generated functions, never these objects.
+        "require": idp.require or None,
+        "mapping": idp.mapping,
+    }
+
+
+def _token_provider(service: str, tp: TokenProvider, issuer: str) -> dict[str, Any]:
+    seconds = tp.expires_in_seconds
+    if seconds is None:  # check refuses unparsable durations; this guards the invariant
+        raise CompileError(f"token_providers.{service}.expires_in does not parse")
+    return {
+        "signing_key": tp.signing_key,
+        "expires_in": seconds,
+        "audience": tp.audience if tp.audience is not None else service,
+        "issuer": tp.issuer if tp.issuer is not None else issuer,
+        "identity_providers": None if tp.identity_providers is None else list(tp.identity_providers),
+        "claims": tp.claims,
+        "outlive_subject_token": tp.outlive_subject_token,
+        "mapping": tp.mapping,
+    }
+
+
+def _secret(ref: SecretRef | None) -> dict[str, str] | None:
+    if ref is None:
+        return None
+    value = ref.env if ref.env is not None else ref.file if ref.file is not None else ref.encrypted
+    assert value is not None
+    return {ref.kind: value, "encoding": ref.encoding}
+

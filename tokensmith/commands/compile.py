@@ -1,0 +1,52 @@
+"""`tokensmith compile CONFIG -o BUNDLE_DIR`: check, then write the bundle atomically."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "compile",
+        help="check a config and write its immutable bundle",
+        description="Check the config; when it has no errors, write the bundle (manifest.json, "
+        "config.json, mappings.py) to BUNDLE_DIR, replacing an existing bundle atomically, "
+        "and print its revision. Exit 1 on config errors (nothing written), 2 on I/O errors.",
+    )
+    parser.add_argument("config", metavar="CONFIG", help="a YAML file or a directory of them")
+    parser.add_argument("-o", "--output", metavar="BUNDLE_DIR", required=True)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tokensmith.compiler.bundle import build_bundle
+    from tokensmith.compiler.bundle_files import BundleWriteError, write_bundle
+    from tokensmith.compiler.check import check_path
+    from tokensmith.reporters import render_text, summary
+    from tokensmith.runtime.bundle import load_bundle_files
+    from tokensmith.schema.loader import ConfigReadError
+
+    try:
+        result = check_path(args.config)
+    except ConfigReadError as exc:
+        print(f"tokensmith compile: cannot read {exc}", file=sys.stderr)
+        return 2
+    if result.diagnostics:
+        sys.stderr.write(render_text(result.diagnostics, result.source_map))
+        print(summary(result.diagnostics), file=sys.stderr)
+    if not result.ok:
+        print("tokensmith compile: not written: the config has errors", file=sys.stderr)
+        return 1
+    files = build_bundle(result)
+    # Load what we are about to write, exactly as the runtime will: a bundle that does not
+    # load is a compiler bug and must never reach a deployment.
+    bundle = load_bundle_files(files, origin=args.output)
+    try:
+        write_bundle(files, args.output)
+    except BundleWriteError as exc:
+        print(f"tokensmith compile: {exc}", file=sys.stderr)
+        return 2
+    print(f"revision {bundle.revision}")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
