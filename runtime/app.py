@@ -172,10 +172,13 @@ class _Endpoints:
         identity_providers = self.service.bundle.config.identity_providers
         remote = sum(1 for spec in identity_providers.values() if spec.uses_remote_keys)
         ready = self.service.ready()
+        cache = self.service.cache
+        with_keys = sum(1 for s in cache.status().values() if s.ready) if cache else 0
         body = {
             "status": "ready" if ready else "waiting_for_keys",
             "identity_providers": len(identity_providers),
             "jwks_identity_providers": remote,
+            "jwks_identity_providers_ready": with_keys,
             "revision": self.service.revision,
         }
         return _json(body, 200 if ready else 503, None if ready else {"Retry-After": "1"})

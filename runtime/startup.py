@@ -102,13 +102,15 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Service:
     """`prepare` for a bundle already loaded (tests and benchmarks load from memory)."""
     resolved = resolve_all(bundle.config, env)
     remote = [spec for spec in bundle.config.identity_providers.values() if spec.uses_remote_keys]
+    metrics = Metrics(bundle.revision)
     cache: JwksCache | None = None
     sources: dict[str, KeySource] = {}
     if remote:
-        from .jwks import JwksCache  # only a bundle with remote keys needs httpx
+        from .jwks import JwksCache, JwksCollector  # only a bundle with remote keys needs httpx
 
         cache = JwksCache(remote)
         sources = {spec.name: cache.source(spec.name) for spec in remote}
+        metrics.registry.register(JwksCollector(cache.metrics_snapshot))
     state = build_state(bundle, resolved, sources)
     documents = {
         "jwks": orjson.dumps(public_jwks_document(state.signers.values())),
@@ -119,7 +121,7 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Service:
         bundle=bundle,
         state=state,
         cache=cache,
-        metrics=Metrics(bundle.revision),
+        metrics=metrics,
         cors=CorsPolicy(bundle.config.cors_allow_origins),
         documents=documents,
     )
