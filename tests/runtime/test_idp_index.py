@@ -147,7 +147,8 @@ class CountingMapping(Mapping[Any, str]):
 
     def __getitem__(self, key: Any) -> str:
         self._counter[0] += 1
-        return self._data[key]
+        value: str = self._data[key]
+        return value
 
     def get(self, key: Any, default: Any = None) -> Any:
         self._counter[0] += 1
