@@ -237,7 +237,8 @@ class _Envelope:
         )
         scope["tokensmith.record"] = record
         extra = [self.revision_header, (b"x-request-id", record.request_id.encode("ascii"))]
-        if route in CORS_ROUTES and self.service.cors.enabled:
+        # preflights get their CORS headers from the endpoint, which also checks the method
+        if route in CORS_ROUTES and self.service.cors.enabled and scope["method"] != "OPTIONS":
             extra.extend(self.service.cors.response_headers(_header(scope, b"origin")))
         started = False
 
