@@ -1,0 +1,346 @@
+"""Semantic differences between two revisions of a config, for review.
+
+Both sides are first reduced to a *view*: plain data with every default resolved (a token
+provider's audience and issuer, `expires_in` in seconds) and key sources described without
+secrets, so that a change of spelling is not a change and a change of meaning always is. A side
+may be a config or a compiled bundle; a bundle's `config.json` holds no mappings and only
+whether `require` is set, so for a bundle those are compared through the test cases alone.
+
+Then, for every test case of either side, both sides exchange the case's claims and the issued
+claims (without `iat`, `exp`, `jti`) are compared: the effect of the change, not only its text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokensmith.runtime.bundle import Bundle
+from tokensmith.runtime.model import RuntimeConfig
+from tokensmith.runtime.model import SecretRef as RuntimeSecretRef
+from tokensmith.schema.models import Config, ConfigTest
+from tokensmith.schema.models import SecretRef as ModelSecretRef
+
+from .testing import Outcome, effective_now, evaluate, prepare_index
+
+#: Claims that change with the clock alone, left out of the comparison of outcomes.
+CLOCK_CLAIMS = frozenset({"iat", "exp", "nbf", "jti"})
+SECTIONS = (
+    ("identity_providers", "identity provider"),
+    ("token_providers", "token provider"),
+    ("signing_keys", "signing key"),
+)
+#: View fields that hold mappings: compared key by key.
+MAPPING_FIELDS = frozenset({"mapping", "require"})
+UNKNOWN = "(not in a bundle)"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One revision: its label (the path given), view, bundle (to run cases) and test cases."""
+
+    label: str
+    kind: str  # "config" | "bundle"
+    view: Mapping[str, Any]
+    bundle: Bundle
+    cases: tuple[ConfigTest, ...] = ()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of one named item: `old`/`new` are display strings, None when absent."""
+
+    field: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """An item added, removed or changed in a section (or a top-level field)."""
+
+    section: str  # "identity_providers", ..., or "config" for top-level fields
+    name: str
+    kind: str  # "added" | "removed" | "changed"
+    fields: tuple[FieldChange, ...] = ()
+    note: str | None = None  # e.g. "rotated" for a signing key
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """How one test case's exchange differs between the sides."""
+
+    name: str
+    old: Outcome
+    new: Outcome
+    claims: tuple[FieldChange, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.claims) or _verdict(self.old) != _verdict(self.new)
+
+
+@dataclass(frozen=True)
+class Diff:
+    old: str
+    new: str
+    items: tuple[ItemChange, ...]
+    cases: tuple[CaseChange, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return not self.items and not any(c.changed for c in self.cases)
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+def view_of_config(config: Config) -> dict[str, Any]:
+    """The view of a validated config."""
+    return {
+        "config": {"issuer": config.issuer,
+                   "cors": list(config.cors.allow_origins) if config.cors else []},
+        "signing_keys": {
+            kid: {"algorithm": k.algorithm, "key": _describe(k.secret or k.private_key)}
+            for kid, k in config.signing_keys.items()
+        },
+        "identity_providers": {
+            name: {
+                "issuer": p.issuer, "audience": p.audience, "algorithms": list(p.algorithms),
+                "leeway": p.leeway, "allow_insecure_http": p.allow_insecure_http,
+                "key_source": _key_source(p.jwks_url, p.discovery, p.issuer,
+                                          None if p.jwks is None else p.jwks.model_dump(),
+                                          p.secret),
+                "require": dict(p.require) if p.require else None, "mapping": dict(p.mapping),
+            }
+            for name, p in config.identity_providers.items()
+        },
+        "token_providers": {
+            svc: {
+                "signing_key": t.signing_key, "expires_in": t.expires_in_seconds,
+                "audience": t.audience or svc, "issuer": t.issuer or config.issuer,
+                "identity_providers": _allowed(t.identity_providers), "claims": t.claims,
+                "outlive_subject_token": t.outlive_subject_token, "mapping": dict(t.mapping),
+            }
+            for svc, t in config.token_providers.items()
+        },
+    }
+
+
+def view_of_bundle(config: RuntimeConfig) -> dict[str, Any]:
+    """The view of a bundle's `config.json`: mappings unknown, `require` only present or not."""
+    return {
+        "config": {"issuer": config.issuer, "cors": list(config.cors_allow_origins)},
+        "signing_keys": {
+            kid: {"algorithm": k.algorithm, "key": _describe(k.secret or k.private_key)}
+            for kid, k in config.signing_keys.items()
+        },
+        "identity_providers": {
+            name: {
+                "issuer": p.issuer, "audience": p.audience, "algorithms": list(p.algorithms),
+                "leeway": p.leeway, "allow_insecure_http": p.allow_insecure_http,
+                "key_source": _key_source(p.jwks_url, p.discovery, p.issuer,
+                                          None if p.jwks is None else dict(p.jwks), p.secret),
+                "require": UNKNOWN if p.has_require else None, "mapping": UNKNOWN,
+            }
+            for name, p in config.identity_providers.items()
+        },
+        "token_providers": {
+            svc: {
+                "signing_key": t.signing_key, "expires_in": t.expires_in,
+                "audience": t.audience, "issuer": t.issuer,
+                "identity_providers": _allowed(t.identity_providers), "claims": t.claims,
+                "outlive_subject_token": t.outlive_subject_token, "mapping": UNKNOWN,
+            }
+            for svc, t in config.token_providers.items()
+        },
+    }
+
+
+def _allowed(names: Sequence[str] | None) -> str | list[str]:
+    return "all" if names is None else sorted(names)
+
+
+def _describe(ref: ModelSecretRef | RuntimeSecretRef | None) -> str | None:
+    """A reference as the user wrote it; sealed text only by a fingerprint, to see a rotation."""
+    if ref is None:
+        return None
+    value = getattr(ref, ref.kind) if isinstance(ref, ModelSecretRef) else ref.value
+    kind, encoding = ref.kind, str(ref.encoding)
+    text = f"{{{kind}: {value}}}" if kind != "encrypted" else (
+        f"{{encrypted}} (sha256 {hashlib.sha256(str(value).encode()).hexdigest()[:12]})")
+    return text if encoding == "utf8" else f"{text} ({encoding})"
+
+
+def _key_source(
+    jwks_url: str | None,
+    discovery: bool,
+    issuer: str | None,
+    jwks: Mapping[str, Any] | None,
+    secret: ModelSecretRef | RuntimeSecretRef | None,
+) -> str:
+    if jwks_url is not None:
+        return f"jwks_url {jwks_url}"
+    if discovery:
+        return f"discovery {(issuer or '').rstrip('/')}/.well-known/openid-configuration"
+    if jwks is not None:
+        keys = jwks.get("keys") or []
+        kids = ", ".join(str(k.get("kid", "?")) for k in keys if isinstance(k, dict)) or "none"
+        canonical = json.dumps(jwks, sort_keys=True, separators=(",", ":")).encode()
+        return f"inline jwks (kid {kids}; sha256 {hashlib.sha256(canonical).hexdigest()[:12]})"
+    return f"secret {_describe(secret)}"
+
+
+# --- comparing -------------------------------------------------------------------------------
+
+
+def diff_sides(old: Side, new: Side, now: float | None = None) -> Diff:
+    """Every semantic change from `old` to `new`, then the change of every test case."""
+    items: list[ItemChange] = _top_level(old.view["config"], new.view["config"])
+    for section, _ in SECTIONS:
+        items += _section(section, old.view[section], new.view[section])
+    notes = [
+        f"{side.label} is a bundle: its mappings and `require` conditions are compiled code, "
+        "compared only through the test cases"
+        for side in (old, new) if side.kind == "bundle"
+    ]
+    return Diff(old.label, new.label, tuple(items), tuple(_cases(old, new, now)), tuple(notes))
+
+
+def _top_level(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[ItemChange]:
+    fields = _fields(old, new)
+    return [ItemChange("config", "config", "changed", tuple(fields))] if fields else []
+
+
+def _section(section: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[ItemChange]:
+    changes: list[ItemChange] = []
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            shown = tuple(FieldChange(k, None, _show(v)) for k, v in new[name].items()
+                          if v is not None)
+            changes.append(ItemChange(section, name, "added", shown))
+        elif name not in new:
+            changes.append(ItemChange(section, name, "removed"))
+        else:
+            fields = _fields(old[name], new[name])
+            if fields:
+                note = _note(section, fields)
+                changes.append(ItemChange(section, name, "changed", tuple(fields), note))
+    return changes
+
+
+def _note(section: str, fields: Sequence[FieldChange]) -> str | None:
+    names = {f.field for f in fields}
+    if section == "signing_keys" and names & {"key", "algorithm"}:
+        return "rotated"
+    if section == "token_providers" and "signing_key" in names:
+        return "signing key rotated"
+    return None
+
+
+def _fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]:
+    changes: list[FieldChange] = []
+    for name in [*old, *(k for k in new if k not in old)]:
+        before, after = old.get(name), new.get(name)
+        if before == after:
+            continue
+        if name in MAPPING_FIELDS and isinstance(before, dict | None) and isinstance(
+            after, dict | None
+        ):
+            changes += _mapping_changes(name, before or {}, after or {})
+        else:
+            changes.append(FieldChange(name, _show(before), _show(after)))
+    return changes
+
+
+def _mapping_changes(
+    name: str, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> list[FieldChange]:
+    """Key by key: added, removed, re-pointed (`<- $.path`) or changed constants (`= value`)."""
+    before, after = flatten_mapping(old, name == "require"), flatten_mapping(new, name == "require")
+    return [
+        FieldChange(f"{name}.{key}", before.get(key), after.get(key))
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+
+
+def flatten_mapping(mapping: Mapping[str, Any], conditions: bool = False) -> dict[str, str]:
+    """Output key -> `<- path` or `= constant`; a `require` is path -> `= value` / `in [...]`."""
+    if conditions:
+        return {path: ("in " if isinstance(v, list) else "= ") + _json(v)
+                for path, v in mapping.items()}
+    out: dict[str, str] = {}
+    for key, value in mapping.items():
+        if key.endswith(".$"):
+            out[key[:-2]] = f"<- {value}"
+        elif isinstance(value, dict) and value:
+            out.update({f"{key}.{k}": v for k, v in flatten_mapping(value).items()})
+        else:
+            out[key] = f"= {_json(value)}"
+    return out
+
+
+def _show(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in flatten_mapping(value).items()) or "{}"
+    return _json(value)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _cases(old: Side, new: Side, now: float | None) -> list[CaseChange]:
+    by_name = {case.name: case for case in old.cases}
+    by_name.update({case.name: case for case in new.cases})
+    old_index, new_index = prepare_index(old.bundle), prepare_index(new.bundle)
+    results = []
+    for name, case in by_name.items():
+        at = effective_now(case.now, now)
+        before = evaluate(old.bundle, old_index, case.token, case.service, at)
+        after = evaluate(new.bundle, new_index, case.token, case.service, at)
+        results.append(CaseChange(name, before, after, tuple(_claim_changes(before, after))))
+    return results
+
+
+def _claim_changes(old: Outcome, new: Outcome) -> list[FieldChange]:
+    if not (old.issued and new.issued):
+        return []
+    before, after = _flat_claims(old.claims or {}), _flat_claims(new.claims or {})
+    return [
+        FieldChange(key, before.get(key), after.get(key))
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+
+
+def _flat_claims(claims: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in claims.items():
+        if not prefix and key in CLOCK_CLAIMS:
+            continue
+        if isinstance(value, dict) and value:
+            out.update(_flat_claims(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = _json(value)
+    return out
+
+
+def _verdict(outcome: Outcome) -> str:
+    if outcome.issued:
+        return f"issued ({outcome.identity_provider})"
+    return f"refused: {outcome.error} ({outcome.reason})"
+
+
+def verdict(outcome: Outcome) -> str:
+    """`issued (auth0)` or `refused: invalid_request (expired)`."""
+    return _verdict(outcome)

@@ -1,0 +1,124 @@
+"""`tokensmith test CONFIG [-k PATTERN] [--format text|json|junit] [--now EPOCH]`.
+
+Runs the config's `tests:` offline (see `compiler/testing.py` for what a case checks). Text
+output ends with exactly `N passed, N failed`; with json or junit that line goes to stderr so
+that stdout stays one document. Exit 0 when every case passed, 1 when one failed or the config
+does not pass `check`, 2 when the config cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from xml.etree import ElementTree
+
+if TYPE_CHECKING:
+    from tokensmith.compiler.testing import CaseResult
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "test",
+        help="run the config's tests offline through the exchange",
+        description="Run the `tests:` of a config offline: each case's token claims are taken "
+        "as verified and exchanged by the runtime's own code. Exit 1 when a case fails.",
+    )
+    parser.add_argument("config", metavar="CONFIG", help="a YAML file or a directory of them")
+    parser.add_argument("-k", dest="pattern", metavar="PATTERN",
+                        help="run only the cases whose name contains PATTERN (any case)")
+    parser.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                        help="how to print results (default: text)")
+    parser.add_argument("--now", type=int, metavar="EPOCH",
+                        help="the time of cases without their own `now` (default: the clock)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tokensmith.compiler.testing import prepare, run_tests
+    from tokensmith.reporters import render_text
+    from tokensmith.schema.loader import ConfigReadError
+
+    try:
+        prepared = prepare(args.config)
+    except ConfigReadError as exc:
+        print(f"tokensmith test: cannot read {exc}", file=sys.stderr)
+        return 2
+    check = prepared.check
+    if prepared.bundle is None or check.config is None:
+        sys.stderr.write(render_text(check.diagnostics, check.source_map))
+        print("the config does not pass `tokensmith check`; no test was run", file=sys.stderr)
+        return 1
+    results = run_tests(prepared.bundle, check.config.tests, check.source_map, args.pattern,
+                        None if args.now is None else float(args.now))
+    failed = sum(not r.passed for r in results)
+    summary = f"{len(results) - failed} passed, {failed} failed"
+    if args.format == "text":
+        sys.stdout.write(render_results(results))
+        print(summary)
+    else:
+        render = render_json if args.format == "json" else render_junit
+        sys.stdout.write(render(results, args.config))
+        print(summary, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def render_results(results: Sequence[CaseResult]) -> str:
+    """One line per case; under a failure, its location and what differs."""
+    lines: list[str] = []
+    for result in results:
+        if result.passed:
+            lines.append(f"PASS {result.name}")
+            continue
+        lines.append(f"FAIL {result.name}")
+        lines.append(f"  {result.location}")
+        lines += [f"  {problem}" for problem in _problem_lines(result)]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _problem_lines(result: CaseResult) -> list[str]:
+    out: list[str] = []
+    for problem in result.problems:
+        out += problem.splitlines()
+    return out
+
+
+def render_json(results: Sequence[CaseResult], config: str) -> str:
+    """One JSON document: every case with its outcome, and the counts."""
+    cases = [
+        {
+            "name": r.name,
+            "file": r.location.file,
+            "line": r.location.line,
+            "passed": r.passed,
+            "problems": list(r.problems),
+            "identity_provider": r.outcome.identity_provider,
+            "claims": None if r.outcome.claims is None else r.outcome.mapped_claims,
+            "error": r.outcome.error,
+            "reason": r.outcome.reason,
+        }
+        for r in results
+    ]
+    failed = sum(not r.passed for r in results)
+    document = {"config": config, "tests": cases, "passed": len(results) - failed,
+                "failed": failed}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_junit(results: Sequence[CaseResult], config: str) -> str:
+    """JUnit XML, one `testcase` per case, for CI test reporters."""
+    failed = sum(not r.passed for r in results)
+    suites = ElementTree.Element("testsuites", tests=str(len(results)), failures=str(failed))
+    suite = ElementTree.SubElement(suites, "testsuite", name=f"tokensmith {config}",
+                                   tests=str(len(results)), failures=str(failed), errors="0")
+    for result in results:
+        case = ElementTree.SubElement(suite, "testcase", name=result.name, classname=config,
+                                      file=result.location.file, line=str(result.location.line))
+        if not result.passed:
+            failure = ElementTree.SubElement(case, "failure", message=result.problems[0])
+            failure.text = "\n".join(_problem_lines(result))
+    ElementTree.indent(suites)
+    body = ElementTree.tostring(suites, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
