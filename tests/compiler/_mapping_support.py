@@ -1,0 +1,43 @@
+"""Helpers for the mapping compiler tests: generate a module, load it the way the runtime does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tokensmith.compiler.mappings import (
+    Origin,
+    generate_module,
+    lower_mapping,
+    lower_require,
+)
+
+CONTEXT = {"identity_provider": "auth0", "service": "my-service"}
+ORIGIN = Origin("tokensmith.yaml", 1)
+VERSION = "0.0.0-test"
+
+MappingFunction = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+
+
+def load_module(text: str) -> dict[str, Any]:
+    """Execute generated code in a fresh namespace, as `runtime/bundle.py` does."""
+    code = compile(text, "<mappings.py>", "exec", dont_inherit=True)
+    namespace: dict[str, Any] = {"__name__": "generated_mappings"}
+    exec(code, namespace)
+    return namespace
+
+
+def generated_mapping(mapping: Mapping[str, Any]) -> MappingFunction:
+    """The generated function of one identity provider mapping."""
+    text = generate_module({"p": lower_mapping(mapping, ORIGIN)}, {}, {}, ["t.yaml"], VERSION)
+    function: MappingFunction = load_module(text)["IDENTITY_PROVIDER_MAPPINGS"]["p"]
+    return function
+
+
+def generated_require(require: Mapping[str, Any]) -> MappingFunction:
+    """The generated requirement function of one `require` table."""
+    lowered = {"p": lower_require(require, ORIGIN)}
+    mappings = {"p": lower_mapping({}, ORIGIN)}
+    text = generate_module(mappings, lowered, {}, ["t.yaml"], VERSION)
+    function: MappingFunction = load_module(text)["IDENTITY_PROVIDER_REQUIREMENTS"]["p"]
+    return function
