@@ -7,7 +7,9 @@ so any verb that produces findings (`check`, `compile`, `test`) can print them t
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -139,7 +141,10 @@ def _sarif_result(d: Diagnostic, rule_index: int) -> dict[str, Any]:
 
 
 def _uri(path: str) -> str:
-    """A relative URI reference for a display path (SARIF wants `/` and percent-escapes)."""
+    """A URI for a display path: relative as given (code scanning resolves it against the
+    checkout), or `file://` when absolute."""
+    if os.path.isabs(path):
+        return Path(path).as_uri()
     return quote(path.replace("\\", "/").removeprefix("./"))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tokensmith.cli import main
-from tokensmith.reporters import render_github
+from tokensmith.reporters import render_github, render_sarif
 from tokensmith.schema.diagnostics import Severity, error, warning
 from tokensmith.schema.location import Location, SourceMap
 
@@ -209,3 +209,13 @@ def test_directory_findings_are_sorted_by_file_then_position(
     found = [(f["file"], f["line"], f["code"]) for f in findings]
     assert found == [(a, 3, "E102"), (b, 1, "E107"), (b, 3, "E102")]
     assert f"{a}:1" in findings[1]["message"]
+
+
+def test_sarif_uris_are_relative_as_given_or_file_uris() -> None:
+    found = [
+        error("E101", "x", Location("./configs/a b.yaml", 1, 1)),
+        error("E101", "x", Location("/srv/config/c.yaml", 1, 1)),
+    ]
+    results = json.loads(render_sarif(found, SourceMap()))["runs"][0]["results"]
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results]
+    assert uris == ["configs/a%20b.yaml", "file:///srv/config/c.yaml"]
