@@ -9,12 +9,14 @@ and refuses material that looks like a public key. `verify` never raises.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -193,9 +195,9 @@ _PUBLIC_KEY_MARKERS = (b"-----BEGIN", b"ssh-rsa", b"ssh-ed25519", b"ssh-ed448", 
 def looks_like_public_key(material: bytes) -> bool:
     """True when bytes meant as an HMAC secret are (or contain) a public key in a common form.
 
-    PEM armour, OpenSSH public keys, JWK JSON text and DER SubjectPublicKeyInfo are all
-    recognised: an identity provider secret that is its public key is the configuration behind
-    RS256 -> HS256 forgeries (CVE-2022-29217 and relatives).
+    PEM armour, OpenSSH public keys, JWK JSON text, DER SubjectPublicKeyInfo or certificates,
+    and the same DER as bare base64 are all recognised: an identity provider secret that is its
+    public key is the configuration behind RS256 -> HS256 forgeries (CVE-2022-29217 and kin).
     """
     stripped = material.strip()
     if any(marker in stripped for marker in _PUBLIC_KEY_MARKERS):
@@ -206,10 +208,22 @@ def looks_like_public_key(material: bytes) -> bool:
         except ValueError:
             return False
         return isinstance(doc, dict) and ("kty" in doc or "keys" in doc)
-    if material.startswith(b"\x30"):  # an ASN.1 SEQUENCE: try DER SubjectPublicKeyInfo
+    if material.startswith(b"\x30"):  # an ASN.1 SEQUENCE
+        return _is_der_key_or_certificate(material)
+    if stripped.startswith(b"M"):  # base64 of an ASN.1 SEQUENCE (0x30)
         try:
-            serialization.load_der_public_key(material)
-        except (ValueError, TypeError):
+            decoded = base64.b64decode(b"".join(stripped.split()), validate=True)
+        except ValueError:
             return False
+        return _is_der_key_or_certificate(decoded)
+    return False
+
+
+def _is_der_key_or_certificate(data: bytes) -> bool:
+    for load in (serialization.load_der_public_key, x509.load_der_x509_certificate):
+        try:
+            load(data)
+        except (ValueError, TypeError):
+            continue
         return True
     return False

@@ -6,14 +6,17 @@ Catalogue rows A03, A04, A05, A09, A10, A12, A13 at the key level.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 from typing import Any
 
 import jwt
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.x509.oid import NameOID
 
 from tokensmith.runtime.verification_keys import (
     EcKey,
@@ -54,6 +57,24 @@ def openssh(key: Any) -> bytes:
     )
 
 
+def certificate(key: Any) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp.example")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+
+
+CERTIFICATE = certificate(RSA_KEY)
+
+
 def jwk_text(key: Any) -> bytes:
     return json.dumps(json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))).encode()
 
@@ -79,6 +100,11 @@ def sign(alg: str, key: Any, message: bytes = MESSAGE) -> bytes:
         pem(P256),
         der(P256),
         json.dumps({"keys": [json.loads(jwk_text(RSA_KEY))]}).encode(),
+        base64.b64encode(der(RSA_KEY)),  # PEM body without armour
+        base64.encodebytes(der(P256)),  # ... wrapped in lines
+        CERTIFICATE.public_bytes(serialization.Encoding.PEM),  # x5c-style certificate
+        CERTIFICATE.public_bytes(serialization.Encoding.DER),
+        base64.b64encode(CERTIFICATE.public_bytes(serialization.Encoding.DER)),  # an x5c entry
     ],
 )
 def test_hmac_key_never_takes_public_key_material(material: bytes) -> None:
@@ -88,7 +114,15 @@ def test_hmac_key_never_takes_public_key_material(material: bytes) -> None:
 
 
 def test_ordinary_secrets_are_not_mistaken_for_public_keys() -> None:
-    for secret in (b"sbsec_" + b"A" * 40, b"0" * 40, b"{not json" + b"x" * 32, bytes(range(48))):
+    ordinary = (
+        b"sbsec_" + b"A" * 40,
+        b"0" * 40,
+        b"{not json" + b"x" * 32,
+        bytes(range(48)),
+        b"MI" + b"x" * 40,
+        b"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",  # a truncated key is not a key
+    )
+    for secret in ordinary:
         assert not looks_like_public_key(secret)
         assert HmacKey(None, secret, ["HS256"]).algorithms == {"HS256"}
 
