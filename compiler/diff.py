@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tokensmith.runtime.bundle import Bundle
+from tokensmith.runtime.bundle import MANIFEST, Bundle, load_bundle
+from tokensmith.runtime.errors import BundleError
 from tokensmith.runtime.model import RuntimeConfig
 from tokensmith.runtime.model import SecretRef as RuntimeSecretRef
+from tokensmith.schema.loader import ConfigReadError
 from tokensmith.schema.models import Config, ConfigTest
 from tokensmith.schema.models import SecretRef as ModelSecretRef
 
-from .testing import Outcome, effective_now, evaluate, prepare_index
+from .check import CheckResult
+from .testing import Outcome, effective_now, evaluate, prepare, prepare_index
 
 #: Claims that change with the clock alone, left out of the comparison of outcomes.
 CLOCK_CLAIMS = frozenset({"iat", "exp", "nbf", "jti"})
@@ -35,7 +39,7 @@ SECTIONS = (
 )
 #: View fields that hold mappings: compared key by key.
 MAPPING_FIELDS = frozenset({"mapping", "require"})
-UNKNOWN = "(not in a bundle)"
+UNKNOWN = "(compiled; not kept in this bundle)"
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def view_of_config(config: Config) -> dict[str, Any]:
         "identity_providers": {
             name: {
                 "issuer": p.issuer, "audience": p.audience, "algorithms": list(p.algorithms),
-                "leeway": p.leeway, "allow_insecure_http": p.allow_insecure_http,
+                "leeway": f"{p.leeway}s", "allow_insecure_http": p.allow_insecure_http,
                 "key_source": _key_source(p.jwks_url, p.discovery, p.issuer,
                                           None if p.jwks is None else p.jwks.model_dump(),
                                           p.secret),
@@ -121,7 +125,7 @@ def view_of_config(config: Config) -> dict[str, Any]:
         },
         "token_providers": {
             svc: {
-                "signing_key": t.signing_key, "expires_in": t.expires_in_seconds,
+                "signing_key": t.signing_key, "expires_in": duration(t.expires_in_seconds),
                 "audience": t.audience or svc, "issuer": t.issuer or config.issuer,
                 "identity_providers": _allowed(t.identity_providers), "claims": t.claims,
                 "outlive_subject_token": t.outlive_subject_token, "mapping": dict(t.mapping),
@@ -131,8 +135,13 @@ def view_of_config(config: Config) -> dict[str, Any]:
     }
 
 
-def view_of_bundle(config: RuntimeConfig) -> dict[str, Any]:
-    """The view of a bundle's `config.json`: mappings unknown, `require` only present or not."""
+def view_of_bundle(config: RuntimeConfig, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The view of a bundle's `config.json` (`config` parsed, `raw` as decoded).
+
+    Bundles from this compiler keep each `mapping` and `require` beside the compiled code; an
+    older bundle without them shows them as unknown.
+    """
+    raw_idps, raw_tps = raw.get("identity_providers", {}), raw.get("token_providers", {})
     return {
         "config": {"issuer": config.issuer, "cors": list(config.cors_allow_origins)},
         "signing_keys": {
@@ -142,23 +151,44 @@ def view_of_bundle(config: RuntimeConfig) -> dict[str, Any]:
         "identity_providers": {
             name: {
                 "issuer": p.issuer, "audience": p.audience, "algorithms": list(p.algorithms),
-                "leeway": p.leeway, "allow_insecure_http": p.allow_insecure_http,
+                "leeway": f"{p.leeway}s", "allow_insecure_http": p.allow_insecure_http,
                 "key_source": _key_source(p.jwks_url, p.discovery, p.issuer,
                                           None if p.jwks is None else dict(p.jwks), p.secret),
-                "require": UNKNOWN if p.has_require else None, "mapping": UNKNOWN,
+                "require": _kept(raw_idps.get(name), "require",
+                                 UNKNOWN if p.has_require else None),
+                "mapping": _kept(raw_idps.get(name), "mapping", UNKNOWN),
             }
             for name, p in config.identity_providers.items()
         },
         "token_providers": {
             svc: {
-                "signing_key": t.signing_key, "expires_in": t.expires_in,
+                "signing_key": t.signing_key, "expires_in": duration(t.expires_in),
                 "audience": t.audience, "issuer": t.issuer,
                 "identity_providers": _allowed(t.identity_providers), "claims": t.claims,
-                "outlive_subject_token": t.outlive_subject_token, "mapping": UNKNOWN,
+                "outlive_subject_token": t.outlive_subject_token,
+                "mapping": _kept(raw_tps.get(svc), "mapping", UNKNOWN),
             }
             for svc, t in config.token_providers.items()
         },
     }
+
+
+def _kept(raw: Any, name: str, default: Any) -> Any:
+    """A mapping object the bundle kept in `config.json`, else `default`."""
+    if isinstance(raw, dict) and name in raw:
+        value = raw[name]
+        return dict(value) if isinstance(value, dict) else None if value is None else default
+    return default
+
+
+def duration(seconds: int | None) -> str | None:
+    """`15m`, `2h`, `90s`: the largest unit that divides evenly."""
+    if seconds is None:
+        return None
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _allowed(names: Sequence[str] | None) -> str | list[str]:
@@ -204,8 +234,8 @@ def diff_sides(old: Side, new: Side, now: float | None = None) -> Diff:
     for section, _ in SECTIONS:
         items += _section(section, old.view[section], new.view[section])
     notes = [
-        f"{side.label} is a bundle: its mappings and `require` conditions are compiled code, "
-        "compared only through the test cases"
+        f"{side.label} is a bundle: it has no tests of its own; the other side's cases run "
+        "against its compiled mappings"
         for side in (old, new) if side.kind == "bundle"
     ]
     return Diff(old.label, new.label, tuple(items), tuple(_cases(old, new, now)), tuple(notes))
@@ -221,10 +251,12 @@ def _section(section: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> li
     for name in sorted(set(old) | set(new)):
         if name not in old:
             shown = tuple(FieldChange(k, None, _show(v)) for k, v in new[name].items()
-                          if v is not None)
+                          if v is not None and v is not False)
             changes.append(ItemChange(section, name, "added", shown))
         elif name not in new:
-            changes.append(ItemChange(section, name, "removed"))
+            shown = tuple(FieldChange(k, _show(v), None) for k, v in old[name].items()
+                          if v is not None and v is not False)
+            changes.append(ItemChange(section, name, "removed", shown))
         else:
             fields = _fields(old[name], new[name])
             if fields:
@@ -292,6 +324,8 @@ def _show(value: Any) -> str | None:
         return value
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in flatten_mapping(value).items()) or "{}"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[" + ", ".join(value) + "]"
     return _json(value)
 
 
@@ -344,3 +378,34 @@ def _verdict(outcome: Outcome) -> str:
 def verdict(outcome: Outcome) -> str:
     """`issued (auth0)` or `refused: invalid_request (expired)`."""
     return _verdict(outcome)
+
+
+# --- loading a side ---------------------------------------------------------------------------
+
+
+class SideError(Exception):
+    """A side cannot be read (exit 2); `findings` is set when it does not pass check (exit 1)."""
+
+    def __init__(self, message: str, check: CheckResult | None = None) -> None:
+        super().__init__(message)
+        self.check = check
+
+
+def load_side(path: str) -> Side:
+    """A config file or directory, or a bundle directory (one holding `manifest.json`)."""
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, MANIFEST)):
+        try:
+            bundle = load_bundle(path)
+            with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
+                raw = json.load(handle)
+        except (BundleError, OSError, ValueError) as exc:
+            raise SideError(f"{path}: {exc}") from None
+        return Side(path, "bundle", view_of_bundle(bundle.config, raw), bundle)
+    try:
+        prepared = prepare(path)
+    except ConfigReadError as exc:
+        raise SideError(str(exc)) from None
+    config = prepared.check.config
+    if prepared.bundle is None or config is None:
+        raise SideError(f"{path} does not pass `tokensmith check`", prepared.check)
+    return Side(path, "config", view_of_config(config), prepared.bundle, config.tests)
