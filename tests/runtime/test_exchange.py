@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import jwt
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm
 
 from tokensmith.runtime.errors import (
+    ExchangeError,
     InvalidRequest,
     InvalidTarget,
     KeysNotReady,
@@ -39,6 +43,7 @@ from .test_exchange_world import (
     NOW,
     SB_SECRET,
     SUPABASE,
+    SUPABASE_SECRET,
     assert_safe,
     auth0_claims,
     bundle,
@@ -48,6 +53,7 @@ from .test_exchange_world import (
     es256,
     hs256,
     refused,
+    resign_hs256,
     rs256,
     run,
     state,
@@ -261,3 +267,37 @@ def test_state_needs_a_source_for_every_remote_provider() -> None:
     st = build_state(b, resolved, {"auth0": RemoteStub(KeysNotReady("auth0"))})
     with pytest.raises(KeysNotReady):
         run(rs256(auth0_claims()), st=st)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)
+claim_values = {
+    "iss": st.sampled_from([SUPABASE, AUTH0, "", 7]) | json_values,
+    "aud": st.sampled_from(["authenticated", ["authenticated", "x"], [], AUTH0_AUD]) | json_values,
+    "exp": st.sampled_from([int(NOW) + 60, int(NOW) - 60, 10**30, -1]) | json_values,
+    "nbf": json_values,
+    "iat": json_values,
+    "sub": st.sampled_from(["u1", ""]) | json_values,
+    "email_verified": json_values,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@example(claims={"iss": SUPABASE, "aud": "authenticated", "exp": int(NOW) + 60}, extra="\u0000")
+@given(claims=st.fixed_dictionaries({}, optional=claim_values), extra=json_values)
+def test_any_validly_signed_claims_give_a_token_or_an_exchange_error(
+    claims: dict[str, Any], extra: Any
+) -> None:
+    """D09 at the exchange: whatever a trusted signer put in the claims, never another exception."""
+    payload = dict(claims, extra=extra)
+    token = resign_hs256('{"alg":"HS256"}', json.dumps(payload), SUPABASE_SECRET)
+    try:
+        issued = run(token)
+    except ExchangeError as err:
+        assert_safe(err.description, token)
+        return
+    assert issued.identity_provider == "supabase"
+    assert issued.claims["exp"] > issued.claims["iat"]
