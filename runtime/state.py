@@ -51,7 +51,9 @@ def build_state(
             problems.append(f"identity_providers.{name}: no keys to verify its tokens with")
     for service, tp in sorted(config.token_providers.items()):
         if tp.signing_key not in resolved_secrets.signers:
-            problems.append(f"token_providers.{service}: signing key {tp.signing_key} is not loaded")
+            problems.append(
+                f"token_providers.{service}: signing key {tp.signing_key} is not loaded"
+            )
     if problems:
         raise StartupError(problems)
     return ExchangeState(

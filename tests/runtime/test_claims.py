@@ -33,7 +33,9 @@ def refusal(claims: dict[str, Any], now: float = NOW, leeway: int = 0) -> tuple[
 
 
 def test_valid_claims_return_exp() -> None:
-    assert validate_claims({"exp": NOW + 60, "iat": NOW, "nbf": NOW, "sub": "u1"}, NOW, 0) == NOW + 60
+    assert (
+        validate_claims({"exp": NOW + 60, "iat": NOW, "nbf": NOW, "sub": "u1"}, NOW, 0) == NOW + 60
+    )
 
 
 def test_exp_is_required() -> None:  # B02
@@ -78,7 +80,10 @@ def test_fractional_exp_buys_no_time() -> None:
 
 
 def test_nbf_in_the_future() -> None:  # B04
-    assert refusal({"exp": NOW + 900, "nbf": NOW + 600}, leeway=60) == (NOT_YET_VALID, "not_yet_valid")
+    assert refusal({"exp": NOW + 900, "nbf": NOW + 600}, leeway=60) == (
+        NOT_YET_VALID,
+        "not_yet_valid",
+    )
     assert validate_claims({"exp": NOW + 900, "nbf": NOW + 60}, NOW, 60) == NOW + 900
     assert refusal({"exp": NOW + 900, "nbf": NOW + 61}, leeway=60)[1] == "not_yet_valid"
 

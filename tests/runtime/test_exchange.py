@@ -64,7 +64,7 @@ def test_issued_hs256_token_verifies_with_state_backeds_convention() -> None:
     issued = run(rs256(auth0_claims()))
     header, _ = decoded(issued.access_token)
     assert header == {"alg": "HS256", "kid": "sbk_main", "typ": "JWT"}
-    # @statebacked/token: HMAC key = UTF-8 bytes of the whole `sbsec_` secret, end-user claims in `act`
+    # @statebacked/token: HMAC key = UTF-8 bytes of the whole `sbsec_` secret; user claims in `act`
     claims = jwt.decode(
         issued.access_token,
         SB_SECRET.encode("utf-8"),
@@ -169,8 +169,14 @@ def test_service_that_does_not_accept_the_provider() -> None:
     assert type(err) is InvalidTarget
 
 
-@pytest.mark.parametrize("claims", [auth0_claims(email_verified=False), auth0_claims(email_verified=DROP),
-                                    auth0_claims(email_verified="true")])  # fmt: skip
+@pytest.mark.parametrize(
+    "claims",
+    [
+        auth0_claims(email_verified=False),
+        auth0_claims(email_verified=DROP),
+        auth0_claims(email_verified="true"),
+    ],
+)
 def test_require_conditions(claims: dict[str, Any]) -> None:
     refused(rs256(claims), "condition_failed")
 
@@ -191,7 +197,10 @@ def test_a_mapping_that_fails_refuses(service: str) -> None:
 
 def test_issued_claims_are_capped() -> None:  # B22
     refused(rs256(auth0_claims(blob="x" * 1100)), "claims_too_large", service="greedy")
-    assert run(rs256(auth0_claims(blob="x" * 900)), service="greedy").claims["act"]["copy7"] == "x" * 900
+    assert (
+        run(rs256(auth0_claims(blob="x" * 900)), service="greedy").claims["act"]["copy7"]
+        == "x" * 900
+    )
 
 
 def test_control_characters_stay_valid_json() -> None:  # B22
@@ -216,7 +225,9 @@ def test_issued_claims_size_limit_is_in_utf8_bytes() -> None:
     base = len(str(issue_claims(spec_tp(), {}, NOW + 60, NOW, "j").claims))
     assert base < 200
     with pytest.raises(InvalidRequest) as info:
-        issue_claims(spec_tp(), {"x": "\u00e9" * (MAX_ISSUED_CLAIMS_BYTES // 2)}, NOW + 60, NOW, "j")
+        issue_claims(
+            spec_tp(), {"x": "\u00e9" * (MAX_ISSUED_CLAIMS_BYTES // 2)}, NOW + 60, NOW, "j"
+        )
     assert info.value.reason == "claims_too_large"
 
 
@@ -271,7 +282,9 @@ def test_state_needs_a_source_for_every_remote_provider() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 claim_values = {

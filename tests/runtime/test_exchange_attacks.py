@@ -302,10 +302,17 @@ def test_b07_issuer_missing_while_the_provider_has_one() -> None:
 
 @pytest.mark.parametrize(
     "iss",
-    ["https://example.us.auth0.com", "HTTPS://EXAMPLE.US.AUTH0.COM/", "https://example.us.auth0.c\u043em/",
-     "https://example.us.\uff41uth0.com/", AUTH0 + "\u200b", AUTH0 + "\u0000", "https://example.us.auth0.com//",
-     "https://example"],
-)  # fmt: skip
+    [
+        "https://example.us.auth0.com",
+        "HTTPS://EXAMPLE.US.AUTH0.COM/",
+        "https://example.us.auth0.c\u043em/",
+        "https://example.us.\uff41uth0.com/",
+        AUTH0 + "\u200b",
+        AUTH0 + "\u0000",
+        "https://example.us.auth0.com//",
+        "https://example",
+    ],
+)
 def test_b08_issuer_look_alikes(iss: str) -> None:
     refused(rs256(auth0_claims(iss=iss)), "untrusted_issuer")
 
@@ -380,7 +387,10 @@ def test_b24_token_matching_two_providers() -> None:
 
 def test_b25_token_matching_no_provider() -> None:
     err = refused(rs256(claims_for("https://nobody.example", "nobody")), "untrusted_issuer")
-    assert err.description == refused(eddsa(claims_for(ED_ISS, "nope")), "untrusted_issuer").description
+    assert (
+        err.description
+        == refused(eddsa(claims_for(ED_ISS, "nope")), "untrusted_issuer").description
+    )
 
 
 def test_refusals_never_leak_into_a_success() -> None:

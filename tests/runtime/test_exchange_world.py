@@ -344,7 +344,7 @@ def refused(
     now: float = NOW,
     st: Any = None,
 ) -> ExchangeError:
-    """Assert the exchange refuses `token` with this `error` and `reason`, and a safe description."""
+    """Assert the exchange refuses `token` with this `error` and `reason`, safely described."""
     with pytest.raises(ExchangeError) as info:
         run(token, service, now, st)
     err = info.value
@@ -372,6 +372,7 @@ def decoded(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _json_segment(segment: str) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    value: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    )
     return value
-

@@ -93,7 +93,9 @@ def test_issuer_look_alikes_do_not_match(iss: str) -> None:  # B08
 
 def test_issuer_in_nfd_form_does_not_match() -> None:  # B08 NFD
     index = build_index({"cafe": spec("cafe", "https://caf\u00e9.example", "svc")})
-    assert match_identity_provider(index, {"iss": "https://caf\u00e9.example", "aud": "svc"}) == "cafe"
+    assert (
+        match_identity_provider(index, {"iss": "https://caf\u00e9.example", "aud": "svc"}) == "cafe"
+    )
     with pytest.raises(InvalidRequest):
         match_identity_provider(index, {"iss": "https://cafe\u0301.example", "aud": "svc"})
 
@@ -176,7 +178,10 @@ def test_matching_cost_does_not_grow_with_the_number_of_providers() -> None:
         CountingMapping(built.by_issuer, counter),
         CountingMapping(built.by_audience, counter),
     )
-    assert match_identity_provider(index, {"iss": "https://idp9999.example", "aud": "aud9999"}) == "p9999"
+    assert (
+        match_identity_provider(index, {"iss": "https://idp9999.example", "aud": "aud9999"})
+        == "p9999"
+    )
     assert counter[0] == 3
     counter[0] = 0
     audiences = [f"aud{i}" for i in range(16)]
