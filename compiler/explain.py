@@ -1,0 +1,389 @@
+"""Why a token would be issued or refused: a trace of the exchange, step by step.
+
+The verdicts come from the runtime's own functions, called in the exchange's order (provider
+match, algorithm and signature, times, `require`, the service's allow-list, the mappings and
+the issued claims); the first one that refuses ends the trace and is named as the failed check.
+Around each verdict the trace adds what a person needs to see why: every provider and why it
+did not match, times with their distance from `now` and the leeway, each condition with the
+values found, and every mapped value with the path it came from (the reference interpreter of
+`compiler/mappings`). Claim values are shown, secrets never: a key source is named by its
+reference, and `--verify` reads a secret only to check the signature with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tokensmith.runtime.claims import (
+    numeric_date,
+    read_audiences,
+    read_issuer,
+    validate_claims,
+)
+from tokensmith.runtime.errors import ExchangeError, InvalidRequest
+from tokensmith.runtime.exchange import (
+    check_allowed,
+    check_requirements,
+    decide_matched,
+    token_provider,
+    verify_signature,
+)
+from tokensmith.runtime.idp_index import build_index, match_identity_provider, provider_matches
+from tokensmith.runtime.jose import ParsedJWS
+from tokensmith.runtime.jwk import parse_inline_jwks
+from tokensmith.runtime.keys import KeySource
+from tokensmith.runtime.model import IdentityProviderSpec
+from tokensmith.runtime.secrets import SecretError, resolve_secret
+from tokensmith.runtime.static_keys import StaticKeySource
+from tokensmith.runtime.vault import VAULT_KEY_ENV, VaultError, parse_key
+from tokensmith.runtime.verification_keys import HmacKey, KeyMaterialError
+from tokensmith.schema.diagnostics import did_you_mean
+
+from .diff import flatten_mapping
+from .mappings.interpreter import Trace, apply_mapping, evaluate_require
+from .testing import Prepared
+
+EXPLAIN_JTI = "tokensmith-explain"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verdict: `ok`, `failed`, `skipped` (could not be checked here) or `info`."""
+
+    name: str
+    verdict: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ProviderMatch:
+    name: str
+    matched: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class MappedValue:
+    """One output key of a mapping: where it came from and what it got (or why it is absent)."""
+
+    output: str
+    source: str  # "<- $.path" or "= constant"
+    value: Any
+    present: bool
+
+
+@dataclass(frozen=True)
+class MappingTrace:
+    title: str
+    values: tuple[MappedValue, ...]
+
+
+@dataclass
+class Explanation:
+    """The whole trace; `failed_check` names the check that refused, when one did."""
+
+    service: str
+    now: float
+    header: Mapping[str, Any] | None
+    claims: Mapping[str, Any]
+    providers: list[ProviderMatch] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    mappings: list[MappingTrace] = field(default_factory=list)
+    issued_claims: dict[str, Any] | None = None
+    failed_check: str | None = None
+    error: ExchangeError | None = None
+
+    @property
+    def issued(self) -> bool:
+        return self.issued_claims is not None
+
+    def refuse(self, check: str, error: ExchangeError, detail: str) -> None:
+        self.checks.append(Check(check, "failed", detail))
+        self.failed_check, self.error = check, error
+
+
+def explain(
+    prepared: Prepared,
+    service: str,
+    claims: Mapping[str, Any],
+    now: float,
+    jws: ParsedJWS | None = None,
+    verify: bool = False,
+) -> Explanation:
+    """Trace the exchange of `claims` (from `jws` when a token was given) for `service`."""
+    assert prepared.bundle is not None and prepared.check.config is not None
+    out = Explanation(service, now, None if jws is None else dict(jws.header), dict(claims))
+    steps: list[Callable[[_Run], bool]] = [
+        _service, _match, _algorithm, _signature, _times, _require, _allowed, _issue,
+    ]
+    run = _Run(prepared, out, jws, verify)
+    for step in steps:
+        if not step(run):
+            break
+    return out
+
+
+@dataclass
+class _Run:
+    prepared: Prepared
+    out: Explanation
+    jws: ParsedJWS | None
+    verify: bool
+    provider: str = ""
+
+    @property
+    def spec(self) -> IdentityProviderSpec:
+        assert self.prepared.bundle is not None
+        return self.prepared.bundle.config.identity_providers[self.provider]
+
+    @property
+    def context(self) -> dict[str, str]:
+        return {"identity_provider": self.provider, "service": self.out.service}
+
+
+def _service(run: _Run) -> bool:
+    assert run.prepared.bundle is not None
+    services = run.prepared.bundle.config.token_providers
+    try:
+        target = token_provider(run.prepared.bundle, run.out.service)
+    except ExchangeError as exc:
+        hint = did_you_mean(run.out.service, sorted(services)) or f"known: {', '.join(services)}"
+        run.out.refuse("service", exc, f"no token provider serves '{run.out.service}' ({hint})")
+        return False
+    accepts = "every identity provider" if target.identity_providers is None else ", ".join(
+        target.identity_providers)
+    run.out.checks.append(Check("service", "ok", f"token provider {target.service}: signing key "
+                                f"{target.signing_key}, accepts {accepts}"))
+    return True
+
+
+def _match(run: _Run) -> bool:
+    assert run.prepared.bundle is not None
+    config = run.prepared.bundle.config
+    try:
+        issuer, audiences = read_issuer(run.out.claims), read_audiences(run.out.claims)
+    except InvalidRequest as exc:
+        run.out.refuse("identity provider", exc, "the token's iss or aud is malformed")
+        return False
+    for name, spec in config.identity_providers.items():
+        matched = provider_matches(spec, issuer, audiences)
+        reason = "issuer and audience match" if matched else _no_match(spec, issuer, audiences)
+        run.out.providers.append(ProviderMatch(name, matched, reason))
+    try:
+        run.provider = match_identity_provider(build_index(config.identity_providers),
+                                               run.out.claims)
+    except InvalidRequest as exc:
+        names = [p.name for p in run.out.providers if p.matched]
+        detail = (f"several identity providers match ({', '.join(names)}): refused as ambiguous"
+                  if names else "no identity provider trusts this issuer and audience")
+        run.out.refuse("identity provider", exc, detail)
+        return False
+    run.out.checks.append(Check("identity provider", "ok", f"matched {run.provider}"))
+    return True
+
+
+def _no_match(spec: IdentityProviderSpec, issuer: str | None, audiences: tuple[str, ...]) -> str:
+    if spec.issuer is not None and issuer is None:
+        return f"the token has no iss (provider issuer {spec.issuer})"
+    if spec.issuer is not None and issuer != spec.issuer:
+        return f"issuer differs: token {issuer}, provider {spec.issuer}"
+    listed = ", ".join(audiences) or "none"
+    return f"audience {spec.audience} is not in the token's aud ({listed})"
+
+
+def _algorithm(run: _Run) -> bool:
+    allowed = ", ".join(run.spec.algorithms)
+    if run.jws is None:
+        run.out.checks.append(Check("algorithm", "skipped", "claims given without a header"))
+        return True
+    alg = run.jws.header.get("alg")
+    if not isinstance(alg, str) or alg not in run.spec.algorithms:
+        error = InvalidRequest("token signature is not valid", "alg_not_allowed")
+        run.out.refuse("algorithm", error, f"alg {alg} is not in the allow-list [{allowed}]")
+        return False
+    run.out.checks.append(Check("algorithm", "ok", f"alg {alg} is in the allow-list [{allowed}]"))
+    return True
+
+
+def _signature(run: _Run) -> bool:
+    if run.jws is None:
+        run.out.checks.append(Check("signature", "skipped", "claims given without a token"))
+        return True
+    if not run.verify:
+        run.out.checks.append(Check("signature", "skipped", "not checked (pass --verify)"))
+        return True
+    source, why_not = _key_source(run)
+    if source is None:
+        run.out.checks.append(Check("signature", "skipped", why_not))
+        return True
+    try:
+        verify_signature(source, run.spec.algorithms, run.jws)
+    except ExchangeError as exc:
+        run.out.refuse("signature", exc, f"the signature does not verify ({exc.reason})")
+        return False
+    run.out.checks.append(Check("signature", "ok", f"verified with {why_not}"))
+    return True
+
+
+def _key_source(run: _Run) -> tuple[KeySource | None, str]:
+    """The provider's keys when they are at hand offline, else None and why not."""
+    spec = run.spec
+    if spec.uses_remote_keys:
+        where = spec.jwks_url or f"{spec.issuer}/.well-known/openid-configuration"
+        return None, f"not checked offline: the keys are fetched from {where}"
+    if spec.jwks is not None:
+        result = parse_inline_jwks(spec.jwks, spec.algorithms)
+        return StaticKeySource(result.keys), "the inline jwks"
+    if spec.secret is None:
+        return None, "no key source"
+    try:
+        vault_text = os.environ.get(VAULT_KEY_ENV)
+        vault_key = None if vault_text is None else parse_key(vault_text)
+        root = Path(run.prepared.check.loaded.root)
+        secret = resolve_secret(spec.secret, os.environ, vault_key, base_dir=root)
+        key = HmacKey(None, secret, spec.algorithms)
+    except (SecretError, VaultError, KeyMaterialError) as exc:
+        return None, f"not checked: {exc}"
+    return StaticKeySource([key]), f"the secret {spec.secret.describe()}"
+
+
+#: The check each refusal of `validate_claims` names.
+_TIME_CHECKS = {"expired": "exp", "missing_exp": "exp", "not_yet_valid": "nbf",
+                "iat_future": "iat"}
+
+
+def _times(run: _Run) -> bool:
+    """`exp`, `nbf`, `iat` shown against `now` and the leeway; refused by `validate_claims`."""
+    leeway, now = run.spec.leeway, run.out.now
+    lines: dict[str, str] = {}
+    for name, absent in (("exp", "missing (required)"), ("nbf", "absent"), ("iat", "absent")):
+        try:
+            value = numeric_date(run.out.claims, name)
+        except InvalidRequest:
+            lines[name] = "not a number"
+            continue
+        lines[name] = absent if value is None else (
+            f"{_when(value)}: {_delta(value - now)} (leeway {leeway}s)")
+    try:
+        validate_claims(run.out.claims, now, leeway)
+    except InvalidRequest as exc:
+        failed = _TIME_CHECKS.get(exc.reason, "claims")
+        for name, detail in lines.items():
+            if name == failed:
+                break
+            run.out.checks.append(Check(name, "ok", detail))
+        reason = lines.get(failed, "exp, nbf, iat or sub is malformed")
+        run.out.refuse(failed, exc, reason)
+        return False
+    run.out.checks += [Check(name, "ok", detail) for name, detail in lines.items()]
+    return True
+
+
+def _require(run: _Run) -> bool:
+    assert run.prepared.bundle is not None and run.prepared.check.config is not None
+    require = run.prepared.check.config.identity_providers[run.provider].require or {}
+    verdicts = evaluate_require(require, run.out.claims, run.context)
+    for verdict in verdicts:
+        found = ", ".join(_json(m) for m in verdict.matches) or "nothing"
+        wanted = ("one of " if isinstance(verdict.expected, list) else "") + _json(
+            verdict.expected)
+        run.out.checks.append(Check(f"require {verdict.path}",
+                                    "ok" if verdict.holds else "failed",
+                                    f"wants {wanted}, found {found}"))
+    try:
+        check_requirements(run.prepared.bundle, run.provider, run.out.claims, run.context)
+    except ExchangeError as exc:
+        failed = next((v.path for v in verdicts if not v.holds), "")
+        run.out.failed_check, run.out.error = f"require {failed}".strip(), exc
+        return False
+    return True
+
+
+def _allowed(run: _Run) -> bool:
+    assert run.prepared.bundle is not None
+    target = run.prepared.bundle.config.token_providers[run.out.service]
+    try:
+        check_allowed(target, run.provider)
+    except ExchangeError as exc:
+        allowed = ", ".join(target.identity_providers or ())
+        run.out.refuse("allow-list", exc, f"service {run.out.service} accepts only {allowed}")
+        return False
+    run.out.checks.append(Check("allow-list", "ok", f"service {run.out.service} accepts "
+                                f"{run.provider}"))
+    return True
+
+
+def _issue(run: _Run) -> bool:
+    assert run.prepared.bundle is not None and run.prepared.check.config is not None
+    config = run.prepared.check.config
+    idp_mapping = config.identity_providers[run.provider].mapping
+    tp_mapping = config.token_providers[run.out.service].mapping
+    intermediate = _traced(run, f"identity provider {run.provider} (token claims -> "
+                           "intermediate claims)", idp_mapping, run.out.claims)
+    _traced(run, f"token provider {run.out.service} (intermediate claims -> issued claims)",
+            tp_mapping, intermediate)
+    try:
+        decision = decide_matched(run.prepared.bundle, run.provider, run.out.claims,
+                                  run.out.service, run.out.now, lambda: EXPLAIN_JTI)
+    except ExchangeError as exc:
+        run.out.refuse("issue", exc, exc.description)
+        return False
+    run.out.issued_claims = dict(decision.claims)
+    return True
+
+
+def _traced(run: _Run, title: str, mapping: Mapping[str, Any], data: Mapping[str, Any]) -> Any:
+    trace: list[Trace] = []
+    output = apply_mapping(mapping, data, run.context, trace)
+    by_output = {".".join(map(str, t.output)): t for t in trace}
+    values = []
+    for key, source in flatten_mapping(mapping).items():
+        entry = by_output.get(key)
+        if entry is None:  # a constant
+            values.append(MappedValue(key, source, _lookup(output, key), True))
+        elif entry.definite:
+            found = bool(entry.matches)
+            values.append(MappedValue(key, source, entry.matches[0] if found else None, found))
+        else:
+            values.append(MappedValue(key, source, list(entry.matches), True))
+    run.out.mappings.append(MappingTrace(title, tuple(values)))
+    return output
+
+
+def _lookup(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _when(epoch: float) -> str:
+    try:
+        stamp = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        stamp = "out of range"
+    return f"{stamp} ({_epoch(epoch)})"
+
+
+def _delta(seconds: float) -> str:
+    """`in 59m 30s` or `2h 5m ago`."""
+    whole = abs(int(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    text = " ".join(parts[:2]) or "0s"
+    return f"in {text}" if seconds > 0 else f"{text} ago" if seconds < 0 else "now"
+
+
+def _epoch(epoch: float) -> str:
+    return str(int(epoch)) if float(epoch).is_integer() else f"{epoch:.3f}"
