@@ -129,7 +129,9 @@ def not_own_issuer(config: Config, source_map: SourceMap) -> Iterator[Diagnostic
     own = {config.issuer: place(source_map, ("issuer",))}
     for service, provider in config.token_providers.items():
         if provider.issuer is not None:
-            own.setdefault(provider.issuer, place(source_map, ("token_providers", service, "issuer")))
+            own.setdefault(
+                provider.issuer, place(source_map, ("token_providers", service, "issuer"))
+            )
     for name, idp in config.identity_providers.items():
         if idp.issuer is not None and idp.issuer in own:
             yield error(

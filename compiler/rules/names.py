@@ -42,8 +42,7 @@ def provider_and_key_names(config: Config, source_map: SourceMap) -> Iterator[Di
             if SAFE_NAME.fullmatch(name) is None:
                 yield error(
                     "E341",
-                    f"{what} name {_shown(name)} is not 1 to 128 letters, digits, '_', '.' "
-                    "or '-'",
+                    f"{what} name {_shown(name)} is not 1 to 128 letters, digits, '_', '.' or '-'",
                     source_map.key((section, name)),
                 )
 

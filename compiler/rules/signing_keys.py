@@ -20,7 +20,10 @@ def _material_problem(key: SigningKey) -> tuple[str, str] | None:
     """(field to point at, message) when the material fields do not fit the algorithm."""
     if key.algorithm in HMAC_ALGORITHMS:
         if key.private_key is not None:
-            return "private_key", f"{key.algorithm} signs with a shared `secret`, not a `private_key`"
+            return (
+                "private_key",
+                f"{key.algorithm} signs with a shared `secret`, not a `private_key`",
+            )
         if key.secret is None:
             return "algorithm", f"{key.algorithm} needs a `secret`"
         return None

@@ -68,8 +68,7 @@ def expires_in_range(config: Config, source_map: SourceMap) -> Iterator[Diagnost
         elif seconds is None:
             yield error(
                 "E344",
-                f"`expires_in` of token provider '{service}' is {value!r}, which is not a "
-                "duration",
+                f"`expires_in` of token provider '{service}' is {value!r}, which is not a duration",
                 where,
                 "write digits and one unit: 90s, 30m, 1h, 1d, or whole seconds",
             )

@@ -1,0 +1,173 @@
+"""The pieces behind the rules: loopback hosts, origins, shared issuers, the rule runner's hook
+for mapping checks, presets seen through the rules, and that every code is documented and has
+a fixture."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tokensmith.compiler import rules
+from tokensmith.compiler.check import check_path
+from tokensmith.compiler.rules._tenants import GITHUB_ACTIONS, GOOGLE, multi_tenant_issuer
+from tokensmith.compiler.rules._urls import is_loopback_host, origin_problem
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES_DIR = ROOT / "compiler" / "rules"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("app.localhost", True),
+        ("127.0.0.1", True),
+        ("127.255.0.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("128.0.0.1", False),
+        ("localhost.example.com", False),
+        ("127.0.0.1.nip.io", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://app.example.com",
+        "https://app.example.com:8443",
+        "http://localhost:3000",
+        "http://127.0.0.1:5173",
+        "http://[::1]:8080",
+    ],
+)
+def test_origins_accepted(origin: str) -> None:
+    assert origin_problem(origin) is None
+
+
+@pytest.mark.parametrize(
+    ("origin", "why"),
+    [
+        ("https://app.example.com/", "path"),
+        ("https://app.example.com/login", "path"),
+        ("https://app.example.com?x=1", "path"),
+        ("https://app.example.com#top", "path"),
+        ("http://app.example.com", "http"),
+        ("app.example.com", "form"),
+        ("ftp://app.example.com", "scheme"),
+        ("https://user:pw@app.example.com", "password"),
+        ("https://app.example.com:99999", "form"),
+    ],
+)
+def test_origins_refused_with_the_reason(origin: str, why: str) -> None:
+    problem = origin_problem(origin)
+    assert problem is not None and why in problem
+
+
+@pytest.mark.parametrize(
+    ("issuer", "expected"),
+    [
+        ("https://token.actions.githubusercontent.com", GITHUB_ACTIONS),
+        ("https://token.actions.githubusercontent.com/", GITHUB_ACTIONS),
+        ("HTTPS://Token.Actions.GithubUserContent.com", GITHUB_ACTIONS),
+        ("accounts.google.com", GOOGLE),
+        ("https://accounts.google.com/", GOOGLE),
+        ("https://token.actions.githubusercontent.com/my-enterprise", None),
+        ("https://acme.us.auth0.com/", None),
+        (None, None),
+    ],
+)
+def test_shared_issuers_are_recognised(issuer: str | None, expected: object) -> None:
+    assert multi_tenant_issuer(issuer) is expected
+
+
+def test_firebase_issuers_are_recognised_by_prefix() -> None:
+    found = multi_tenant_issuer("https://securetoken.google.com/any-project")
+    assert found is not None and "Firebase" in found.label
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "tokensmith.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+_BASE = """\
+version: 1
+issuer: https://tokens.example.com/
+signing_keys:
+  main: {algorithm: HS256, secret: {env: K}}
+token_providers:
+  api: {signing_key: main}
+identity_providers:
+"""
+
+
+def test_presets_satisfy_the_shared_issuer_rules(tmp_path: Path) -> None:
+    # The github-actions preset derives an audience and an owner condition; firebase an audience.
+    text = _BASE + (
+        "  gh: {preset: github-actions, owner: my-org, require: {$.ref: refs/heads/main}}\n"
+        "  fb: {preset: firebase, project_id: my-project}\n"
+    )
+    assert check_path(_write(tmp_path, text)).diagnostics == ()
+
+
+def test_a_preset_field_overridden_badly_is_reported_at_the_users_line(tmp_path: Path) -> None:
+    text = _BASE + "  gh: {preset: github-actions, owner: my-org, jwks_url: http://x.test/}\n"
+    found = check_path(_write(tmp_path, text)).diagnostics
+    assert [(d.code, d.location.line) for d in found] == [("E330", 8)]
+
+
+def test_mapping_checks_are_called_by_run_rules(tmp_path: Path) -> None:
+    text = _BASE + (
+        "  acme:\n"
+        "    issuer: https://login.acme.test/\n"
+        "    jwks_url: https://login.acme.test/jwks.json\n"
+        "    algorithms: [RS256]\n"
+        "    mapping: {sub.$: '$.sub['}\n"
+    )
+    codes = [d.code for d in check_path(_write(tmp_path, text)).diagnostics]
+    assert codes and all(code.startswith("E30") for code in codes)
+
+
+def test_a_missing_mapping_checks_module_is_tolerated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rules, "_MAPPING_CHECKS", "tokensmith.compiler.mappings.no_such_module")
+    assert rules._mapping_checks() is None
+
+
+def test_a_broken_mapping_checks_module_is_not_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_checks_for_test.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(rules, "_MAPPING_CHECKS", "broken_checks_for_test")
+    monkeypatch.delitem(sys.modules, "broken_checks_for_test", raising=False)
+    with pytest.raises(ModuleNotFoundError, match="no_such_dependency_xyz"):
+        rules._mapping_checks()
+
+
+def _rule_codes() -> set[str]:
+    codes: set[str] = set()
+    for module in RULES_DIR.glob("*.py"):
+        codes |= set(re.findall(r'"([EW]3\d\d)"', module.read_text(encoding="utf-8")))
+    return codes
+
+
+def test_every_rule_code_is_documented_and_has_a_fixture() -> None:
+    codes = _rule_codes()
+    assert len(codes) >= 39
+    docs = (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    fixtures = {
+        p.name.split("_")[0] for p in (ROOT / "tests" / "fixtures" / "rules").glob("*.yaml")
+    }
+    assert sorted(c for c in codes if f"| {c} |" not in docs) == []
+    assert sorted(codes - fixtures) == []
