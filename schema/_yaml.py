@@ -211,7 +211,29 @@ def _syntax_error(exc: MarkedYAMLError, file: str) -> Diagnostic:
     problem = exc.problem or exc.context or "invalid YAML"
     if exc.context and exc.problem:
         problem = f"{problem} ({exc.context})"
-    return error("E101", f"YAML syntax error: {problem}", where)
+    return error("E101", f"YAML syntax error: {problem}", where, _syntax_hint(exc, where))
+
+
+def _syntax_hint(exc: MarkedYAMLError, where: Location) -> str | None:
+    """A plain-words hint for the parser errors people hit most."""
+    problem = str(exc.problem or "")
+    if "'\\t'" in problem:
+        return "YAML indents with spaces, never tabs"
+    if "block" in problem:
+        return "check the indentation of this line against the lines above it"
+    start = exc.context_mark
+    if start is not None and (start.line + 1, start.column + 1) != (where.line, where.column):
+        what = next((name for words, name in _CONSTRUCTS if words in str(exc.context)), "value")
+        return f"the {what} started at line {start.line + 1}, column {start.column + 1}"
+    return None
+
+
+_CONSTRUCTS = (
+    ("quoted scalar", "quoted string"),
+    ("flow sequence", "list"),
+    ("flow mapping", "mapping"),
+    ("block", "block"),
+)
 
 
 def _first_line(exc: Exception) -> str:

@@ -231,3 +231,22 @@ def test_unsupported_tags_and_values(tmp_path: Path, text: str) -> None:
 def test_deep_nesting_is_refused(tmp_path: Path) -> None:
     file = write(tmp_path / "c.yaml", "a: " + "[" * 100 + "]" * 100 + "\n")
     assert [d.code for d in load_config_source(file).diagnostics] == ["E111"]
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "hint"),
+    [
+        ("version: 1\nissuer: [a, b\nsigning_keys: {}\n", (3, 13),
+         "the list started at line 2, column 9"),
+        ('a: "unterminated\n', (2, 1), "the quoted string started at line 1, column 4"),
+        ("a:\n  b: 1\n c: 2\n", (3, 2),
+         "check the indentation of this line against the lines above it"),
+        ("a:\n\t- x\n", (2, 1), "YAML indents with spaces, never tabs"),
+    ],
+)  # fmt: skip
+def test_syntax_errors_have_plain_hints(
+    tmp_path: Path, text: str, where: tuple[int, int], hint: str
+) -> None:
+    file = write(tmp_path / "c.yaml", text)
+    (finding,) = load_config_source(file).diagnostics
+    assert (finding.code, finding.location, finding.hint) == ("E101", Location(file, *where), hint)
