@@ -186,7 +186,8 @@ def _opt_str(item: Mapping[str, Any], key: str, index: int, list_name: str = "id
 def _names(identifiers: list[str]) -> list[str]:
     """Provider names from the issuer's (or audience's) host; a host that several providers
     share (two Cognito pools) gets the last path segment too; numbers make the rest unique."""
-    hosts = [urlsplit(i).hostname or i for i in identifiers]
+    # the host as written (`hostname` would lower-case it)
+    hosts = [urlsplit(i).netloc.rsplit("@", 1)[-1].split(":")[0] or i for i in identifiers]
     names: list[str] = []
     for identifier, host in zip(identifiers, hosts, strict=True):
         segments = [s for s in urlsplit(identifier).path.split("/") if s]
