@@ -162,8 +162,9 @@ def test_a08_kid_injection(client: httpx.Client, world: World) -> None:
         response = client.post("/tokens", data=form(raw_token(header, claims_json(world), b"")))
         assert response.status_code in (400, 413)
         assert response.json()["error"] == "invalid_request"
-    for kid in ({"$ne": 1}, 123, None):
-        header = json.dumps({"alg": "HS256", "kid": kid})
+    odd_kids: tuple[object, ...] = ({"$ne": 1}, 123, None)
+    for odd in odd_kids:
+        header = json.dumps({"alg": "HS256", "kid": odd})
         refused(client, raw_token(header, claims_json(world), world.idp_secret.encode()))
 
 
