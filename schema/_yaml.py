@@ -119,7 +119,9 @@ class _Walker:
                           key_node, "a YAML mapping holds each key once; remove one of them")
                 continue
             self.out.keys[child] = _loc(key_node, self.file)
-            empty = isinstance(value_node, ScalarNode) and value_node.value == ""
+            empty = isinstance(value_node, ScalarNode) and value_node.value == "" and (
+                not value_node.style  # plain; a quoted '' is where it is written
+            )
             # an empty value is positioned after the line ends; point at its key instead
             self.out.values[child] = self.out.keys[child] if empty else _loc(value_node, self.file)
             result[key] = self.node(value_node, child, depth + 1)

@@ -73,6 +73,9 @@ Algorithm = Annotated[
     BeforeValidator(_refuse_none_algorithm),
 ]  # fmt: skip
 
+#: A string that must not be empty (an empty one is E207).
+NonEmpty = Annotated[Str, Field(min_length=1)]
+
 #: A JSON-like value as loaded from YAML (mappings, lists, strings, numbers, booleans, null).
 Json = Any
 #: Duration: `90s`, `30m`, `1h`, `1d`, or whole seconds. `parse_duration` reads it.
@@ -94,9 +97,9 @@ class SecretRef(_Model):
         },
     )
 
-    env: Str | None = None
-    file: Str | None = None
-    encrypted: Str | None = None
+    env: NonEmpty | None = None
+    file: NonEmpty | None = None
+    encrypted: NonEmpty | None = None
     encoding: Literal["utf8", "base64", "base64url"] = "utf8"
 
     @model_validator(mode="after")
@@ -210,7 +213,7 @@ class Config(_Model):
     """A whole config, as merged from its files."""
 
     version: Literal[1]
-    issuer: Str
+    issuer: NonEmpty
     cors: Cors | None = None
     signing_keys: dict[Str, SigningKey] = Field(default_factory=dict)
     identity_providers: dict[Str, IdentityProvider] = Field(default_factory=dict)

@@ -81,6 +81,8 @@ def diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
     if kind in _EXPECTED:
         message = f"{where}: expected {_EXPECTED[kind]}, found {describe(err['input'])}"
         return error("E202", message, at)
+    if kind == "string_too_short":
+        return error("E207", f"{where}: must not be empty", at)
     if kind == "literal_error":
         return _literal(err, where, source_map.value(loc))
     return error("E209", f"{where}: {err['msg']}", at)

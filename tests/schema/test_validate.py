@@ -195,3 +195,15 @@ def test_field_path_reads_like_the_config() -> None:
 )  # fmt: skip
 def test_parse_duration(value: str | int, seconds: int | None) -> None:
     assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [("{env: MAIN_KEY}", "{env: ''}", (6, 19)), ("issuer: https://tokens.example.com/", "issuer: ''", (2, 9))],
+)
+def test_empty_strings_where_a_value_is_needed(
+    tmp_path: Path, old: str, new: str, where: tuple[int, int]
+) -> None:
+    finding, file = one(tmp_path, BASE.replace(old, new))
+    assert (finding.code, finding.location) == ("E207", Location(file, *where))
+    assert finding.message.endswith(": must not be empty")
