@@ -34,6 +34,14 @@ P521 = ec.generate_private_key(ec.SECP521R1())
 ED25519 = ed25519.Ed25519PrivateKey.generate()
 ED448 = ed448.Ed448PrivateKey.generate()
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+# FIPS 186-4 D.1.2.4 / D.1.2.5
+P384_ORDER = int(
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+    16,
+)
+P521_ORDER = int(
+    "01" + "F" * 65 + "A51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409", 16
+)
 ALL = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
        "ES256", "ES384", "ES512", "EdDSA"]  # fmt: skip
 MESSAGE = b"eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjF9"
@@ -265,6 +273,28 @@ def test_r_plus_n_is_not_accepted_as_r() -> None:
         assert not key.verify("ES256", MESSAGE, _raw(r + P256_ORDER, s))
     # DER of the same (r, s) is not the JWS encoding either
     assert not key.verify("ES256", MESSAGE, encode_dss_signature(r, s))
+
+
+@pytest.mark.parametrize(
+    "alg, private, length",
+    [("ES256", P256, 32), ("ES384", P384, 48), ("ES512", P521, 66)],
+)
+def test_malleated_ecdsa_signatures_are_accepted_consistently(
+    alg: str, private: Any, length: int
+) -> None:
+    # (r, n - s) is as valid as (r, s) (catalogue A11): accepting it pins each curve's order n,
+    # which the range check 0 < r, s < n relies on
+    key = EcKey(None, private.public_key(), [alg])
+    order = {"ES256": P256_ORDER, "ES384": P384_ORDER, "ES512": P521_ORDER}[alg]
+    for index in range(5):
+        message = MESSAGE + bytes([index])
+        raw = sign(alg, private, message)
+        r, s = int.from_bytes(raw[:length], "big"), int.from_bytes(raw[length:], "big")
+        malleated = r.to_bytes(length, "big") + (order - s).to_bytes(length, "big")
+        assert key.verify(alg, message, raw) and key.verify(alg, message, malleated)
+        if s + order < 256**length:  # s + n fits (P-521 has room): still refused
+            beyond = r.to_bytes(length, "big") + (s + order).to_bytes(length, "big")
+            assert not key.verify(alg, message, beyond)
 
 
 def test_rsa_pss_with_another_salt_length_fails() -> None:
