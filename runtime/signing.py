@@ -9,14 +9,13 @@ verifies wherever `@statebacked/token` would.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
@@ -25,22 +24,14 @@ from .jose import EC_ALGORITHMS, HMAC_ALGORITHMS, OKP_ALGORITHMS, RSA_ALGORITHMS
 from .model import SigningKeySpec
 from .verification_keys import (
     EC_CURVES,
+    HMAC_DIGESTS,
     HMAC_MIN_BYTES,
     MAX_RSA_BITS,
     MIN_RSA_BITS,
+    SHA_BY_SIZE,
     looks_like_public_key,
 )
 
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "256": hashes.SHA256,
-    "384": hashes.SHA384,
-    "512": hashes.SHA512,
-}
-_HMAC_DIGESTS: dict[str, Callable[..., Any]] = {
-    "HS256": hashlib.sha256,
-    "HS384": hashlib.sha384,
-    "HS512": hashlib.sha512,
-}
 _JWK_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 PrivateKey = (
@@ -119,7 +110,7 @@ def _hmac_signer(kid: str, alg: str, secret: bytes) -> Signer:
         raise SigningKeyError(f"an {alg} secret must be at least {minimum} bytes")
     if looks_like_public_key(secret):
         raise SigningKeyError("an HMAC secret must not be a public key")
-    digest = _HMAC_DIGESTS[alg]
+    digest = HMAC_DIGESTS[alg]
     key = bytes(secret)
     return Signer(kid, alg, lambda data: hmac.new(key, data, digest).digest(), None)
 
@@ -141,7 +132,7 @@ def _rsa_signer(kid: str, alg: str, key: PrivateKey) -> Signer:
         raise SigningKeyError(f"{alg} needs an RSA private key")
     if not MIN_RSA_BITS <= key.key_size <= MAX_RSA_BITS:
         raise SigningKeyError(f"RSA keys must have {MIN_RSA_BITS} to {MAX_RSA_BITS} bits")
-    digest = _HASHES[alg[2:]]()
+    digest = SHA_BY_SIZE[alg[2:]]()
     pad: padding.AsymmetricPadding = (
         padding.PKCS1v15()
         if alg.startswith("RS")
@@ -159,7 +150,7 @@ def _ec_signer(kid: str, alg: str, key: PrivateKey) -> Signer:
     if curve is None or curve[0] != alg:
         raise SigningKeyError(f"{alg} needs an EC private key on its own curve")
     length = curve[1]
-    signature_algorithm = ec.ECDSA(_HASHES[alg[2:]]())
+    signature_algorithm = ec.ECDSA(SHA_BY_SIZE[alg[2:]]())
 
     def sign(data: bytes) -> bytes:
         r, s = decode_dss_signature(key.sign(data, signature_algorithm))

@@ -27,12 +27,12 @@ MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
 MIN_HMAC_BYTES = 32
 
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+SHA_BY_SIZE: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "256": hashes.SHA256,
     "384": hashes.SHA384,
     "512": hashes.SHA512,
 }
-_HMAC_DIGESTS: dict[str, Callable[..., Any]] = {
+HMAC_DIGESTS: dict[str, Callable[..., Any]] = {
     "HS256": hashlib.sha256,
     "HS384": hashlib.sha384,
     "HS512": hashlib.sha512,
@@ -111,7 +111,7 @@ class HmacKey(_BaseKey):
         self._secret = bytes(secret)
 
     def _verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
-        expected = hmac.new(self._secret, signing_input, _HMAC_DIGESTS[alg]).digest()
+        expected = hmac.new(self._secret, signing_input, HMAC_DIGESTS[alg]).digest()
         return hmac.compare_digest(expected, signature)
 
 
@@ -130,7 +130,7 @@ class RsaKey(_BaseKey):
     def _verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
         if len(signature) != self._size:
             return False
-        digest = _HASHES[alg[2:]]()
+        digest = SHA_BY_SIZE[alg[2:]]()
         pad: padding.AsymmetricPadding = (
             padding.PKCS1v15()
             if alg.startswith("RS")
@@ -155,7 +155,7 @@ class EcKey(_BaseKey):
         super().__init__(kid, set(algorithms) & {alg}, EC_ALGORITHMS)
         self._key = key
         self._order = _EC_ORDERS[key.curve.name]
-        self._hash = _HASHES[alg[2:]]
+        self._hash = SHA_BY_SIZE[alg[2:]]
 
     def _verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
         if len(signature) != 2 * self._length:  # DER and truncated signatures end here
