@@ -52,9 +52,9 @@ class Reply:
     delay: float = 0.0  # seconds before answering (a slow but honest server)
 
     @classmethod
-    def json(cls, document: Any, *, status: int = 200, **headers: str) -> Reply:
+    def json(cls, document: Any, **headers: str) -> Reply:
         headers = {"Content-Type": "application/json", **_header_names(headers)}
-        return cls(status, json.dumps(document).encode(), headers)
+        return cls(200, json.dumps(document).encode(), headers)
 
     @classmethod
     def raw(cls, body: bytes, content_type: str | None = "application/json", *,
@@ -371,7 +371,7 @@ def idp(name: str, url: str | None, *, algorithms: tuple[str, ...] = ("RS256",),
 
 
 async def accepts(cache: JwksCache, name: str, key: TestKey, kid: str | None = "",
-                  signed: tuple[bytes, bytes] | None = None) -> bool:
+                  signed: tuple[bytes, bytes] | None = None, wait: float = 1.0) -> bool:
     """Whether a token signed by `key` verifies, following the app's flow.
 
     As `runtime/app.py` does: on `UnknownKeyId` ask for one refetch and retry once; on
@@ -389,7 +389,7 @@ async def accepts(cache: JwksCache, name: str, key: TestKey, kid: str | None = "
             await cache.refetch_for_unknown_kid(name)
             continue
         except KeysNotReady:
-            if attempt == 2 or not await cache.wait_ready(name, 1.0):
+            if attempt == 2 or not await cache.wait_ready(name, wait):
                 raise
             continue
         return any(k.verify(key.alg, signing_input, signature) for k in candidates)
