@@ -63,13 +63,13 @@ class Signer:
         self._sign = sign_bytes
         self._jwk = None if public_jwk is None else dict(public_jwk)
         header = _compact({"alg": algorithm, "kid": kid, "typ": "JWT"})
-        self._header = b64url_encode(header).encode("ascii")
+        self._header = b64url_encode(header) + "."
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         """A compact JWS of `claims` (JSON-serialisable, no NaN); the header is fixed per key."""
-        signing_input = self._header + b"." + b64url_encode(_compact(claims)).encode("ascii")
-        signature = self._sign(signing_input)
-        return (signing_input + b"." + b64url_encode(signature).encode("ascii")).decode("ascii")
+        signing_input = self._header + b64url_encode(_compact(claims))
+        signature = self._sign(signing_input.encode("ascii"))
+        return f"{signing_input}.{b64url_encode(signature)}"
 
     def public_jwk(self) -> dict[str, str] | None:
         """The public JWK (`kid`, `alg`, `use: sig`), or None for a shared HMAC secret."""
@@ -100,8 +100,12 @@ def load_signer(spec: SigningKeySpec, material: bytes) -> Signer:
     raise SigningKeyError(f"algorithm {alg!r} is not supported for signing")
 
 
+# One encoder, built once: `json.dumps` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _compact(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def _hmac_signer(kid: str, alg: str, secret: bytes) -> Signer:
@@ -112,7 +116,7 @@ def _hmac_signer(kid: str, alg: str, secret: bytes) -> Signer:
         raise SigningKeyError("an HMAC secret must not be a public key")
     digest = HMAC_DIGESTS[alg]
     key = bytes(secret)
-    return Signer(kid, alg, lambda data: hmac.new(key, data, digest).digest(), None)
+    return Signer(kid, alg, lambda data: hmac.digest(key, data, digest), None)
 
 
 def _load_private_key(material: bytes) -> PrivateKey:

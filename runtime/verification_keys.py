@@ -111,7 +111,7 @@ class HmacKey(_BaseKey):
         self._secret = bytes(secret)
 
     def _verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
-        expected = hmac.new(self._secret, signing_input, HMAC_DIGESTS[alg]).digest()
+        expected = hmac.digest(self._secret, signing_input, HMAC_DIGESTS[alg])
         return hmac.compare_digest(expected, signature)
 
 
