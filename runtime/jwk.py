@@ -15,15 +15,16 @@ reason code, never raised, so one odd key cannot take the good ones down with it
     alg_mismatch       the JWK's `alg` is not an algorithm of the key's family and curve
     alg_not_allowed    no algorithm of the key is on the identity provider's allow-list
     bad_member         a member is missing, of the wrong type, or not base64url
-    weak_key           RSA under 2048 or over 8192 bits, `e` even or below 3
-    invalid_key        the numbers do not make a key (for example, a point not on the curve)
+    weak_key           RSA under 2048 or over 8192 bits, `e` below 3 or not below 2**32
+    invalid_key        the numbers do not make a key (a point not on the curve, an even `e`
+                       or modulus)
 
 A duplicate `kid` with different material keeps every key: the key source tries each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +38,11 @@ from .verification_keys import (
     MIN_RSA_BITS,
     EcKey,
     EdKey,
-    KeyMaterialError,
     RsaKey,
 )
 
 MAX_KEYS = 100
+MAX_RSA_EXPONENT = 2**32
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 _EC_CURVES: dict[str, tuple[ec.EllipticCurve, str, int]] = {
@@ -115,17 +116,16 @@ def parse_jwk(jwk: Any, algorithms: Sequence[str]) -> VerificationKey:
     kty = jwk.get("kty")
     if kty == "oct":
         raise JwkRejected("symmetric_key")
+    builder = _BUILDERS.get(kty) if isinstance(kty, str) else None
+    if builder is None:
+        raise JwkRejected("unknown_kty")
     _check_usage(jwk)
     try:
-        if kty == "RSA":
-            return _rsa(jwk, kid, algorithms)
-        if kty == "EC":
-            return _ec(jwk, kid, algorithms)
-        if kty == "OKP":
-            return _okp(jwk, kid, algorithms)
-    except KeyMaterialError:
+        return builder(jwk, kid, algorithms)
+    except JwkRejected:
+        raise
+    except (ValueError, TypeError, OverflowError):  # KeyMaterialError, or a primitive's refusal
         raise JwkRejected("invalid_key") from None
-    raise JwkRejected("unknown_kty")
 
 
 def _check_usage(jwk: Mapping[str, Any]) -> None:
@@ -167,9 +167,10 @@ def _rsa(jwk: Mapping[str, Any], kid: str | None, algorithms: Sequence[str]) -> 
     allowed = _allowed(jwk, RSA_ALGORITHMS, algorithms)
     n = int.from_bytes(_member(jwk, "n"), "big")
     e = int.from_bytes(_member(jwk, "e"), "big")
-    if not MIN_RSA_BITS <= n.bit_length() <= MAX_RSA_BITS or e < 3 or e % 2 == 0:
+    # A huge `e` would make every verification as slow as a private-key operation.
+    if not MIN_RSA_BITS <= n.bit_length() <= MAX_RSA_BITS or not 3 <= e < MAX_RSA_EXPONENT:
         raise JwkRejected("weak_key")
-    if e >= n:
+    if e % 2 == 0 or n % 2 == 0:
         raise JwkRejected("invalid_key")
     return RsaKey(kid, rsa.RSAPublicNumbers(e, n).public_key(), allowed)
 
@@ -210,3 +211,10 @@ def _okp(jwk: Mapping[str, Any], kid: str | None, algorithms: Sequence[str]) -> 
     except ValueError:
         raise JwkRejected("invalid_key") from None
     return EdKey(kid, key, allowed)
+
+
+_BUILDERS: dict[str, Callable[[Mapping[str, Any], str | None, Sequence[str]], VerificationKey]] = {
+    "RSA": _rsa,
+    "EC": _ec,
+    "OKP": _okp,
+}

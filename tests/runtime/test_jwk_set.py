@@ -108,7 +108,9 @@ def test_symmetric_oct_keys_are_never_accepted_from_a_set() -> None:
         ({"e": "AQ+B"}, "bad_member"),
         ({"e": "AQ"}, "weak_key"),  # e = 1
         ({"e": "Ag"}, "weak_key"),  # e = 2
-        ({"e": "AAEAAA"}, "weak_key"),  # e even
+        ({"e": "AAEAAA"}, "invalid_key"),  # e even
+        ({"e": "AQAAAAE"}, "weak_key"),  # e = 2**32 + 1: every verification would be slow
+        ({"e": "AQAAAAAAAAAAAAAAAQ"}, "weak_key"),
     ],
 )
 def test_bad_rsa_keys_are_dropped_with_a_reason(extra: dict[str, Any], reason: str) -> None:
@@ -139,6 +141,13 @@ def test_rsa_sizes_outside_bounds_are_dropped() -> None:
 )
 def test_unknown_or_incomplete_keys_are_dropped(jwk: Any, reason: str) -> None:
     assert reasons([jwk], ["ES256", "EdDSA", "RS256"]) == [reason]
+
+
+def test_even_modulus_is_dropped() -> None:
+    jwk = public_jwk(RSA_KEY, kid="even")
+    n = int.from_bytes(jwt.utils.base64url_decode(jwk["n"]), "big") + 1
+    jwk["n"] = jwt.utils.base64url_encode(n.to_bytes(256, "big")).decode()
+    assert reasons([jwk], ["RS256"]) == ["invalid_key"]
 
 
 def test_ec_point_not_on_the_curve_is_dropped() -> None:
