@@ -156,7 +156,8 @@ class JwksCache:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return False
-            if state.inflight is None and self._clock() >= state.next_attempt_at:
+            started = self._client is not None
+            if started and state.inflight is None and self._clock() >= state.next_attempt_at:
                 self._start_fetch(state)
             await state.wait_change(remaining)
         return True
