@@ -44,8 +44,7 @@ def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str
     """`file:line:col: CODE message`, the source line, a caret under the column, the hint."""
     blocks = []
     for d in diagnostics:
-        label = "" if d.is_error else "warning: "
-        lines = [f"{d.location}: {d.code} {label}{d.message}"]
+        lines = [f"{d.location}: {d.code} {d.message}"]
         source = source_map.source_line(d.location)
         if source is not None:
             # tabs keep their width in the caret line so the caret stays under the column

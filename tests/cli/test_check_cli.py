@@ -190,7 +190,7 @@ def test_warnings_pass_unless_strict(tmp_path: Path, capsys: pytest.CaptureFixtu
     file = config(tmp_path, CLEAN.replace("expires_in: 15m", "expires_in: 2d"))
     code, out, err = run(capsys, file)
     assert code == 0
-    assert f"{file}:17:17: W320 warning: " in out
+    assert f"{file}:17:17: W320 `expires_in` of token provider 'svc' is 2d" in out
     assert "0 errors, 1 warning" in err
     assert run(capsys, file, "--strict")[0] == 1
     document = json.loads(run(capsys, file, "--format", "json")[1])
