@@ -108,3 +108,41 @@ def test_a_rotated_sealed_secret_is_shown_by_fingerprint_only(
     assert "signing key sbk_main: changed (rotated)" in out
     assert "sealedtext" not in out
     assert "{encrypted} (sha256 " in out
+
+
+def test_the_ci_example_posts_the_markdown_diff_against_the_base_branch(tmp_path: Path) -> None:
+    """Run the workflow's diff step, as written, in a git repository with two revisions."""
+    from ruamel.yaml import YAML
+
+    workflow = YAML(typ="safe").load((ROOT / "examples" / "ci" / "tokensmith-review.yml").read_text())
+    steps = {step.get("name"): step for step in workflow["jobs"]["review"]["steps"]}
+    assert {"Check", "Test", "Diff against the base branch",
+            "Post the diff as a PR comment"} <= set(steps)
+    assert "tokensmith check" in steps["Check"]["run"]
+    assert "tokensmith test" in steps["Test"]["run"]
+    repo = tmp_path / "repo"
+    (repo / "tokensmith").mkdir(parents=True)
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
+                               *args], cwd=repo, check=True, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+
+    git("init", "-q")
+    shutil.copy(ROOT / OLD / "tokensmith.yaml", repo / "tokensmith" / "tokensmith.yaml")
+    git("add", "."), git("commit", "-q", "-m", "base")
+    base = git("rev-parse", "HEAD")
+    shutil.copy(ROOT / NEW / "tokensmith.yaml", repo / "tokensmith" / "tokensmith.yaml")
+    git("commit", "-q", "-am", "change")
+    runner_temp, summary = tmp_path / "runner", tmp_path / "summary.md"
+    runner_temp.mkdir()
+    env = {**os.environ, "CONFIG": workflow["env"]["CONFIG"], "BASE_SHA": base,
+           "RUNNER_TEMP": str(runner_temp), "GITHUB_STEP_SUMMARY": str(summary),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    subprocess.run(["bash", "-e", "-c", steps["Diff against the base branch"]["run"]], cwd=repo,
+                   env=env, check=True, capture_output=True, text=True, timeout=60)
+    posted = (repo / "tokensmith-diff.md").read_text()
+    assert posted.startswith("<!-- tokensmith-diff -->\n## tokensmith diff\n")
+    assert "- **supabase** removed" in posted
+    assert "| a Supabase user is exchanged | `issued (supabase)` |" in posted
+    assert summary.read_text() == posted

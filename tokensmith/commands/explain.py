@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         prepared = prepare(args.config)
-        text = _read(args.token if args.token is not None else args.claims)
+        text = _token_text(args.token) if args.token is not None else _read(args.claims)
     except (ConfigReadError, _InputError) as exc:
         print(f"tokensmith explain: cannot read {exc}", file=sys.stderr)
         return 2
@@ -83,11 +83,13 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.issued else 1
 
 
+def _token_text(token: str) -> str:
+    return sys.stdin.read() if token == "-" else token
+
+
 def _read(source: str) -> str:
     if source == "-":
         return sys.stdin.read()
-    if source.count(".") == 2 and "/" not in source and len(source) > 20:
-        return source  # a compact JWT given on the command line
     try:
         with open(source, encoding="utf-8") as handle:
             return handle.read()
