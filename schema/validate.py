@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 
 from .diagnostics import Diagnostic, did_you_mean, error
 from .loader import LoadedSource
-from .location import ConfigPath, SourceMap
+from .location import ConfigPath, Location, SourceMap
 from .models import Config
 
 _EXPECTED = {
@@ -84,11 +84,11 @@ def diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
     if kind == "string_too_short":
         return error("E207", f"{where}: must not be empty", at)
     if kind == "literal_error":
-        return _literal(err, where, source_map.value(loc))
+        return _literal(err, where, at)
     return error("E209", f"{where}: {err['msg']}", at)
 
 
-def _literal(err: ErrorDetails, where: str, at: Any) -> Diagnostic:
+def _literal(err: ErrorDetails, where: str, at: Location) -> Diagnostic:
     expected = str((err.get("ctx") or {}).get("expected", "")).replace("'", "")
     value = err["input"]
     hint: str | None = None
