@@ -163,25 +163,32 @@ def main(argv: list[str] | None = None) -> int:
             lines = sum(p.read_text().count("\n") for p in root.glob("*.yaml"))
             wall, cpu = best[n]
             print(f"{n:>6} {lines:>10} {wall:>8.3f} {cpu:>7.3f} {time_cli(path):>11.3f}")
-    return _verdict({n: wall for n, (wall, _) in best.items()})
+    return _verdict(best)
 
 
-def _verdict(timings: dict[int, float]) -> int:
+def _verdict(best: dict[int, tuple[float, float]]) -> int:
+    """Print the targets and whether they hold; exit status 1 when one is missed.
+
+    Wall time is the target; CPU time is printed beside it because on a shared machine other
+    processes stretch wall time without saying anything about how `check` scales.
+    """
     ok = True
-    if 1000 in timings:
-        under = timings[1000] < TARGET_SECONDS_AT_1000
+    if 1000 in best:
+        wall = best[1000][0]
+        under = wall < TARGET_SECONDS_AT_1000
         ok &= under
-        print(
-            f"N=1000: {timings[1000]:.3f} s (target < {TARGET_SECONDS_AT_1000} s): {'ok' if under else 'MISSED'}"
-        )
-    for n, seconds in sorted(timings.items()):
-        if 2 * n in timings:
-            ratio = timings[2 * n] / seconds
+        verdict = "ok" if under else "MISSED"
+        print(f"N=1000: {wall:.3f} s wall (target < {TARGET_SECONDS_AT_1000} s): {verdict}")
+    for n in sorted(best):
+        if 2 * n not in best:
+            continue
+        for label, index in (("wall", 0), ("CPU", 1)):
+            ratio = best[2 * n][index] / best[n][index]
             fits = ratio <= TARGET_DOUBLING_RATIO
             ok &= fits
-            print(
-                f"N={2 * n} / N={n}: ratio {ratio:.2f} (target <= {TARGET_DOUBLING_RATIO:.2f}): {'ok' if fits else 'MISSED'}"
-            )
+            verdict = "ok" if fits else "MISSED"
+            limit = f"target <= {TARGET_DOUBLING_RATIO:.2f}"
+            print(f"N={2 * n} / N={n}: {label} ratio {ratio:.2f} ({limit}): {verdict}")
     return 0 if ok else 1
 
 

@@ -40,6 +40,16 @@ def test_example_passes_check_with_no_finding(
 
 
 @pytest.mark.parametrize("example", _example_dirs(), ids=lambda p: p.name)
+def test_example_tests_pass_and_it_compiles(
+    example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["test", str(example)]) == 0
+    assert ", 0 failed" in capsys.readouterr().out
+    assert main(["compile", str(example), "-o", str(tmp_path / "bundle")]) == 0
+    assert (tmp_path / "bundle" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("example", _example_dirs(), ids=lambda p: p.name)
 def test_example_opens_with_a_comment_block(example: Path) -> None:
     lines = (example / "tokensmith.yaml").read_text(encoding="utf-8").splitlines()
     head = lines[: next(i for i, line in enumerate(lines) if not line.startswith("#"))]
