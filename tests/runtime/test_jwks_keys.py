@@ -396,3 +396,26 @@ def test_metrics_and_status_show_no_urls_and_render_for_prometheus() -> None:
         assert "last_error='http_404'" in status
 
     run(scenario())
+
+
+def test_lifecycle_waiting_before_start_twice_started_and_closing_during_a_hang() -> None:
+    async def scenario() -> None:
+        with FaultServer() as server, FaultServer() as hung:
+            server.set("/jwks", Reply.json(jwks(K1.jwk())))
+            hung.set("/jwks", Reply.hang())
+            cache = JwksCache([idp("a", server.url()), idp("h", hung.url())], policy=POLICY)
+            assert cache.names == ("a", "h")
+            waiting = asyncio.create_task(cache.wait_ready("a", 2.0))
+            await asyncio.sleep(0.05)
+            assert server.count() == 0  # nothing is fetched before start()
+            await cache.start()
+            await cache.start()
+            assert await waiting
+            await until(lambda: hung.count() == 1)
+            started = time.monotonic()
+            await cache.aclose()  # the hung fetch is cancelled, not waited for
+            assert time.monotonic() - started < 0.1
+            await cache.aclose()
+            assert server.count() == 1
+
+    run(scenario())
