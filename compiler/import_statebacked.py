@@ -135,6 +135,12 @@ def _identity_provider(name: str, idp: dict[str, Any], index: int, result: Impor
             "not return; add it as `jwks: {keys: [...]}` (a JWK) before `tokensmith check`"
         )
         out["jwks"] = Comment({"keys": []}, "add the provider's public key as a JWK here")
+    if name.endswith(".anonymous.auth.statebacked.dev"):
+        result.warnings.append(
+            f"identity provider {name} is State Backed's built-in anonymous provider: browsers "
+            "sign its tokens with the org id, which is public and shorter than the 32 bytes "
+            "tokensmith requires of an HMAC key; give anonymous sessions their own scheme"
+        )
     out["algorithms"] = list(algs)
     out["mapping"] = _mapping(idp, f"idps[{index}]")
     return out
