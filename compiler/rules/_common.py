@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from tokensmith.schema.diagnostics import Diagnostic
+from tokensmith.schema.diagnostics import Diagnostic, did_you_mean
 from tokensmith.schema.location import ConfigPath, SourceMap
 from tokensmith.schema.models import Config
 
@@ -38,3 +38,26 @@ def place(source_map: SourceMap, path: ConfigPath) -> str:
 
 def quoted(names: Iterable[str]) -> str:
     return ", ".join(f"'{name}'" for name in names)
+
+
+class Suggestions:
+    """Did-you-mean hints for unknown names, memoised and with a budget.
+
+    `did_you_mean` compares against every candidate; a config where hundreds of references
+    miss among thousands of names would make `check` quadratic. Repeated names are answered
+    from the memo; after `budget` distinct lookups, hints fall back to `fallback` alone.
+    """
+
+    def __init__(self, candidates: Iterable[str], fallback: str | None, budget: int = 64) -> None:
+        self._candidates = list(candidates)
+        self._fallback = fallback
+        self._budget = budget
+        self._memo: dict[str, str | None] = {}
+
+    def hint(self, name: str) -> str | None:
+        if name not in self._memo:
+            if self._budget <= 0:
+                return self._fallback
+            self._budget -= 1
+            self._memo[name] = did_you_mean(name, self._candidates) or self._fallback
+        return self._memo[name]

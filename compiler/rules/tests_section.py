@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, did_you_mean, error
+from tokensmith.schema.diagnostics import Diagnostic, error
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config, Expectation
 
-from ._common import Rule
+from ._common import Rule, Suggestions
 
 
 def known_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
-    services, providers = list(config.token_providers), list(config.identity_providers)
+    services = Suggestions(config.token_providers, None)
+    providers = Suggestions(config.identity_providers, None)
     for index, case in enumerate(config.tests):
         if case.service not in config.token_providers:
             yield error(
@@ -25,7 +26,7 @@ def known_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
                 f"test '{case.name}' exchanges for the service '{case.service}', which "
                 "`token_providers` does not define",
                 source_map.value(("tests", index, "service")),
-                did_you_mean(case.service, services),
+                services.hint(case.service),
             )
         expected = case.expect.identity_provider
         if expected is not None and expected not in config.identity_providers:
@@ -34,7 +35,7 @@ def known_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
                 f"test '{case.name}' expects the identity provider '{expected}', which "
                 "`identity_providers` does not define",
                 source_map.value(("tests", index, "expect", "identity_provider")),
-                did_you_mean(expected, providers),
+                providers.hint(expected),
             )
 
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, did_you_mean, error, warning
+from tokensmith.schema.diagnostics import Diagnostic, error, warning
 from tokensmith.schema.durations import parse_duration
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 
-from ._common import Rule, token_provider_path
+from ._common import Rule, Suggestions, token_provider_path
 
 MAX_EXPIRES_IN = 24 * 3600
 
 
 def known_signing_key(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     names = list(config.signing_keys)
+    suggest = Suggestions(names, _defined("signing keys", names))
     for service, provider in config.token_providers.items():
         if provider.signing_key not in config.signing_keys:
             yield error(
@@ -28,12 +29,13 @@ def known_signing_key(config: Config, source_map: SourceMap) -> Iterator[Diagnos
                 f"token provider '{service}' names the signing key '{provider.signing_key}', "
                 "which `signing_keys` does not define",
                 source_map.value(token_provider_path(service, "signing_key")),
-                did_you_mean(provider.signing_key, names) or _defined("signing keys", names),
+                suggest.hint(provider.signing_key),
             )
 
 
 def known_identity_providers(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     names = list(config.identity_providers)
+    suggest = Suggestions(names, _defined("identity providers", names))
     for service, provider in config.token_providers.items():
         for index, name in enumerate(provider.identity_providers or ()):
             if name not in config.identity_providers:
@@ -42,7 +44,7 @@ def known_identity_providers(config: Config, source_map: SourceMap) -> Iterator[
                     f"token provider '{service}' allows the identity provider '{name}', "
                     "which `identity_providers` does not define",
                     source_map.value(token_provider_path(service, "identity_providers", index)),
-                    did_you_mean(name, names) or _defined("identity providers", names),
+                    suggest.hint(name),
                 )
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from tokensmith.compiler import rules
 from tokensmith.compiler.check import check_path
+from tokensmith.compiler.rules._common import Suggestions
 from tokensmith.compiler.rules._tenants import GITHUB_ACTIONS, GOOGLE, multi_tenant_issuer
 from tokensmith.compiler.rules._urls import is_loopback_host, origin_problem
 
@@ -171,3 +172,35 @@ def test_every_rule_code_is_documented_and_has_a_fixture() -> None:
     }
     assert sorted(c for c in codes if f"| {c} |" not in docs) == []
     assert sorted(codes - fixtures) == []
+
+
+def test_two_files_defining_overlapping_providers_name_both_places(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        _BASE + "  acme:\n"
+        "    issuer: https://login.acme.test/\n"
+        "    audience: api\n"
+        "    jwks_url: https://login.acme.test/jwks.json\n"
+        "    algorithms: [RS256]\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.yaml").write_text(
+        "identity_providers:\n"
+        "  acme-again:\n"
+        "    issuer: https://login.acme.test/\n"
+        "    jwks_url: https://login.acme.test/jwks.json\n"
+        "    algorithms: [RS256]\n",
+        encoding="utf-8",
+    )
+    found = check_path(str(tmp_path)).diagnostics
+    assert [(d.code, Path(d.location.file).name, d.location.line) for d in found] == [
+        ("E350", "b.yaml", 3)
+    ]
+    assert f"{tmp_path / 'a.yaml'}:8:3" in found[0].message
+
+
+def test_suggestions_are_memoised_and_bounded() -> None:
+    suggest = Suggestions([f"idp-{i}" for i in range(100)], "no such name", budget=2)
+    assert suggest.hint("idp-1x") == "did you mean 'idp-1'?"
+    assert suggest.hint("zzz") == "no such name"
+    assert suggest.hint("idp-2x") == "no such name"  # over budget: no more comparisons
+    assert suggest.hint("idp-1x") == "did you mean 'idp-1'?"  # remembered
