@@ -207,3 +207,15 @@ def test_inputs_that_cannot_be_read(config: str, tmp_path: Path,
     assert main(["explain", config, "--service", "orders", "--claims",
                  str(tmp_path / "list.json")]) == 2
     assert main(["explain", config, "--service", "orders", "--token", "a.b.c"]) in (1, 2)
+
+
+def test_the_token_can_come_from_stdin(config: str, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    claims = {"iss": "https://internal.example.com", "sub": "svc-1", "exp": NOW + 60}
+    token = jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": "int-1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "tokensmith", "explain", config, "--service", "admin",
+         "--token", "-", "--verify", "--now", str(NOW)],
+        input=token + "\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok    signature: verified with the inline jwks" in done.stdout
+    assert token not in done.stdout
