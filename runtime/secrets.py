@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -34,6 +34,9 @@ from .vault import VAULT_KEY_ENV, VaultError, open_sealed, parse_key
 from .verification_keys import HMAC_MIN_BYTES, HmacKey, KeyMaterialError, looks_like_public_key
 
 MAX_SECRET_FILE_BYTES = 1 << 20
+# A secret of few distinct bytes ("aaaa...", "0000...") is guessable whatever its length.
+MIN_DISTINCT_BYTES = 8
+LOW_ENTROPY = f"the secret has fewer than {MIN_DISTINCT_BYTES} distinct bytes (guessable)"
 
 
 class SecretError(ValueError):
@@ -163,6 +166,7 @@ class _Resolver:
     vault_key: bytes | None
     base_dir: Path | None
     problems: list[str]
+    signing_secrets: dict[bytes, str] = field(default_factory=dict)  # HMAC secret -> its item
 
     def bytes_of(self, where: str, ref: SecretRef) -> bytes | None:
         if ref.kind == "encrypted" and self.vault_key is None:
@@ -185,10 +189,16 @@ class _Resolver:
         if material is None:
             return None
         try:
-            return load_signer(spec, material)
+            signer = load_signer(spec, material)
         except SigningKeyError as exc:
             self.problems.append(f"{where}: {exc}")
             return None
+        if hmac:
+            if len(set(material)) < MIN_DISTINCT_BYTES:
+                self.problems.append(f"{where}: {LOW_ENTROPY}")
+                return None
+            self.signing_secrets[material] = where
+        return signer
 
     def identity_provider_keys(self, idp: IdentityProviderSpec) -> list[VerificationKey] | None:
         where = f"identity_providers.{idp.name}"
@@ -208,19 +218,27 @@ class _Resolver:
         secret = self.bytes_of(where, ref)
         if secret is None:
             return None
+        problem = self._idp_secret_problem(secret, hmac_algs)
+        if problem is not None:
+            self.problems.append(f"{where}: {problem}")
+            return None
+        try:
+            return [HmacKey(None, secret, hmac_algs)]
+        except KeyMaterialError as exc:  # pragma: no cover - checked just above
+            self.problems.append(f"{where}: {exc}")
+            return None
+
+    def _idp_secret_problem(self, secret: bytes, hmac_algs: list[str]) -> str | None:
         minimum = max(HMAC_MIN_BYTES[a] for a in hmac_algs)
         if looks_like_public_key(secret):
-            self.problems.append(f"{where}: the secret is a public key; configure it as jwks")
-        elif len(secret) < minimum:
-            self.problems.append(
-                f"{where}: the secret has {len(secret)} bytes; {'/'.join(hmac_algs)} needs"
-                f" at least {minimum}"
-            )
-        else:
-            try:
-                return [HmacKey(None, secret, hmac_algs)]
-            except KeyMaterialError as exc:  # pragma: no cover - checked just above
-                self.problems.append(f"{where}: {exc}")
+            return "the secret is a public key; configure it as jwks"
+        if len(secret) < minimum:
+            return f"the secret has {len(secret)} bytes; {'/'.join(hmac_algs)} needs {minimum}"
+        if len(set(secret)) < MIN_DISTINCT_BYTES:
+            return LOW_ENTROPY
+        if secret in self.signing_secrets:
+            # tokens tokensmith issues would verify as this provider's tokens
+            return f"the secret is also the secret of {self.signing_secrets[secret]}"
         return None
 
     def _inline_keys(self, where: str, idp: IdentityProviderSpec) -> list[VerificationKey] | None:

@@ -23,6 +23,7 @@ RSA_KEY = rsa.generate_private_key(65537, 2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
 MARK = "SECRETMARK"  # every secret value in these tests contains it
 GOOD_HMAC = MARK + "-good-hmac-secret-0123456789abcdef"
+OTHER_HMAC = MARK + "-another-hmac-secret-9876543210fedcba"
 
 
 def private_pem(key: Any) -> str:
@@ -86,13 +87,13 @@ def test_a_good_config_resolves_to_signers_and_static_key_sources(tmp_path: Path
             "remote": {"algorithms": ["RS256"], "jwks_url": "https://idp.example/jwks"},
         },
     )
-    resolved = resolve_all(cfg, {"HS": GOOD_HMAC, "SB": GOOD_HMAC}, base_dir=tmp_path)
+    resolved = resolve_all(cfg, {"HS": GOOD_HMAC, "SB": OTHER_HMAC}, base_dir=tmp_path)
     assert sorted(resolved.signers) == ["hs", "rs"]
     assert all(isinstance(s, Signer) for s in resolved.signers.values())
     assert sorted(resolved.key_sources) == ["inline", "supabase"]  # remote: the JWKS cache's
     source = resolved.key_sources["supabase"]
     assert isinstance(source, StaticKeySource)
-    token = jwt.encode({"sub": "u"}, GOOD_HMAC, algorithm="HS256", headers={"kid": "any"})
+    token = jwt.encode({"sub": "u"}, OTHER_HMAC, algorithm="HS256", headers={"kid": "any"})
     signing_input, _, sig = token.rpartition(".")
     (key,) = source.candidates("any", "HS256")
     assert key.verify("HS256", signing_input.encode(), base64.urlsafe_b64decode(sig + "="))
@@ -147,11 +148,31 @@ def test_every_problem_is_listed_at_once_naming_the_item(tmp_path: Path) -> None
         "identity_providers.leaky_jwks.jwks: no usable key",
         "identity_providers.mixed_idp: a secret verifies only HS256, HS384 and HS512",
         "identity_providers.pem_idp: the secret is a public key",
-        "identity_providers.weak_idp: the secret has 16 bytes; HS256 needs at least 32",
+        "identity_providers.weak_idp: the secret has 16 bytes; HS256 needs 32",
     ]
     for start in expected:
         assert any(p.startswith(start) for p in problems), (start, problems)
     assert len(problems) == len(expected)
+
+
+def test_low_entropy_and_reused_secrets_are_refused() -> None:
+    cfg = config(
+        {
+            "flat": {"algorithm": "HS256", "secret": {"env": "FLAT"}},
+            "issuing": {"algorithm": "HS256", "secret": {"env": "SHARED"}},
+        },
+        {
+            "flat_idp": {"secret": {"env": "FLAT"}},
+            "loop_idp": {"secret": {"env": "SHARED"}},
+        },
+    )
+    problems = problems_of(cfg, {"FLAT": "ab" * 20, "SHARED": GOOD_HMAC})
+    assert_no_secret(problems)
+    assert problems == [
+        "signing_keys.flat: the secret has fewer than 8 distinct bytes (guessable)",
+        "identity_providers.flat_idp: the secret has fewer than 8 distinct bytes (guessable)",
+        "identity_providers.loop_idp: the secret is also the secret of signing_keys.issuing",
+    ]
 
 
 def test_wrong_or_damaged_vault_key_is_a_startup_problem() -> None:
