@@ -17,7 +17,12 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "vault", help="seal secrets with AES-256-GCM under TOKENSMITH_VAULT_KEY"
+        "vault",
+        help="seal secrets with AES-256-GCM under TOKENSMITH_VAULT_KEY",
+        description="Seal secrets so that the config can keep them in git: create a vault key"
+        " once with `keygen` (keep it out of git, give it to `tokensmith serve` as"
+        " TOKENSMITH_VAULT_KEY), then `encrypt` each secret and paste the printed"
+        ' {encrypted: "..."} as its reference.',
     )
     verbs = parser.add_subparsers(dest="vault_command", metavar="VAULT_COMMAND")
     verbs.required = True
