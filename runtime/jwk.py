@@ -95,7 +95,8 @@ def parse_jwk_set(
             keys.append(parse_jwk(entry, algorithms))
         except JwkRejected as exc:
             kid = entry.get("kid") if isinstance(entry, Mapping) else None
-            dropped.append(DroppedKey(kid if isinstance(kid, str) else None, exc.reason))
+            usable = isinstance(kid, str) and len(kid) <= MAX_KID_LENGTH  # never log a huge kid
+            dropped.append(DroppedKey(kid if usable else None, exc.reason))
     return JwkSetResult(tuple(keys), tuple(dropped))
 
 

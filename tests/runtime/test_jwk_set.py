@@ -117,6 +117,14 @@ def test_bad_rsa_keys_are_dropped_with_a_reason(extra: dict[str, Any], reason: s
     assert reasons([public_jwk(RSA_KEY, **extra)], ["RS256"]) == [reason]
 
 
+def test_dropped_keys_never_carry_a_huge_or_non_string_kid() -> None:
+    keys = [public_jwk(RSA_KEY, kid="k" * 100_000), public_jwk(RSA_KEY, kid=["x"])]
+    assert parse_jwk_set({"keys": keys}, ["RS256"]).dropped == (
+        DroppedKey(None, "bad_kid"),
+        DroppedKey(None, "bad_kid"),
+    )
+
+
 def test_rsa_sizes_outside_bounds_are_dropped() -> None:
     weak = rsa.generate_private_key(65537, 1024)
     assert reasons([public_jwk(weak, kid="w")], ["RS256"]) == ["weak_key"]
