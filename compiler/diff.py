@@ -84,7 +84,7 @@ class CaseChange:
 
     @property
     def changed(self) -> bool:
-        return bool(self.claims) or _verdict(self.old) != _verdict(self.new)
+        return bool(self.claims) or verdict(self.old) != verdict(self.new)
 
 
 @dataclass(frozen=True)
@@ -369,15 +369,11 @@ def _flat_claims(claims: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
-def _verdict(outcome: Outcome) -> str:
+def verdict(outcome: Outcome) -> str:
+    """`issued (auth0)` or `refused: invalid_request (expired)`."""
     if outcome.issued:
         return f"issued ({outcome.identity_provider})"
     return f"refused: {outcome.error} ({outcome.reason})"
-
-
-def verdict(outcome: Outcome) -> str:
-    """`issued (auth0)` or `refused: invalid_request (expired)`."""
-    return _verdict(outcome)
 
 
 # --- loading a side ---------------------------------------------------------------------------
