@@ -178,3 +178,12 @@ def test_json_schema_fragment_requires_each_presets_parameters() -> None:
         jsonschema.validate({"preset": "cognito", "region": "eu"}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"preset": "nope"}, schema)
+
+
+def test_supabase_with_asymmetric_keys_needs_no_secret(tmp_path: Path) -> None:
+    idp = provider(tmp_path, "preset: supabase\nproject: abcd\n"
+                             "jwks_url: https://abcd.supabase.co/auth/v1/.well-known/jwks.json\n"
+                             "algorithms: [ES256]")
+    assert (idp.issuer, idp.audience, idp.algorithms) == (
+        "https://abcd.supabase.co/auth/v1", "authenticated", ("ES256",))
+    assert idp.secret is None
