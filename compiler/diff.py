@@ -334,11 +334,17 @@ def _json(value: Any) -> str:
 
 
 def _cases(old: Side, new: Side, now: float | None) -> list[CaseChange]:
+    """Each case of either side, NEW's definition when both have one, run on both sides."""
     by_name = {case.name: case for case in old.cases}
+    old_inputs = {c.name: (c.service, c.token, c.now) for c in old.cases}
     by_name.update({case.name: case for case in new.cases})
     old_index, new_index = prepare_index(old.bundle), prepare_index(new.bundle)
     results = []
     for name, case in by_name.items():
+        if old_inputs.get(name, (case.service, case.token, case.now)) != (
+            case.service, case.token, case.now
+        ):
+            name = f"{name} (its token or service changed; NEW's is used)"
         at = effective_now(case.now, now)
         before = evaluate(old.bundle, old_index, case.token, case.service, at)
         after = evaluate(new.bundle, new_index, case.token, case.service, at)

@@ -82,3 +82,13 @@ def test_require_conditions_are_compared_one_by_one(tmp_path: Path) -> None:
 def test_flatten_mapping_names_nested_outputs() -> None:
     assert flatten_mapping({"a": {"b.$": "$.x", "c": 1}, "d.$": "$$.service"}) == {
         "a.b": "<- $.x", "a.c": "= 1", "d": "<- $$.service"}
+
+
+def test_a_case_whose_token_changed_runs_with_the_new_token_and_says_so(tmp_path: Path) -> None:
+    case = ("tests:\n  - name: a user\n    service: svc\n"
+            "    token: {iss: https://idp.example.com, sub: %s, org_id: o1}\n"
+            "    expect: {claims_subset: {act: {sub: %s}}}\n")
+    result = diff(tmp_path, BASE + case % ("u1", "u1"), BASE + case % ("u2", "u2"))
+    [change] = result.cases
+    assert change.name == "a user (its token or service changed; NEW's is used)"
+    assert not change.changed  # both sides issue the same claims for NEW's token
