@@ -2,7 +2,8 @@
 
 Codes: E360 a case naming an unknown service; E361 a case expecting an unknown identity
 provider; E362 an `expect` with both `claims` and `claims_subset`; E363 an `expect` that
-checks nothing; E364 an `expect` with an `error` and an outcome of success.
+checks nothing; E364 an `expect` with an `error` and an outcome of success; E365 a case
+expecting an identity provider that the service's `identity_providers` allow-list leaves out.
 """
 
 from __future__ import annotations
@@ -39,6 +40,24 @@ def known_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
             )
 
 
+def allowed_expected_provider(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    """A case that expects a provider its service does not accept can never pass."""
+    for index, case in enumerate(config.tests):
+        expected = case.expect.identity_provider
+        service = config.token_providers.get(case.service)
+        if expected is None or service is None or service.identity_providers is None:
+            continue
+        if expected in config.identity_providers and expected not in service.identity_providers:
+            yield error(
+                "E365",
+                f"test '{case.name}' expects the identity provider '{expected}', which the "
+                f"service '{case.service}' does not accept (its `identity_providers` leave it "
+                "out), so the exchange can only fail",
+                source_map.value(("tests", index, "expect", "identity_provider")),
+                "add it to the service's `identity_providers`, or expect `error: invalid_target`",
+            )
+
+
 def _success_fields(expect: Expectation) -> list[str]:
     fields = ("identity_provider", "claims", "claims_subset")
     return [field for field in fields if getattr(expect, field) is not None]
@@ -71,4 +90,4 @@ def expectations(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
             )
 
 
-RULES: tuple[Rule, ...] = (known_names, expectations)
+RULES: tuple[Rule, ...] = (known_names, allowed_expected_provider, expectations)
