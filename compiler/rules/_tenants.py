@@ -23,33 +23,33 @@ class MultiTenantIssuer:
 
 GITHUB_ACTIONS = MultiTenantIssuer(
     "GitHub Actions (a shared issuer)",
-    "every repository on github.com gets tokens from this issuer",
+    "every repository on github.com gets tokens from this issuer, so any of them would match",
     "the audience your workflows request, e.g. https://github.com/<owner>",
     ("repository_owner", "repository_owner_id", "repository", "repository_id", "sub"),
     "repository",
 )
 GITLAB = MultiTenantIssuer(
     "GitLab.com (a shared issuer)",
-    "every project on gitlab.com gets ID tokens from this issuer",
+    "every project on gitlab.com gets ID tokens from this issuer, so any of them would match",
     "the `aud` of your `id_tokens:` job setting",
     ("namespace_path", "namespace_id", "project_path", "project_id", "sub"),
     "project",
 )
 TERRAFORM_CLOUD = MultiTenantIssuer(
     "HCP Terraform (a shared issuer)",
-    "every organization on app.terraform.io gets tokens from this issuer",
+    "every organization on app.terraform.io gets tokens from this issuer, so any of them would match",
     "the audience of your workload identity setting",
     ("terraform_organization_id", "terraform_organization_name", "sub"),
     "organization",
 )
 GOOGLE = MultiTenantIssuer(
     "Google accounts (a shared issuer)",
-    "every Google OAuth client gets ID tokens from this issuer",
+    "every app using Google Sign-In gets ID tokens from this issuer, so any of them would match",
     "your OAuth client id",
 )
 FIREBASE = MultiTenantIssuer(
     "Firebase (keys shared by all projects)",
-    "all Firebase projects are signed with the same keys and the audience names the project",
+    "all Firebase projects share one set of signing keys, so only the project id tells your tokens from any other project's, and Firebase requires `aud` to be checked as well as `iss`",
     "your Firebase project id",
 )
 

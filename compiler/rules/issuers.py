@@ -76,7 +76,7 @@ def multi_tenant_needs_audience(config: Config, source_map: SourceMap) -> Iterat
             yield error(
                 "E351",
                 f"identity provider '{name}' trusts {tenant.label} without an `audience`: "
-                f"{tenant.audience_reason}, so any of their tokens would match",
+                f"{tenant.audience_reason}",
                 source_map.value(idp_path(name, "issuer")),
                 f"set `audience` to {tenant.audience_example}",
             )
