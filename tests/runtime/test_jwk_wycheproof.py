@@ -1,4 +1,4 @@
-"""Wycheproof JSON Web Signature vectors replayed against our envelope decoding and typed keys.
+"""Wycheproof vectors replayed against our envelope decoding and typed keys.
 
 Vectors from C2SP/wycheproof `testvectors_v1/json_web_signature_test.json` (Apache-2.0):
 groups `es256` (tc 18-32), `base64` (tc 357-377) and `SpecialCaseEs256` (tc 378-401). Their
@@ -141,3 +141,33 @@ def test_key_with_encryption_key_ops_is_dropped() -> None:
     jwk = {k: v for k, v in EC_JWK.items() if k not in ("alg", "use")} | {"key_ops": ["encrypt"]}
     result = parse_jwk_set({"keys": [jwk]}, ["ES256"])
     assert result.keys == () and result.dropped[0].reason == "not_for_signatures"
+
+
+# `rsa_signature_2048_sha256_test.json` (RsassaPkcs1Verify), a sample: valid tc 1 and 3, and
+# tc 9, a BER-encoded DigestInfo length (CVE-2006-4339 family) that must be refused.
+RSA_JWK = {
+    "alg": "RS256",
+    "e": "AQAB",
+    "kid": "none",
+    "kty": "RSA",
+    "n": "orRRoH0KpfluRVZxUTVQUUqKW0YuvvcXCU-h_ugiJOY3-XRtP3yv0xh42AMltu9aFwD2WQO0aUKeidbqyIRQl7Wr"
+    "OTGJ25JRLtincRoSU_rNIPecFegkfz0-QuRuSMmOJUov6XZTE6A-_48X4aApOXofomqNzib0kO2BKZYV2YFMItphBCjg"
+    "nH2WWFlCZvXAIdD87KCNlFoSvoLeTR7Oa0wDFFtdNJXU7VQR64eNrwX9evw-Ca2g8RJkIvWQl1oZaYFvSGmLy7obTZyu"
+    "edRg2Pn4Xnl1AF2bwixOWsD3waRdElaaYoB9O5oC5aUw53MGb0U9H1tMLpz3ggKD90K51Q",
+}
+RSA_VECTORS = [
+    (1, "", "840f5dac53106dd1f9c57219224cf51289290c42f20466875ba8e830ac5690e541536fcc8ab03b731f82bf66d83f194e7e180b3963ec7a2f3f7904a7ce49aed47da4d4b79421eaf937d301b3e696169297b797c32c076a12be4de0b58e003c5123051a84a10c62f8dac2f42a8640008eb3c7cccd6760ff5b51b689763922582845f048fb8150e5a7a6ca2eccc7bdc85349ad5b26c52137a79fa3fe5c29ab5cd7615013219c1941b6708e9c3c23feff5febaf0c8ebca5750b54e3e6e99a3e876b396f27860b7f3ec4e9191703c6332d944f6f69751167680c79c4f6b57f1cc8755d24b6ec158ccdbacdb23107a33cb6b332516c13274d1f9dccc21dced869e486", True),
+    (3, "54657374", "264491e844c119f14e425c03282139a558dcdaeb82a4628173cd407fd319f9076eaebc0dd87a1c22e4d17839096886d58a9d5b7f7aeb63efec56c45ac7bead4203b6886e1faa90e028ec0ae094d46bf3f97efdd19045cfbc25a1abda2432639f9876405c0d68f8edbf047c12a454f7681d5d5a2b54bd3723d193dbad4338baad753264006e2d08931c4b8bb79aa1c9cad10eb6605f87c5831f6e2b08e002f9c6f21141f5841d92727dd3e1d99c36bc560da3c9067df99fcaf818941f72588be33032bad22caf6704223bb114d575b6d02d9d222b580005d930e8f40cce9f672eebb634a20177d84351627964b83f2053d736a84ab1a005f63bd5ba943de6205c", True),
+    (9, "313233343030", "8a0e82d4f334aca72a718b6f8f643f69c6048d619d5eba71263a5d2d3ac7a7af133b780c7595ca2c982c006e861948f543cd0210c758691f9626842c25de2843ea314ca8eff285d47e0cffa54180af416004017034962a80a5959c3d3f1bfc154a4824462a93c014f6dfe920824f414a6e30e0e5944d480b99949ec7bf64c4a7461575933b17d7d6b0178b5192392ace3ed8469e8ac1dacae51ad5d3ad73dcb213e056d04596e64d8c0703def3110c7cecc93ba8ac8059f0f3d66b89d8712c62b41d407e4b4a104f4569558b0290c213cad6d0653898b9df8f4a453ab07d13bfb7598d505abbd0c4987e4f1ac66e1a523e113e370ab7cf990f0cc63f50f4f0a4", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("tc, msg, sig, valid", RSA_VECTORS, ids=[str(v[0]) for v in RSA_VECTORS])
+def test_rsa_pkcs1_vectors(tc: int, msg: str, sig: str, valid: bool) -> None:
+    (key,) = parse_jwk_set({"keys": [RSA_JWK]}, ["RS256", "PS256"]).keys
+    assert key.algorithms == {"RS256"}  # the JWK's own `alg` narrows the family
+    assert key.verify("RS256", bytes.fromhex(msg), bytes.fromhex(sig)) is valid
+    assert not key.verify("PS256", bytes.fromhex(msg), bytes.fromhex(sig))
+    # one byte short or long: refused by length before any arithmetic
+    assert not key.verify("RS256", bytes.fromhex(msg), bytes.fromhex(sig)[1:])
+    assert not key.verify("RS256", bytes.fromhex(msg), b"\x00" + bytes.fromhex(sig))
