@@ -13,18 +13,24 @@ A provider with an issuer matches only tokens whose `iss` is present and equal; 
 audience matches only tokens listing it in `aud`. A token matching no provider is untrusted; one
 matching several (an `aud` list naming two providers, or an issuer-only provider next to an
 (issuer, audience) provider of the same issuer) is refused as ambiguous: we never pick one.
+
+A token whose `iss` is one of tokensmith's own issuers (`own_issuers`: the top-level issuer and
+every token provider's) matches no provider at all. Every token tokensmith signs carries such an
+`iss`, so an issued token can never be exchanged again, not even through an audience-only
+provider whose keys happen to be tokensmith's own (the compiler's E353 sees only issuers, and
+an inline `jwks` or a `jwks_url` may name tokensmith's public keys).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from .claims import read_audiences, read_issuer
 from .errors import BundleError, InvalidRequest
-from .model import IdentityProviderSpec
+from .model import IdentityProviderSpec, RuntimeConfig
 
 UNTRUSTED = "token issuer or audience is not trusted"
 
@@ -36,13 +42,17 @@ class IdentityProviderIndex:
     by_pair: Mapping[tuple[str, str], str]
     by_issuer: Mapping[str, str]
     by_audience: Mapping[str, str]
+    own_issuers: frozenset[str] = frozenset()
 
 
-def build_index(providers: Mapping[str, IdentityProviderSpec]) -> IdentityProviderIndex:
+def build_index(
+    providers: Mapping[str, IdentityProviderSpec], own_issuers: Iterable[str] = ()
+) -> IdentityProviderIndex:
     """Index `providers`; a `BundleError` names two providers that claim the same key.
 
     Such a pair could never be told apart at run time; the compiler refuses it too, this guards
-    a bundle written by something else.
+    a bundle written by something else. `own_issuers` are the issuers of tokensmith's own tokens
+    (`own_issuers_of(config)`): tokens claiming them match no provider.
     """
     by_pair: dict[tuple[str, str], str] = {}
     by_issuer: dict[str, str] = {}
@@ -58,8 +68,16 @@ def build_index(providers: Mapping[str, IdentityProviderSpec]) -> IdentityProvid
         else:
             raise BundleError(f"identity provider {name!r} has neither issuer nor audience")
     return IdentityProviderIndex(
-        MappingProxyType(by_pair), MappingProxyType(by_issuer), MappingProxyType(by_audience)
+        MappingProxyType(by_pair),
+        MappingProxyType(by_issuer),
+        MappingProxyType(by_audience),
+        frozenset(own_issuers),
     )
+
+
+def own_issuers_of(config: RuntimeConfig) -> frozenset[str]:
+    """The `iss` values of the tokens tokensmith issues: the top-level and every service's."""
+    return frozenset({config.issuer, *(tp.issuer for tp in config.token_providers.values())})
 
 
 def _put(table: dict[Any, str], key: Any, name: str) -> None:
@@ -71,9 +89,14 @@ def _put(table: dict[Any, str], key: Any, name: str) -> None:
 
 
 def candidates(index: IdentityProviderIndex, claims: Mapping[str, Any]) -> frozenset[str]:
-    """Names of every provider the token's `iss` and `aud` match (malformed ones are refused)."""
+    """Names of every provider the token's `iss` and `aud` match (malformed ones are refused).
+
+    None for a token claiming one of tokensmith's own issuers (see the module docstring).
+    """
     issuer = read_issuer(claims)
     audiences = read_audiences(claims)
+    if issuer is not None and issuer in index.own_issuers:
+        return frozenset()  # one of our own tokens, posted back: never a subject token
     found: set[str] = set()
     if issuer is not None:
         _add(found, index.by_issuer.get(issuer))
