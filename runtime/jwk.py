@@ -15,7 +15,8 @@ reason code, never raised, so one odd key cannot take the good ones down with it
     alg_mismatch       the JWK's `alg` is not an algorithm of the key's family and curve
     alg_not_allowed    no algorithm of the key is on the identity provider's allow-list
     bad_member         a member is missing, of the wrong type, or not base64url
-    weak_key           RSA under 2048 or over 8192 bits, `e` below 3 or not below 2**32
+    weak_key           RSA under 2048 or over 8192 bits, `e` below 3 or not below 2**32, or a
+                       modulus with the ROCA fingerprint (CVE-2017-15361)
     invalid_key        the numbers do not make a key (a point not on the curve, an even `e`
                        or modulus)
 
@@ -39,6 +40,7 @@ from .verification_keys import (
     EcKey,
     EdKey,
     RsaKey,
+    is_roca_modulus,
 )
 
 MAX_KEYS = 100
@@ -173,6 +175,8 @@ def _rsa(jwk: Mapping[str, Any], kid: str | None, algorithms: Sequence[str]) -> 
         raise JwkRejected("weak_key")
     if e % 2 == 0 or n % 2 == 0:
         raise JwkRejected("invalid_key")
+    if is_roca_modulus(n):
+        raise JwkRejected("weak_key")
     return RsaKey(kid, rsa.RSAPublicNumbers(e, n).public_key(), allowed)
 
 

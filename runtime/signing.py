@@ -29,6 +29,7 @@ from .verification_keys import (
     MAX_RSA_BITS,
     MIN_RSA_BITS,
     SHA_BY_SIZE,
+    is_roca_modulus,
     looks_like_public_key,
 )
 
@@ -136,6 +137,8 @@ def _rsa_signer(kid: str, alg: str, key: PrivateKey) -> Signer:
         raise SigningKeyError(f"{alg} needs an RSA private key")
     if not MIN_RSA_BITS <= key.key_size <= MAX_RSA_BITS:
         raise SigningKeyError(f"RSA keys must have {MIN_RSA_BITS} to {MAX_RSA_BITS} bits")
+    if is_roca_modulus(key.public_key().public_numbers().n):
+        raise SigningKeyError("the RSA key comes from a flawed generator (ROCA); make a new one")
     digest = SHA_BY_SIZE[alg[2:]]()
     pad: padding.AsymmetricPadding = (
         padding.PKCS1v15()

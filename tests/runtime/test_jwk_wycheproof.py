@@ -171,3 +171,66 @@ def test_rsa_pkcs1_vectors(tc: int, msg: str, sig: str, valid: bool) -> None:
     # one byte short or long: refused by length before any arithmetic
     assert not key.verify("RS256", bytes.fromhex(msg), bytes.fromhex(sig)[1:])
     assert not key.verify("RS256", bytes.fromhex(msg), b"\x00" + bytes.fromhex(sig))
+
+
+# `json_web_key_test.json` (JsonWebKey): key sets that must not yield a usable key.
+EC_X, EC_Y = EC_JWK["x"], EC_JWK["y"]
+KEYSET_CASES = [
+    # tc 1-4: symmetric keys in a key set, next to an EC key or alone (never taken from a set)
+    ({"alg": "HS256", "use": "sig", "k": "-ebuDNsVZ2iJtoZ-akfXTSCt4UO2cruLCsbWlBinggE",
+      "kid": "kid-aes-sign", "kty": "oct"}, "symmetric_key"),
+    # tc 6: an RSA encryption key
+    ({"alg": "RSA1_5", "use": "enc", "e": "AQAB", "kid": "kid-rsa-sign", "kty": "RSA",
+      "n": "kqGboBfAWttWPCA-0cGRgsY6SaYoIARt0B_PkaEcIq9HPYNdu9n6UuWHuuTHrjF_ZoQW97r5HaAorNvrMEGTGdx"
+      "CHZdEtkHvNVVmrtxTBLiQCbCozXhFoIrVcr3qUBrdGnNn_M3jJi7Wg7p_-x62nS5gNG875oyheRkutHsQXikFZwsN3q_"
+      "TsPNOVlCiHy8mxzaFTUQGm-X8UYexFyAivlDSjgDJLAZSWfxd7k9Gxuwa3AUfQqQcVcegmgKGCaErQ3qQbh1x7WB6iop"
+      "E3_-GZ8HMAVtR9AmrVscqYsnjhaCehfAI0iKKs8zXr8tISc0ORbaalrkk03H1ZrsEnDKEWQ"}, "not_for_signatures"),
+    # tc 7: a modulus from the ROCA generator (CVE-2017-15361)
+    ({"alg": "RS256", "use": "sig", "e": "AQAB", "kid": "kid-rsa-roca-sign", "kty": "RSA",
+      "n": "AanFpofbj7KjD4Lf-N2hVMKR7yewSyXhhbirIMTGpfYEhZ_lnt5UoK98DnKIgArXGTu3MaW_HhFw16HGaTDUHqP"
+      "rId7fe4r11CqRw09yBFuW79V8sYIwHdzCaWflUI6auImYbVfoN9_nD5n8N8SY9DwXw7mwZM9wREPXoDPgOoIWl6q_MPs"
+      "p7n0zs3Z5ZaiQWOOzl1S9OhwAfSiiOwz6efnXEaxuTEtPd7BjSx7NaFka8Dx9U7YqXy2RFj1O9PjyaDGuRh7YXsX3iMU"
+      "SP_wSyHQg_c_qHRtKUsNSGCT7OZg0hzm2KphtjnayKJvC64vAbROBR4Ubg6Bxg9IQVZ-QYyE"}, "weak_key"),
+    # tc 8: 1024-bit RSA
+    ({"kty": "RSA", "use": "sig", "alg": "RS256", "e": "AQAB", "kid": "RS256_1024",
+      "n": "rJBIp6T1YK-RtPyvYqFFlcucqewSAA_IReSFchE8qyiQrbARqRlXWkB2DR8j_pJQnIpYELbQWZC5Cd0PTGAU8rM"
+      "bar2AW6zpmBbi7aQf17lUBdt8XI9M9rq7FPVQ1dDdUXm1SVH_9qqWhvMPR422SbfHBEzCAtzK0ANDRo6qz78"},
+     "weak_key"),
+    # tc 9: public exponent 1
+    ({"kty": "RSA", "use": "sig", "alg": "RS256", "e": "AQ", "kid": "RS256_2048",
+      "n": "u-SfdHPjFtGmzuoH6gheIIZ4nLwUHBQEtFGqOe0N8JuZUc5VOzlI8yl0r8ESilAouttkdftexj4VFJz5R9FH90y"
+      "pVQDPL0H4mC_RtkcJ1DBB8MriU8dmzqSXP1SBs4s5L-pJWxKKLjXddD6gXJZ7HT_aPl2olvlLh8JkD_52U6sjdeP3OWD"
+      "KvMu5GsrMlS9XJCVaCx8r9698OEElwK-ZW9PztgTSb-MvyTuyzis5Yc13n_z0wMLahpDilI2fzNsZ3yH6htu4VXPraSE"
+      "ZV6C0Z7epAAAUqiUnxh3WRupEICaewYEnW3MVS2hHwLwtPu_RR0XHoZr1oPSlQMP3Zi2QKw"}, "weak_key"),
+    # tc 19, 20: the JWK's alg does not fit its curve
+    ({"alg": "ES521", "use": "sig", "x": EC_X, "y": EC_Y, "crv": "P-256", "kty": "EC"},
+     "alg_mismatch"),
+    ({"alg": "ES224", "use": "sig", "x": EC_X, "y": EC_Y, "crv": "P-256", "kty": "EC"},
+     "alg_mismatch"),
+    # tc 21: an EC encryption key
+    ({"alg": "ES256", "use": "enc", "x": EC_X, "y": EC_Y, "crv": "P-256", "kty": "EC"},
+     "not_for_signatures"),
+    # tc 22: a point off the curve
+    ({"alg": "ES256", "use": "sig", "x": EC_X, "y": EC_Y[:-2] + "nw", "crv": "P-256",
+      "kty": "EC"}, "invalid_key"),
+    # tc 23: P-256 coordinates labelled P-384
+    ({"alg": "ES256", "use": "sig", "x": EC_X, "y": EC_Y, "crv": "P-384", "kty": "EC"},
+     "alg_mismatch"),
+    # tc 24: EC members labelled RSA
+    ({"alg": "ES256", "use": "sig", "x": EC_X, "y": EC_Y, "crv": "P-256", "kty": "RSA"},
+     "alg_mismatch"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("jwk, reason", KEYSET_CASES, ids=[c[1] for c in KEYSET_CASES])
+def test_wycheproof_bad_keys_are_dropped(jwk: dict[str, str], reason: str) -> None:
+    result = parse_jwk_set({"keys": [jwk, EC_JWK]}, ["RS256", "ES256", "ES384", "ES512", "HS256"])
+    assert [d.reason for d in result.dropped] == [reason]
+    assert [k.kid for k in result.keys] == ["kid-ec-sign"]  # the good key stays
+
+
+def test_wycheproof_mixed_symmetric_keyset_forgery_fails() -> None:
+    # tc 1: an HS256 token made with the set's `oct` key; the set yields only the EC key
+    keys = parse_jwk_set({"keys": [KEYSET_CASES[0][0], EC_JWK]}, ["HS256", "ES256"]).keys
+    jws = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImtpZC1hZXMtc2lnbiJ9.Zm9v.TD37p4c_0jmreSrBSDmE0F3mYSPtkZ3WrSyI5wb_KTg"
+    assert not any(replay(jws, key) for key in keys)

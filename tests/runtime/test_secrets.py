@@ -27,15 +27,17 @@ OTHER_HMAC = MARK + "-another-hmac-secret-9876543210fedcba"
 
 
 def private_pem(key: Any) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    return str(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+    )
 
 
 def public_pem(key: Any) -> str:
-    return (
+    return str(
         key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
