@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,3 +42,8 @@ def generated_require(require: Mapping[str, Any]) -> MappingFunction:
     text = generate_module(mappings, lowered, {}, ["t.yaml"], VERSION)
     function: MappingFunction = load_module(text)["IDENTITY_PROVIDER_REQUIREMENTS"]["p"]
     return function
+
+
+def canonical(value: Any) -> str:
+    """JSON text that tells `true` from `1` and `1.0` from `1`, and keeps key order."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
