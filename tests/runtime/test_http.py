@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 
@@ -234,9 +235,28 @@ def test_get_tokens_is_405_json(client: httpx.Client, world: World) -> None:
 
 def test_oversized_header_section_is_refused_before_the_app(client: httpx.Client) -> None:
     big = client.post("/tokens", headers={"x-big": "a" * 64 * 1024}, content=b"")
-    assert big.status_code in (400, 431)
+    assert_refused(big, 431, "invalid_request")
     many = client.post("/tokens", headers={f"x-h{i}": "1" for i in range(200)}, content=b"")
-    assert many.status_code in (400, 431)
+    assert_refused(many, 431, "invalid_request")
+
+
+def test_a_body_that_stalls_is_refused_after_the_deadline(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tokensmith.runtime import app
+
+    monkeypatch.setattr(app, "BODY_TIMEOUT_SECONDS", 0.3)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /tokens HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+            b"grant_type="
+        )
+        started = time.monotonic()
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b'"invalid_request"' in answer
+    assert time.monotonic() - started < 3
 
 
 def test_a_well_formed_request_id_is_echoed_and_a_bad_one_replaced(client: httpx.Client) -> None:
