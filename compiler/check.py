@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from tokensmith.schema._gc import gc_paused
 from tokensmith.schema.diagnostics import Diagnostic, sorted_diagnostics
 from tokensmith.schema.loader import LoadedSource, load_config_source
 from tokensmith.schema.location import SourceMap
@@ -55,7 +56,8 @@ def check_path(path: str) -> CheckResult:
 
     Raises `tokensmith.schema.loader.ConfigReadError` when the path cannot be read at all.
     """
-    return check_loaded(load_config_source(path))
+    with gc_paused():
+        return check_loaded(load_config_source(path))
 
 
 def check_loaded(loaded: LoadedSource, rules: RuleRunner | None = None) -> CheckResult:

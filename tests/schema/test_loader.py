@@ -8,8 +8,18 @@ from typing import Any
 
 import pytest
 
+from tokensmith.schema import _compose
 from tokensmith.schema.loader import ConfigReadError, LoadedSource, load_config_source
 from tokensmith.schema.location import Location
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "ruamel"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every loader test runs on both parsers: they must give the same data and findings."""
+    if request.param == "ruamel":
+        monkeypatch.setattr(_compose, "LIBYAML", None)
+    elif _compose.LIBYAML is None:
+        pytest.skip("PyYAML with libyaml is not installed")
 
 
 def write(path: Path, text: str) -> str:
@@ -49,12 +59,15 @@ def test_scalars_become_plain_json_types(tmp_path: Path) -> None:
     file = write(
         tmp_path / "c.yaml",
         "a: 2024-01-01\nb: yes\nc: 0x1F\nd: 1_000\ne: 1.5\nf: ~\ng:\nh: TRUE\ni: '007'\n"
-        "j: 2024-01-01T10:00:00Z\n",
+        "j: 2024-01-01T10:00:00Z\nk: 0o17\nl: 010\nm: on\nn: 1e3\no: -.5\np: !!str yes\n"
+        "q: 12:30\nr: 'true'\n",
     )
     data = load_config_source(file).data
+    # YAML 1.2 core schema, whichever parser composed the text
     assert data == {
-        "a": "2024-01-01", "b": "yes", "c": 31, "d": 1000, "e": 1.5, "f": None, "g": None,
-        "h": True, "i": "007", "j": "2024-01-01T10:00:00Z",
+        "a": "2024-01-01", "b": "yes", "c": 31, "d": "1_000", "e": 1.5, "f": None, "g": None,
+        "h": True, "i": "007", "j": "2024-01-01T10:00:00Z", "k": 15, "l": 10, "m": "on",
+        "n": 1000.0, "o": -0.5, "p": "yes", "q": "12:30", "r": "true",
     }  # fmt: skip
     assert_plain(data)
 
@@ -162,9 +175,12 @@ def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     assert load_config_source(str(path)).data == {"version": 1}
 
 
-def test_control_character_is_located(tmp_path: Path) -> None:
-    file = write(tmp_path / "c.yaml", "version: 1\nissuer: a\x07b\n")
-    assert codes(load_config_source(file)) == [("E101", 2, 10)]
+@pytest.mark.parametrize(
+    ("text", "where"), [("version: 1\nissuer: a\x07b\n", (2, 10)), ("é: ok\nb: x\x07\n", (2, 5))]
+)
+def test_control_character_is_located(tmp_path: Path, text: str, where: tuple[int, int]) -> None:
+    file = write(tmp_path / "c.yaml", text)
+    assert codes(load_config_source(file)) == [("E101", *where)]
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
@@ -228,8 +244,9 @@ def test_unsupported_tags_and_values(tmp_path: Path, text: str) -> None:
     assert codes(load_config_source(file)) == [("E110", 1, 4)]
 
 
-def test_deep_nesting_is_refused(tmp_path: Path) -> None:
-    file = write(tmp_path / "c.yaml", "a: " + "[" * 100 + "]" * 100 + "\n")
+@pytest.mark.parametrize("depth", [100, 5000])
+def test_deep_nesting_is_refused(tmp_path: Path, depth: int) -> None:
+    file = write(tmp_path / "c.yaml", "a: " + "[" * depth + "]" * depth + "\n")
     assert [d.code for d in load_config_source(file).diagnostics] == ["E111"]
 
 
