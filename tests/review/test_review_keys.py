@@ -1,0 +1,94 @@
+"""Security review 2026-11-29: key material and key selection.
+
+The identity provider's public key pasted as its HMAC `secret` is the configuration behind
+RS256 -> HS256 forgeries (CVE-2022-29217 and kin): whoever knows the public key can then sign.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from tokensmith.runtime.errors import ExchangeError, StartupError
+
+from .test_review_exchange import (
+    ENV,
+    LOOP_CONFIG,
+    NOW,
+    UPSTREAM,
+    compiled_service,
+    exchange_for,
+)
+
+IDP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+DER = IDP_KEY.public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+)
+PEM = IDP_KEY.public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+)
+JWK = RSAAlgorithm.to_jwk(IDP_KEY)
+
+
+def _b64url_der() -> str:
+    text = base64.urlsafe_b64encode(DER).rstrip(b"=").decode()
+    assert "-" in text or "_" in text  # else it is plain base64, which is already recognised
+    return text
+
+
+PUBLIC_KEY_TEXTS = {
+    "base64url DER": _b64url_der(),
+    "hex DER": DER.hex(),
+    "base64 of the PEM": base64.b64encode(PEM).decode(),
+    "JWK in a list": f"[{JWK}]",
+}
+
+
+def _forge(secret: bytes) -> str:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = {"iss": UPSTREAM, "aud": "upstream-api", "sub": "admin", "exp": int(NOW) + 600}
+    signing_input = f"{header}.{b64(json.dumps(body).encode())}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runtime/verification_keys.py looks_like_public_key recognises PEM, DER, plain base64 "
+    "DER and JWK objects, but not base64url or hex DER, base64 of a PEM, or a JWK list: such a "
+    "`secret` is accepted at start-up and anyone holding the public key forges HS256 tokens",
+)
+@pytest.mark.parametrize("form", sorted(PUBLIC_KEY_TEXTS))
+def test_a_public_key_in_any_text_form_is_never_an_hmac_secret(tmp_path: Path, form: str) -> None:
+    text = PUBLIC_KEY_TEXTS[form]
+    env = {**ENV, "REVIEW_UPSTREAM_SECRET": text}
+    try:
+        service = compiled_service(tmp_path, LOOP_CONFIG, env)
+    except StartupError as exc:
+        assert any("public key" in problem for problem in exc.problems), exc.problems
+        assert all(text not in problem for problem in exc.problems)
+        return
+    with pytest.raises(ExchangeError):  # the forgery must not be exchanged
+        exchange_for(service, _forge(text.encode()), "reports")
+
+
+RECOGNISED = {"PEM": PEM.decode(), "base64 DER": base64.b64encode(DER).decode(), "JWK": JWK}
+
+
+@pytest.mark.parametrize("form", sorted(RECOGNISED))
+def test_a_public_key_in_the_usual_forms_is_refused_at_start_up(tmp_path: Path, form: str) -> None:
+    env = {**ENV, "REVIEW_UPSTREAM_SECRET": RECOGNISED[form]}
+    with pytest.raises(StartupError) as info:
+        compiled_service(tmp_path, LOOP_CONFIG, env)
+    assert any("public key" in problem for problem in info.value.problems)
