@@ -35,12 +35,8 @@ from .verification_keys import (
 
 _JWK_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
-PrivateKey = (
-    rsa.RSAPrivateKey
-    | ec.EllipticCurvePrivateKey
-    | ed25519.Ed25519PrivateKey
-    | (ed448.Ed448PrivateKey)
-)
+_EdPrivateKey = ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | _EdPrivateKey
 
 
 class SigningKeyError(ValueError):
@@ -91,13 +87,12 @@ def load_signer(spec: SigningKeySpec, material: bytes) -> Signer:
     alg = spec.algorithm
     if alg in HMAC_ALGORITHMS:
         return _hmac_signer(spec.kid, alg, material)
-    key = _load_private_key(material)
     if alg in RSA_ALGORITHMS:
-        return _rsa_signer(spec.kid, alg, key)
+        return _rsa_signer(spec.kid, alg, _load_private_key(material))
     if alg in EC_ALGORITHMS:
-        return _ec_signer(spec.kid, alg, key)
+        return _ec_signer(spec.kid, alg, _load_private_key(material))
     if alg in OKP_ALGORITHMS:
-        return _ed_signer(spec.kid, alg, key)
+        return _ed_signer(spec.kid, alg, _load_private_key(material))
     raise SigningKeyError(f"algorithm {alg!r} is not supported for signing")
 
 
@@ -176,7 +171,7 @@ def _ec_signer(kid: str, alg: str, key: PrivateKey) -> Signer:
 
 
 def _ed_signer(kid: str, alg: str, key: PrivateKey) -> Signer:
-    if not isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+    if not isinstance(key, _EdPrivateKey):
         raise SigningKeyError(f"{alg} needs an Ed25519 or Ed448 private key")
     crv = "Ed25519" if isinstance(key, ed25519.Ed25519PrivateKey) else "Ed448"
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

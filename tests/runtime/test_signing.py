@@ -210,3 +210,9 @@ def test_rsa_signing_key_from_the_roca_generator_is_refused() -> None:
     with pytest.raises(SigningKeyError, match="ROCA"):
         signer("RS256", pem(roca))
     assert signer("RS256", pem(RSA_KEY)).algorithm == "RS256"  # a sound key of the same size
+
+
+@pytest.mark.parametrize("alg", ["none", "HS1", "ES256K", "RSA-OAEP"])
+def test_unsupported_algorithms_are_named_as_such(alg: str) -> None:
+    with pytest.raises(SigningKeyError, match="not supported"):
+        signer(alg, pem(RSA_KEY))
