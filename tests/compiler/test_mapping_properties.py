@@ -100,7 +100,7 @@ def _path_values(mapping: Any) -> list[str]:
         return [p for item in mapping for p in _path_values(item)]
     if not isinstance(mapping, dict):
         return []
-    found = []
+    found: list[str] = []
     for key, value in mapping.items():
         found += [value] if key.endswith(".$") else _path_values(value)
     return found

@@ -162,7 +162,7 @@ def test_a_missing_path_leaves_the_key_out_but_keeps_its_object(compile_mapping:
 
 
 def test_constants_of_every_json_type_are_kept_as_is(compile_mapping: Any) -> None:
-    mapping = {
+    mapping: dict[str, Any] = {
         "null": None,
         "no": False,
         "one": 1,
