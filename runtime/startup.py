@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 KEYS_WAIT_SECONDS = 2.5
 
 
-@dataclass
+@dataclass(frozen=True)
 class Service:
     """Everything the HTTP app serves from; built once per process by `prepare`."""
 

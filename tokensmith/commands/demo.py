@@ -141,26 +141,40 @@ def _compile(config_path: str, bundle_dir: str) -> str | None:
 def _exchange_demo(
     url: str, server: subprocess.Popen[bytes], idp_secret: str, env: dict[str, str]
 ) -> int:
-    import httpx
-    import jwt
-
     if not _wait_ready(url, server):
         print("tokensmith demo: the server did not become ready", file=sys.stderr)
         return 1
     print(f"   ready: GET {url}/readyz -> 200")
+    _step("3. the quickstart login service signs a token for its user (HS256)")
+    subject_token = _mint(idp_secret)
+    _step("4. exchange it over HTTP")
+    status, body = _post(url, subject_token)
+    if status != 200:
+        return 1
+    _step("5. the issued token, decoded and verified with the service's signing key")
+    _show_issued(body["access_token"], env["TOKENSMITH_SIGNING_KEY"])
+    return 0
+
+
+def _mint(idp_secret: str) -> str:
+    import jwt
+
     now = int(time.time())
     claims = {"iss": IDP_ISSUER, "aud": IDP_AUDIENCE, "sub": "user-1",
               "email": "ada@example.com", "iat": now, "exp": now + 300}
-    subject_token = jwt.encode(claims, idp_secret, "HS256")
-    _step("3. the quickstart login service signs a token for its user (HS256)")
     _show_json("claims", claims)
+    return jwt.encode(claims, idp_secret, "HS256")
+
+
+def _post(url: str, subject_token: str) -> tuple[int, dict[str, Any]]:
+    import httpx
+
     form = {
         "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
         "subject_token": subject_token,
         "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
         "audience": SERVICE,
     }
-    _step("4. exchange it over HTTP")
     print(f"   POST {url}/tokens\n   Content-Type: application/x-www-form-urlencoded")
     for name, value in form.items():
         shown = value if name != "subject_token" else f"{value[:24]}... ({len(value)} chars)"
@@ -170,19 +184,19 @@ def _exchange_demo(
     for name in ("content-type", "cache-control", "x-request-id", "x-tokensmith-revision"):
         if name in response.headers:
             print(f"   {name}: {response.headers[name]}")
-    body = response.json()
+    body: dict[str, Any] = response.json()
     _show_json("body", body)
-    if response.status_code != 200:
-        return 1
-    issued = body["access_token"]
-    _step("5. the issued token, decoded and verified with the service's signing key")
-    _show_json("header", jwt.get_unverified_header(issued))
+    return response.status_code, body
+
+
+def _show_issued(token: str, signing_secret: str) -> None:
+    import jwt
+
+    _show_json("header", jwt.get_unverified_header(token))
     verified = jwt.decode(
-        issued, env["TOKENSMITH_SIGNING_KEY"], ["HS256"], audience=SERVICE,
-        issuer="https://tokens.example.com/",
+        token, signing_secret, ["HS256"], audience=SERVICE, issuer="https://tokens.example.com/"
     )
     _show_json("claims", verified)
-    return 0
 
 
 def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> bool:
