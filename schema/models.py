@@ -49,10 +49,10 @@ def _refuse_none_algorithm(value: Any) -> Any:
 
 def _refuse_literal_secret(value: Any) -> Any:
     # The message must never contain the value: it may be the secret itself.
-    if isinstance(value, str):
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
         raise PydanticCustomError(
             "secret_literal",
-            "a secret is a reference, never a literal string: write " + SECRET_FORMS,
+            "a secret is a reference, never a literal value: write " + SECRET_FORMS,
         )
     return value
 

@@ -37,6 +37,9 @@ _EXPECTED = {
 
 _CUSTOM_CODES = {"secret_literal": "E204", "algorithm_none": "E205", "secret_ref_shape": "E206"}
 
+_SECRET_SECTIONS = frozenset({"signing_keys", "identity_providers"})
+_SECRET_FIELDS = frozenset({"secret", "private_key"})
+
 _SECRET_HINT = "for example `secret: {env: MY_SECRET}`; the value written here is not shown"
 
 
@@ -64,7 +67,9 @@ def diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
         name = str(loc[-1])
         fields = _fields_at(loc[:-1])
         hint = did_you_mean(name, fields) or ("expected one of: " + ", ".join(fields))
-        message = f"{_owner(loc[:-1])}: unknown field '{name}'"
+        # inside a secret reference the "field" may be the secret itself: never repeat it
+        shown = "an unknown field" if _in_secret(loc) else f"unknown field '{name}'"
+        message = f"{_owner(loc[:-1])}: {shown}"
         return error("E200", message, source_map.key(loc), hint)
     if kind == "missing":
         message = f"{_owner(loc[:-1])}: missing required field '{loc[-1]}'"
@@ -84,15 +89,17 @@ def diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
     if kind == "string_too_short":
         return error("E207", f"{where}: must not be empty", at)
     if kind == "literal_error":
-        return _literal(err, where, at)
+        return _literal(err, where, at, _in_secret(loc))
     return error("E209", f"{where}: {err['msg']}", at)
 
 
-def _literal(err: ErrorDetails, where: str, at: Location) -> Diagnostic:
+def _literal(err: ErrorDetails, where: str, at: Location, in_secret: bool) -> Diagnostic:
     expected = str((err.get("ctx") or {}).get("expected", "")).replace("'", "")
     value = err["input"]
     hint: str | None = None
-    if isinstance(value, str):
+    if in_secret:
+        shown = describe(value)
+    elif isinstance(value, str):
         shown = repr(value if len(value) <= 40 else value[:37] + "...")
         options = [o.strip() for o in expected.replace(" or ", ", ").split(",")]
         exact = [o for o in options if o.lower() == value.strip().lower()]
@@ -127,6 +134,11 @@ def field_path(loc: Sequence[str | int]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "the config"
+
+
+def _in_secret(loc: ConfigPath) -> bool:
+    """True inside `<section>.<name>.secret` or `.private_key`."""
+    return len(loc) >= 3 and loc[0] in _SECRET_SECTIONS and loc[2] in _SECRET_FIELDS
 
 
 def _owner(loc: ConfigPath) -> str:

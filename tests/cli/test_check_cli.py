@@ -85,7 +85,7 @@ def test_text_findings_show_the_line_and_a_caret_under_the_column(
     assert code == 1
     lines = out.splitlines()
     first = lines.index(f"{file}:6:13: E204 signing_keys.main.secret: a secret is a reference, "
-                        "never a literal string: write {env: NAME}, {file: PATH} or {encrypted: "
+                        "never a literal value: write {env: NAME}, {file: PATH} or {encrypted: "
                         "TEXT}")  # fmt: skip
     assert lines[first + 1] == "        secret: hunter2-literal"
     caret = lines[first + 2]
