@@ -18,6 +18,9 @@ from tokensmith.schema.diagnostics import Diagnostic, Severity
 from tokensmith.schema.location import SourceMap
 
 FORMATS = ("text", "json", "github", "sarif")
+#: Findings whose source line holds a literal secret: the text format shows it cut at the value,
+#: so that CI logs do not repeat the secret.
+REDACTED_SOURCE_CODES = frozenset({"E204"})
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -46,6 +49,8 @@ def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str
     for d in diagnostics:
         lines = [f"{d.location}: {d.code} {d.message}"]
         source = source_map.source_line(d.location)
+        if source is not None and d.code in REDACTED_SOURCE_CODES:
+            source = source[: d.location.column - 1] + "***"
         if source is not None:
             # tabs keep their width in the caret line so the caret stays under the column
             pad = "".join("\t" if c == "\t" else " " for c in source[: d.location.column - 1])

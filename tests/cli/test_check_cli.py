@@ -87,26 +87,24 @@ def test_text_findings_show_the_line_and_a_caret_under_the_column(
     first = lines.index(f"{file}:6:13: E204 signing_keys.main.secret: a secret is a reference, "
                         "never a literal value: write {env: NAME}, {file: PATH} or {encrypted: "
                         "TEXT}")  # fmt: skip
-    assert lines[first + 1] == "        secret: hunter2-literal"
+    # the source line of a literal secret is cut where the secret starts
+    assert lines[first + 1] == "        secret: ***"
     caret = lines[first + 2]
-    assert caret.index("^") == lines[first + 1].index("hunter2")
+    assert caret.index("^") == lines[first + 1].index("***")
     assert caret.strip() == "^"
     second = lines.index(f"{file}:12:5: E200 identity_providers.login: unknown field 'jwks_uri'")
     assert second > first  # sorted by position
     assert lines[second + 2].index("^") == lines[second + 1].index("jwks_uri")
     assert lines[second + 3] == "    hint: did you mean 'jwks_url'?"
     assert "2 errors, 0 warnings" in err
-    assert "hunter2" not in out.replace("        secret: hunter2-literal", "")
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif"])
-def test_no_format_echoes_a_literal_secret_in_a_message(
+def test_no_format_echoes_a_literal_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
 ) -> None:
     code, out, _ = run(capsys, config(tmp_path, BROKEN), "--format", fmt)
     assert code == 1
-    if fmt == "text":  # the text format quotes the user's own source line, nothing else
-        out = "\n".join(line for line in out.splitlines() if "secret: hunter2" not in line)
     assert "hunter2" not in out
 
 
