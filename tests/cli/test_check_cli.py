@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tokensmith.cli import main
-from tokensmith.reporters import render_github, render_sarif
+from tokensmith.reporters import render_github, render_sarif, render_text
 from tokensmith.schema.diagnostics import Severity, error, warning
 from tokensmith.schema.location import Location, SourceMap
 
@@ -217,3 +217,15 @@ def test_sarif_uris_are_relative_as_given_or_file_uris() -> None:
     results = json.loads(render_sarif(found, SourceMap()))["runs"][0]["results"]
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results]
     assert uris == ["configs/a%20b.yaml", "file:///srv/config/c.yaml"]
+
+
+def test_text_caret_keeps_tabs_and_skips_unknown_files() -> None:
+    source_map = SourceMap(texts={"a.yaml": "k: [\tx, y]\n"})
+    found = [
+        error("E202", "bad", Location("a.yaml", 1, 6), "a hint"),
+        error("E106", "no files", Location("configs", 1, 1)),
+    ]
+    assert render_text(found, source_map) == (
+        "a.yaml:1:6: E202 bad\n    k: [\tx, y]\n        \t^\n    hint: a hint\n"
+        "configs:1:1: E106 no files\n"
+    )
