@@ -27,6 +27,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -308,6 +309,21 @@ def exchanges_so_far(url: str) -> int:
 
 def cost_split(bundle_dir: Path, keys: Keys, iterations: int) -> dict[str, float]:
     """Microseconds per step of one HS256 exchange, each step timed over `iterations` runs."""
+    from tokensmith.runtime.startup import prepare
+
+    service = prepare(str(bundle_dir), keys.env())
+    token = subject_token(keys, "HS256")
+    body = form_body(token, "hs-service").encode()
+    # as the server's lifespan does after start-up: long-lived objects out of the collector's way
+    gc.collect()
+    gc.freeze()
+    steps = _exchange_steps(service, token, body)
+    figures = {label: _per_call_us(fn, iterations) for label, fn in steps.items()}
+    figures["whole ASGI request, in-process"] = _asgi_us(service, body, iterations)
+    return figures
+
+
+def _exchange_steps(service: Any, token: str, body: bytes) -> dict[str, Callable[[], object]]:
     import orjson
 
     from tokensmith.runtime.exchange import (
@@ -319,12 +335,9 @@ def cost_split(bundle_dir: Path, keys: Keys, iterations: int) -> dict[str, float
     from tokensmith.runtime.idp_index import match_identity_provider
     from tokensmith.runtime.jose import parse_compact
     from tokensmith.runtime.request import ACCESS_TOKEN_TYPE, FORM, body_kind, parse_body
-    from tokensmith.runtime.startup import _new_jti, prepare
+    from tokensmith.runtime.startup import _new_jti
 
-    service = prepare(str(bundle_dir), keys.env())
     state = service.state
-    token = subject_token(keys, "HS256")
-    body = form_body(token, "hs-service").encode()
     now = time.time()
     jws = parse_compact(token)
     name = match_identity_provider(state.index, jws.claims)
@@ -344,7 +357,7 @@ def cost_split(bundle_dir: Path, keys: Keys, iterations: int) -> dict[str, float
             "token_type": "Bearer", "expires_in": issued.expires_in,
         })
 
-    steps: dict[str, Callable[[], object]] = {
+    return {
         "parse": lambda: parse_body(body_kind(FORM), body),
         "verify": verify,
         "map": lambda: decide_matched(state.bundle, name, jws.claims, "hs-service", now, _new_jti),
@@ -354,9 +367,6 @@ def cost_split(bundle_dir: Path, keys: Keys, iterations: int) -> dict[str, float
             state, ExchangeRequest(token, "hs-service"), now, _new_jti
         ),
     }
-    figures = {label: _per_call_us(fn, iterations) for label, fn in steps.items()}
-    figures["whole ASGI request, in-process"] = _asgi_us(service, body, iterations)
-    return figures
 
 
 def _asgi_us(service: Any, body: bytes, iterations: int) -> float:
@@ -387,9 +397,6 @@ def _asgi_us(service: Any, body: bytes, iterations: int) -> float:
             await app(dict(scope), receive, send)
         return (time.perf_counter_ns() - started) / n / 1000
 
-    # as the server's lifespan does after start-up: long-lived objects out of the collector's way
-    gc.collect()
-    gc.freeze()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(loop(iterations // 10))
         return runner.run(loop(iterations))
@@ -460,35 +467,9 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     def load(url: str, body: str | None) -> Load:
         return wrk(url, body, args.duration, args.threads, args.connections, work)
 
-    serve = [sys.executable, "-m", "tokensmith", "serve"]
-    hello = [sys.executable, str(HERE / "http_bench.py"), "--serve-hello"]
-    scenarios: list[tuple[str, Path | None, str, str]] = [
-        ("hello-world", None, "", ""),
-        ("HS256 in / HS256 out", small, "HS256", "hs-service"),
-        ("RS256 in / HS256 out", small, "RS256", "hs-service"),
-        ("ES256 in / ES256 out", small, "ES256", "es-service"),
-    ]
-    results: dict[str, Any] = {"throughput": []}
-    for workers in (1, 2):
-        for label, bundle, alg, svc in scenarios:
-            if bundle is None:
-                server = Server([*hello, "--workers", str(workers)], env, "/")
-                body = None
-                url = server.url + "/"
-            else:
-                server = Server([*serve, str(bundle), "--workers", str(workers)], env, "/readyz")
-                body = form_body(subject_token(keys, alg), svc)
-                url = server.url + "/tokens"
-            try:
-                figures = load(url, body)
-            finally:
-                server.stop()
-            results["throughput"].append({"scenario": label, "workers": workers, **vars(figures)})
-            print(f"  {label:<22} workers={workers}: {figures.rps:9.0f} req/s  "
-                  f"p50 {figures.p50_ms:6.2f} ms  p99 {figures.p99_ms:6.2f} ms  "
-                  f"non-2xx {figures.bad}", flush=True)
-    results["providers"] = providers_scaling(one, big, env, keys, load, serve)
-    results["memory"] = memory_growth(small, env, keys, args, serve, work)
+    results: dict[str, Any] = {"throughput": throughput(small, env, keys, load)}
+    results["providers"] = providers_scaling(one, big, env, keys, load)
+    results["memory"] = memory_growth(small, env, keys, args, work)
     print("in-process cost split (HS256 in / HS256 out)...", flush=True)
     results["cost_us"] = cost_split(small, keys, 20_000)
     results["thread_pool_overhead_us"] = thread_pool_overhead(5_000)
@@ -496,31 +477,76 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+SERVE = [sys.executable, "-m", "tokensmith", "serve"]
+HELLO = [sys.executable, str(HERE / "http_bench.py"), "--serve-hello"]
+
+
+def throughput(
+    small: Path, env: dict[str, str], keys: Keys, load: Callable[[str, str | None], Load]
+) -> list[dict[str, Any]]:
+    """wrk against hello-world and the three exchange scenarios, with 1 then 2 workers."""
+    scenarios: list[tuple[str, Path | None, str, str]] = [
+        ("hello-world", None, "", ""),
+        ("HS256 in / HS256 out", small, "HS256", "hs-service"),
+        ("RS256 in / HS256 out", small, "RS256", "hs-service"),
+        ("ES256 in / ES256 out", small, "ES256", "es-service"),
+    ]
+    rows: list[dict[str, Any]] = []
+    for workers in (1, 2):
+        for label, bundle, alg, svc in scenarios:
+            if bundle is None:
+                server = Server([*HELLO, "--workers", str(workers)], env, "/")
+                body = None
+                url = server.url + "/"
+            else:
+                server = Server([*SERVE, str(bundle), "--workers", str(workers)], env, "/readyz")
+                body = form_body(subject_token(keys, alg), svc)
+                url = server.url + "/tokens"
+            try:
+                figures = load(url, body)
+            finally:
+                server.stop()
+            rows.append({"scenario": label, "workers": workers, **vars(figures)})
+            print(f"  {label:<22} workers={workers}: {figures.rps:9.0f} req/s  "
+                  f"p50 {figures.p50_ms:6.2f} ms  p99 {figures.p99_ms:6.2f} ms  "
+                  f"non-2xx {figures.bad}", flush=True)
+    return rows
+
+
 def providers_scaling(
-    one: Path, big: Path, env: dict[str, str], keys: Keys, load: Callable[[str, str | None], Load],
-    serve: list[str],
+    one: Path, big: Path, env: dict[str, str], keys: Keys, load: Callable[[str, str | None], Load]
 ) -> dict[str, float]:
+    """Start-up and HS256 req/s with 1 and with 10,000 providers.
+
+    Both servers run side by side and take turns under load three times; the median of each is
+    kept, so that a change in the machine's load during the run does not pass for a ratio.
+    """
     body = form_body(subject_token(keys, "HS256"), "hs-service")
-    figures: dict[str, float] = {}
-    for label, bundle in (("1", one), ("10000", big)):
-        server = Server([*serve, str(bundle)], env, "/readyz")
-        try:
+    servers = {"1": Server([*SERVE, str(one)], env, "/readyz")}
+    try:
+        servers["10000"] = Server([*SERVE, str(big)], env, "/readyz")
+        rates: dict[str, list[float]] = {"1": [], "10000": []}
+        for _ in range(3):
+            for label, server in servers.items():
+                rates[label].append(load(server.url + "/tokens", body).rps)
+        figures: dict[str, float] = {}
+        for label, server in servers.items():
             figures[f"startup_s_{label}"] = server.startup
-            figures[f"rps_{label}"] = load(server.url + "/tokens", body).rps
+            figures[f"rps_{label}"] = statistics.median(rates[label])
             figures[f"rss_kib_{label}"] = server.rss_kib()
-        finally:
+            print(f"  {label:>5} providers: start-up {server.startup:.2f} s, req/s "
+                  f"{', '.join(f'{r:.0f}' for r in rates[label])}", flush=True)
+    finally:
+        for server in servers.values():
             server.stop()
-        print(f"  {label:>5} providers: start-up {figures[f'startup_s_{label}']:.2f} s, "
-              f"{figures[f'rps_{label}']:.0f} req/s", flush=True)
     return figures
 
 
 def memory_growth(
-    bundle: Path, env: dict[str, str], keys: Keys, args: argparse.Namespace, serve: list[str],
-    work: Path,
+    bundle: Path, env: dict[str, str], keys: Keys, args: argparse.Namespace, work: Path
 ) -> dict[str, int]:
     body = form_body(subject_token(keys, "HS256"), "hs-service")
-    server = Server([*serve, str(bundle)], env, "/readyz")
+    server = Server([*SERVE, str(bundle)], env, "/readyz")
     marks = {10_000: 0, args.rss_requests: 0}
     try:
         for target in sorted(marks):
