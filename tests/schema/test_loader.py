@@ -267,3 +267,12 @@ def test_syntax_errors_have_plain_hints(
     file = write(tmp_path / "c.yaml", text)
     (finding,) = load_config_source(file).diagnostics
     assert (finding.code, finding.location, finding.hint) == ("E101", Location(file, *where), hint)
+
+
+def test_windows_line_endings_keep_locations(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"version: 1\r\nissuer: x\r\nissuer: y\r\n")
+    loaded = load_config_source(str(path))
+    assert codes(loaded) == [("E102", 3, 1)]
+    assert loaded.source_map.value(("issuer",)) == Location(str(path), 2, 9)
+    assert loaded.source_map.source_line(Location(str(path), 2, 1)) == "issuer: x"
