@@ -10,7 +10,6 @@ that is always installed. Parse failures of either become one `YamlProblem`.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -30,16 +29,19 @@ def _libyaml() -> Any:
 LIBYAML: Any = _libyaml()
 
 
-@dataclass(frozen=True)
 class YamlProblem(Exception):
     """The text is not one well-formed YAML document. Line and column are 1-based."""
 
-    message: str
-    line: int
-    column: int
-    hint: str | None = None
-    #: the finding's code: E101 syntax, E111 nesting too deep
-    code: str = "E101"
+    def __init__(
+        self, message: str, line: int, column: int, hint: str | None = None, code: str = "E101"
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.hint = hint
+        #: the finding's code: E101 syntax, E111 nesting too deep
+        self.code = code
 
 
 def compose(text: str) -> Any:
