@@ -1,0 +1,49 @@
+"""Security review 2026-11-29: what `tokensmith check` says about paths users can steer.
+
+Supabase puts `user_metadata` at the top level of its tokens, and every signed-in user can write
+it (`supabase.auth.updateUser({data: ...})`). A path that selects members the author did not name
+(`..`, `*`, unions, filters) therefore lets the user choose the value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tokensmith.compiler.check import check_path
+
+from .test_review_codegen import base_config
+from .test_review_exchange import compiled_service, exchange_for, upstream_token
+
+
+def codes(tmp_path: Path, require: dict[str, object]) -> list[str]:
+    path = tmp_path / "tokensmith.yaml"
+    path.write_text(base_config({"sub.$": "$.sub"}, {"sub.$": "$.sub"}, require=require))
+    return [d.code for d in check_path(str(path)).diagnostics]
+
+
+def test_recursive_descent_in_a_condition_is_warned_about(tmp_path: Path) -> None:
+    assert "W303" in codes(tmp_path, {"$..email_verified": True})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="compiler/mappings/checks.py warns (W303) only for `..`; a root wildcard, union or "
+    "filter followed by a name also reaches user-writable objects such as Supabase's "
+    "user_metadata, and the condition is then met by what the user wrote",
+)
+@pytest.mark.parametrize(
+    "path", ["$.*.email_verified", "$[*].email_verified", "$['app_metadata','user_metadata'].role"]
+)
+def test_a_condition_through_a_root_wildcard_is_warned_about(tmp_path: Path, path: str) -> None:
+    assert "W303" in codes(tmp_path, {path: True})
+
+
+def test_the_wildcard_condition_is_met_by_user_metadata(tmp_path: Path) -> None:
+    """Why the warning matters: the user's own metadata satisfies the condition."""
+    text = base_config({"sub.$": "$.sub"}, {"sub.$": "$.sub"}, require={"$.*.verified": True})
+    service = compiled_service(tmp_path, text)
+    user_written = {"app_metadata": {"verified": False}, "user_metadata": {"verified": True}}
+    issued = exchange_for(service, upstream_token(**user_written), "svc")
+    assert issued.claims["act"] == {"sub": "user-1"}
