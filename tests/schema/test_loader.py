@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tokensmith.schema import _compose
+from tokensmith.schema import _compose, loader
 from tokensmith.schema.loader import ConfigReadError, LoadedSource, load_config_source
 from tokensmith.schema.location import Location
 
@@ -244,9 +244,14 @@ def test_unsupported_tags_and_values(tmp_path: Path, text: str) -> None:
     assert codes(load_config_source(file)) == [("E110", 1, 4)]
 
 
-@pytest.mark.parametrize("depth", [100, 5000])
-def test_deep_nesting_is_refused(tmp_path: Path, depth: int) -> None:
-    file = write(tmp_path / "c.yaml", "a: " + "[" * depth + "]" * depth + "\n")
+def test_deep_nesting_is_refused_at_the_first_level_too_deep(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "a: " + "[" * 100 + "]" * 100 + "\n")
+    # the top mapping is depth 0, `a`'s list depth 1: depth 65 starts at column 68
+    assert codes(load_config_source(file)) == [("E111", 1, 68)]
+
+
+def test_nesting_beyond_the_parser_limit_is_refused(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
     assert [d.code for d in load_config_source(file).diagnostics] == ["E111"]
 
 
@@ -276,3 +281,13 @@ def test_windows_line_endings_keep_locations(tmp_path: Path) -> None:
     assert codes(loaded) == [("E102", 3, 1)]
     assert loaded.source_map.value(("issuer",)) == Location(str(path), 2, 9)
     assert loaded.source_map.source_line(Location(str(path), 2, 1)) == "issuer: x"
+
+
+def test_an_oversized_file_is_refused_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 64)
+    file = write(tmp_path / "c.yaml", "version: 1\n" + "# padding\n" * 10)
+    loaded = load_config_source(file)
+    assert codes(loaded) == [("E112", 1, 1)]
+    assert loaded.data == {}
