@@ -7,6 +7,7 @@ it (`supabase.auth.updateUser({data: ...})`). A path that selects members the au
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,49 @@ def test_the_wildcard_condition_is_met_by_user_metadata(tmp_path: Path) -> None:
     user_written = {"app_metadata": {"verified": False}, "user_metadata": {"verified": True}}
     issued = exchange_for(service, upstream_token(**user_written), "svc")
     assert issued.claims["act"] == {"sub": "user-1"}
+
+
+SHARED_PLATFORM_KEYS = {
+    "GitHub Actions": "https://token.actions.githubusercontent.com/.well-known/jwks",
+    "GitLab.com": "https://gitlab.com/oauth/discovery/keys",
+    "HCP Terraform": "https://app.terraform.io/.well-known/jwks",
+}
+
+
+def _audience_only(tmp_path: Path, jwks_url: str) -> list[str]:
+    config = json.loads(base_config({"sub.$": "$.sub"}, {"sub.$": "$.sub"}))
+    config["identity_providers"]["upstream"] = {
+        "audience": "my-deploy-audience",
+        "jwks_url": jwks_url,
+        "algorithms": ["RS256"],
+        "mapping": {"sub.$": "$.sub"},
+    }
+    path = tmp_path / "tokensmith.yaml"
+    path.write_text(json.dumps(config))
+    return [d.code for d in check_path(str(path)).errors]
+
+
+def test_a_shared_ci_issuer_without_audience_or_condition_is_refused(tmp_path: Path) -> None:
+    config = json.loads(base_config({"sub.$": "$.sub"}, {"sub.$": "$.sub"}))
+    config["identity_providers"]["upstream"] = {
+        "issuer": "https://token.actions.githubusercontent.com",
+        "jwks_url": SHARED_PLATFORM_KEYS["GitHub Actions"],
+        "algorithms": ["RS256"],
+        "mapping": {"sub.$": "$.sub"},
+    }
+    path = tmp_path / "tokensmith.yaml"
+    path.write_text(json.dumps(config))
+    assert {"E351", "E352"} <= {d.code for d in check_path(str(path)).errors}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="compiler/rules/issuers.py (E351/E352) recognises shared CI platforms by `issuer` only: "
+    "an audience-only provider with the platform's jwks_url passes `check`, and every "
+    "repository or project on the platform can request a token with that audience",
+)
+@pytest.mark.parametrize("platform", sorted(SHARED_PLATFORM_KEYS))
+def test_an_audience_only_provider_on_a_shared_ci_platforms_keys_is_refused(
+    tmp_path: Path, platform: str
+) -> None:
+    assert _audience_only(tmp_path, SHARED_PLATFORM_KEYS[platform])
