@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -120,8 +121,9 @@ def time_in_process(path: Path) -> tuple[float, float]:
     return wall, cpu
 
 
-def time_cli(path: Path) -> float:
-    """Wall time of one `tokensmith check` process, interpreter start-up included."""
+def time_cli(path: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one `tokensmith check` process, interpreter start-up included."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "tokensmith", "check", str(path)],
@@ -129,10 +131,12 @@ def time_cli(path: Path) -> float:
         text=True,
         timeout=600,
     )
-    elapsed = time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"tokensmith check exited {done.returncode}: {done.stdout[:500]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,12 +161,15 @@ def main(argv: list[str] | None = None) -> int:
                 runs[n].append(time_in_process(paths[n]))
         best = {n: (min(w for w, _ in r), min(c for _, c in r)) for n, r in runs.items()}
         print(f"{args.files} file(s), best of {args.repeat} in-process runs, one CLI run")
-        print(f"{'N':>6} {'YAML lines':>10} {'wall s':>8} {'CPU s':>7} {'CLI wall s':>11}")
+        print(
+            f"{'N':>6} {'YAML lines':>10} {'wall s':>8} {'CPU s':>7} {'CLI wall s':>11} {'CLI CPU s':>10}"
+        )
         for n, path in paths.items():
             root = path if path.is_dir() else path.parent
             lines = sum(p.read_text().count("\n") for p in root.glob("*.yaml"))
             wall, cpu = best[n]
-            print(f"{n:>6} {lines:>10} {wall:>8.3f} {cpu:>7.3f} {time_cli(path):>11.3f}")
+            cli_wall, cli_cpu = time_cli(path)
+            print(f"{n:>6} {lines:>10} {wall:>8.3f} {cpu:>7.3f} {cli_wall:>11.3f} {cli_cpu:>10.3f}")
     return _verdict(best)
 
 
