@@ -185,6 +185,10 @@ def _check_filter(node: object, expression: str) -> None:
         elif isinstance(part, jp_filter.Filter):
             stack.extend(part.expressions)
         elif isinstance(part, jp_filter.Expression):
+            if part.op == "=~":
+                # A pattern from the config run on attacker-chosen text: a ReDoS waiting to happen.
+                reason = "the regular expression operator `=~` is not supported"
+                raise PathSyntaxError(reason, max(expression.find("=~"), 0))
             stack.append(part.target)
             if isinstance(part.value, jp.JSONPath):
                 stack.append(part.value)

@@ -157,7 +157,8 @@ def test_hostile_names_keys_and_constants_stay_data(tmp_path: Path) -> None:
     evil = f"__import__('pathlib').Path({str(marker)!r}).touch()"
     strings = [*HOSTILE, evil, f"\n{evil}\n", f"'''\n{evil}\n'''", f'"""\n{evil}\n"""']
     mapping: dict[str, Any] = {s: s for s in strings}
-    mapping.update({f"{s}p.$": f"$[{json.dumps(s)}]" for s in strings if "\x00" not in s})
+    mapping.update({f"{s}p.$": f"$[{json.dumps(s)}]" for s in strings})
+    mapping.update({f"{s}w.$": f"$.*[{json.dumps(s)}]" for s in strings})  # compile_path
     mapping["nested"] = [{s: [s]} for s in strings]
     origin = Origin("\n" + evil + "\n.yaml", 7)
     lowered = {s: lower_mapping(mapping, origin) for s in strings}
@@ -165,7 +166,9 @@ def test_hostile_names_keys_and_constants_stay_data(tmp_path: Path) -> None:
     text = generate_module(lowered, requirements, lowered, strings, evil)
     module = load_module(text)
     assert not marker.exists()
-    claims = {s: f"claim {s}" for s in strings}
+    assert "compile_path" in text
+    claims: dict[str, Any] = {s: f"claim {s}" for s in strings}
+    claims["nested"] = {s: s for s in strings}
     for name in strings:
         got = module["IDENTITY_PROVIDER_MAPPINGS"][name](claims, CONTEXT)
         assert got == apply_mapping(mapping, claims, CONTEXT)

@@ -53,6 +53,7 @@ REFUSED = [
     ("$.a[?(@.b == c)]", 0, "unquoted word"),
     ("$.`this`", 2, "only allowed inside a filter"),
     ("$.a\nb", 3, "line break"),
+    ("$.a[?(@.b =~ 'x.*')]", 10, "`=~` is not supported"),
 ]
 
 
