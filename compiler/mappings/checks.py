@@ -2,7 +2,8 @@
 
 Errors: E300 invalid JSONPath, E301 a `.$` value that is not a path, E302 an empty output key,
 E303 two keys equal once `.$` is stripped, E304 a token provider path that no allowed identity
-provider produces, E305 a `$$` path outside the context, E306 a reserved claim at the root.
+provider produces, E305 a `$$` path outside the context, E306 a reserved claim at the root,
+E307 a `require` condition with an empty list of accepted values.
 Warnings: W300 a constant that looks like a path, W301 a token provider path that only some
 allowed identity providers produce, W302 `sub` from a mutable claim, W303 recursive descent
 (`..`) over incoming claims.
@@ -87,12 +88,22 @@ def check_require(
 ) -> list[Diagnostic]:
     """Findings on `require` keys beyond their syntax (E355 is reported by the rules)."""
     found: list[Diagnostic] = []
-    for key in require:
+    for key, expected in require.items():
+        at = (*path, key)
+        if expected == []:
+            found.append(
+                error(
+                    "E307",
+                    f"the condition {key!r} lists no accepted value, so it never holds and every "
+                    "token of this identity provider is refused",
+                    source_map.value(at),
+                    "list the accepted values, or remove the condition",
+                )
+            )
         try:
             parsed = parse_path(key)
         except PathSyntaxError:
             continue
-        at = (*path, key)
         found += _context_name(parsed, source_map, at, in_key=True)
         if parsed.recursive:
             found.append(_recursive(parsed, source_map, at, in_key=True))

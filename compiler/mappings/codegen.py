@@ -250,7 +250,7 @@ def _literal(value: object) -> str:
 def py_tuple(values: Sequence[object]) -> str:
     """A tuple display of JSON values: `(True,)`, `('a', 'b')`."""
     items = [py_literal(v) for v in values]
-    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"  # () when empty
 
 
 def identifier(name: object) -> str:

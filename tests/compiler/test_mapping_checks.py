@@ -147,7 +147,8 @@ def test_require_keys_are_checked_for_context_names_and_recursive_descent(
         "    algorithms: [RS256]\n    mapping:\n      sub.$: $.sub\n      email.$: $.email\n"
         "      groups.$",
         "    algorithms: [RS256]\n    require:\n      $$.svc: x\n      '$..verified': true\n"
+        "      $.tier: []\n"
         "    mapping:\n      sub.$: $.sub\n      email.$: $.email\n      groups.$",
     )
     findings = _mapping_findings(tmp_path, HEAD + idps)
-    assert _placed(findings) == [("E305", 14, 10), ("W303", 15, 9)]
+    assert _placed(findings) == [("E305", 14, 10), ("W303", 15, 9), ("E307", 16, 15)]

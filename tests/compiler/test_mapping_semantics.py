@@ -211,6 +211,8 @@ REQUIRE_CASES = [
     ({"$.a": 1, "$.b": 2}, {"a": 1, "b": 3}, False),
     ({"$$.service": "my-service"}, {}, True),
     ({"$$.service": "other"}, {}, False),
+    ({"$.a": []}, {"a": 1}, False),  # one of nothing (check reports it: E307)
+    ({"$.a[*]": []}, {"a": [1]}, False),
 ]
 
 
