@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._urls import split_url
+
 
 @dataclass(frozen=True)
 class MultiTenantIssuer:
@@ -19,6 +21,8 @@ class MultiTenantIssuer:
     #: Claims that name the owner or project; empty when the audience is enough.
     owner_claims: tuple[str, ...] = ()
     tenant_word: str = "tenant"
+    #: The platform's issuer, for hints.
+    issuer: str = ""
 
 
 GITHUB_ACTIONS = MultiTenantIssuer(
@@ -27,6 +31,7 @@ GITHUB_ACTIONS = MultiTenantIssuer(
     "the audience your workflows request, e.g. https://github.com/<owner>",
     ("repository_owner", "repository_owner_id", "repository", "repository_id", "sub"),
     "repository",
+    "https://token.actions.githubusercontent.com",
 )
 GITLAB = MultiTenantIssuer(
     "GitLab.com (a shared issuer)",
@@ -34,6 +39,7 @@ GITLAB = MultiTenantIssuer(
     "the `aud` of your `id_tokens:` job setting",
     ("namespace_path", "namespace_id", "project_path", "project_id", "sub"),
     "project",
+    "https://gitlab.com",
 )
 TERRAFORM_CLOUD = MultiTenantIssuer(
     "HCP Terraform (a shared issuer)",
@@ -41,6 +47,7 @@ TERRAFORM_CLOUD = MultiTenantIssuer(
     "the audience of your workload identity setting",
     ("terraform_organization_id", "terraform_organization_name", "sub"),
     "organization",
+    "https://app.terraform.io",
 )
 GOOGLE = MultiTenantIssuer(
     "Google accounts (a shared issuer)",
@@ -71,3 +78,20 @@ def multi_tenant_issuer(issuer: str | None) -> MultiTenantIssuer | None:
     if text.startswith(_FIREBASE_PREFIX):
         return FIREBASE
     return _EXACT.get(text.rstrip("/"))
+
+
+#: Hosts that serve the signing keys of a shared CI platform, where every repository, project or
+#: organization can get a token with the audience of its choice.
+_CI_KEY_HOSTS = {
+    "token.actions.githubusercontent.com": GITHUB_ACTIONS,
+    "gitlab.com": GITLAB,
+    "app.terraform.io": TERRAFORM_CLOUD,
+}
+
+
+def shared_ci_keys(jwks_url: str | None) -> MultiTenantIssuer | None:
+    """The shared CI platform whose keys `jwks_url` serves, or None."""
+    parts = split_url(jwks_url) if jwks_url is not None else None
+    if parts is None or parts.hostname is None:
+        return None
+    return _CI_KEY_HOSTS.get(parts.hostname.rstrip("."))

@@ -4,8 +4,9 @@ Each is linear: providers are indexed by issuer and audience once, never compare
 
 Codes: E350 two identity providers can match the same token (the runtime refuses such tokens
 as ambiguous, so one of them never works); E351 a multi-tenant issuer without an `audience`;
-E352 GitHub Actions, GitLab or Terraform Cloud without a `require` condition on the owner or
-project; E353 an identity provider trusting tokensmith's own issuer.
+E352 GitHub Actions, GitLab or HCP Terraform (by issuer, or by key URL when there is no
+issuer) without a `require` condition on the owner or project; E353 an identity provider
+trusting tokensmith's own issuer; E354 the keys of a shared CI platform without an `issuer`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tokensmith.schema.models import Config, IdentityProvider
 
 from ..mappings.paths import PathSyntaxError, parse_path
 from ._common import Rule, idp_path, place
-from ._tenants import MultiTenantIssuer, multi_tenant_issuer
+from ._tenants import MultiTenantIssuer, multi_tenant_issuer, shared_ci_keys
 
 
 def _matching_field(idp: IdentityProvider) -> str:
@@ -95,12 +96,22 @@ def _conditioned_claims(idp: IdentityProvider) -> set[str]:
     return names
 
 
+def _ci_platform(idp: IdentityProvider) -> MultiTenantIssuer | None:
+    """The shared CI platform of a provider: by its issuer, or by its keys when it has none.
+
+    With an issuer of its own (a GitHub Enterprise issuer on the same key host, say) the keys'
+    host says nothing about who else gets tokens, so only an issuer-less provider is judged by it.
+    """
+    tenant = (
+        multi_tenant_issuer(idp.issuer) if idp.issuer is not None else shared_ci_keys(idp.jwks_url)
+    )
+    return tenant if tenant is not None and tenant.owner_claims else None
+
+
 def shared_issuer_needs_condition(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for name, idp in config.identity_providers.items():
-        tenant = multi_tenant_issuer(idp.issuer)
-        if tenant is None or not tenant.owner_claims:
-            continue
-        if _conditioned_claims(idp) & set(tenant.owner_claims):
+        tenant = _ci_platform(idp)
+        if tenant is None or _conditioned_claims(idp) & set(tenant.owner_claims):
             continue
         yield error(
             "E352",
@@ -112,10 +123,26 @@ def shared_issuer_needs_condition(config: Config, source_map: SourceMap) -> Iter
         )
 
 
+def shared_ci_keys_need_issuer(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    """An audience-only provider on a CI platform's keys accepts any tenant's token."""
+    for name, idp in config.identity_providers.items():
+        tenant = shared_ci_keys(idp.jwks_url) if idp.issuer is None else None
+        if tenant is None:
+            continue
+        yield error(
+            "E354",
+            f"identity provider '{name}' verifies with the keys of {tenant.label} but sets no "
+            f"`issuer`: every {tenant.tenant_word} on the platform can get a token with the "
+            "audience it wants, signed by those keys",
+            source_map.value(idp_path(name, "jwks_url")),
+            f"set `issuer: {tenant.issuer}` and a `require` condition on the owner or project",
+        )
+
+
 def _condition_place(name: str, idp: IdentityProvider, source_map: SourceMap) -> Location:
     if idp.require:
         return source_map.key(idp_path(name, "require"))
-    return source_map.value(idp_path(name, "issuer"))
+    return source_map.value(idp_path(name, "issuer" if idp.issuer is not None else "jwks_url"))
 
 
 def _owner_hint(tenant: MultiTenantIssuer) -> str:
@@ -148,5 +175,6 @@ RULES: tuple[Rule, ...] = (
     ambiguous_providers,
     multi_tenant_needs_audience,
     shared_issuer_needs_condition,
+    shared_ci_keys_need_issuer,
     not_own_issuer,
 )
