@@ -199,6 +199,7 @@ class Server:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self.startup = self._wait(ready_path, started)
+        self.startup_cpu = self.cpu_seconds()
 
     def _wait(self, path: str, started: float) -> float:
         deadline = time.monotonic() + 60
@@ -213,6 +214,18 @@ class Server:
             time.sleep(0.005)
         self.stop()
         raise SystemExit("server did not become ready")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the server and its worker processes."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in (self.process.pid, *_children(self.process.pid)):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return total / ticks
 
     def rss_kib(self) -> int:
         """VmRSS of the server and its worker processes, in KiB."""
@@ -503,10 +516,14 @@ def throughput(
                 body = form_body(subject_token(keys, alg), svc)
                 url = server.url + "/tokens"
             try:
+                cpu_before = server.cpu_seconds()
                 figures = load(url, body)
+                cpu = server.cpu_seconds() - cpu_before
             finally:
                 server.stop()
-            rows.append({"scenario": label, "workers": workers, **vars(figures)})
+            cpu_us = cpu / max(figures.requests, 1) * 1e6
+            rows.append({"scenario": label, "workers": workers, **vars(figures),
+                         "server_cpu_us_per_request": cpu_us})
             print(f"  {label:<22} workers={workers}: {figures.rps:9.0f} req/s  "
                   f"p50 {figures.p50_ms:6.2f} ms  p99 {figures.p99_ms:6.2f} ms  "
                   f"non-2xx {figures.bad}", flush=True)
@@ -532,6 +549,7 @@ def providers_scaling(
         figures: dict[str, float] = {}
         for label, server in servers.items():
             figures[f"startup_s_{label}"] = server.startup
+            figures[f"startup_cpu_s_{label}"] = server.startup_cpu
             figures[f"rps_{label}"] = statistics.median(rates[label])
             figures[f"rss_kib_{label}"] = server.rss_kib()
             print(f"  {label:>5} providers: start-up {server.startup:.2f} s, req/s "
@@ -563,20 +581,23 @@ def memory_growth(
 def print_table(results: dict[str, Any]) -> None:
     rows = results["throughput"]
     hello = {r["workers"]: r for r in rows if r["scenario"] == "hello-world"}
-    print("\n| scenario | workers | req/s | p50 ms | p99 ms | req/s vs hello | p99 vs hello |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| scenario | workers | req/s | p50 ms | p99 ms | req/s vs hello | p99 vs hello "
+          "| server CPU µs/req | CPU vs hello |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         base = hello[r["workers"]]
         print(f"| {r['scenario']} | {r['workers']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['rps'] / base['rps']:.0%} | "
-              f"{r['p99_ms'] / base['p99_ms']:.2f}x |")
+              f"{r['p99_ms'] / base['p99_ms']:.2f}x | {r['server_cpu_us_per_request']:.0f} | "
+              f"{r['server_cpu_us_per_request'] / base['server_cpu_us_per_request']:.2f}x |")
     p = results["providers"]
     m = results["memory"]
     first, last = sorted(m, key=int)
     print(f"\n10,000 vs 1 identity providers: {p['rps_10000']:.0f} vs {p['rps_1']:.0f} req/s "
           f"= {p['rps_10000'] / p['rps_1']:.0%} (target >= 90%)")
     print(f"start-up to /readyz 200: {p['startup_s_10000']:.2f} s with 10,000 providers "
-          f"(target < 2 s), {p['startup_s_1']:.2f} s with 1; "
+          f"(target < 2 s; {p['startup_cpu_s_10000']:.2f} s of CPU), {p['startup_s_1']:.2f} s "
+          f"with 1 ({p['startup_cpu_s_1']:.2f} s of CPU); "
           f"RSS {p['rss_kib_10000'] / 1024:.0f} MiB vs {p['rss_kib_1'] / 1024:.0f} MiB")
     print(f"RSS after {int(first):,} exchanges {m[first] / 1024:.1f} MiB, after {int(last):,} "
           f"{m[last] / 1024:.1f} MiB: {m[last] / m[first] - 1:+.1%} (target within 10%)")
