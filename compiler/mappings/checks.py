@@ -31,7 +31,7 @@ MUTABLE_CLAIMS = frozenset(
     {"email", "preferred_username", "upn", "unique_name", "name", "nickname", "username", "login"}
     | {"phone_number", "given_name", "family_name"}
 )
-_LOOKS_LIKE_PATH = re.compile(r"\$\$?(?:[.\[]|$)")
+_LOOKS_LIKE_PATH = re.compile(r"\$(?:\$|[.\[])")
 _NAMES_SHOWN = 5
 
 

@@ -133,6 +133,7 @@ token_providers:
       iss: fine under act
       copy: $.email
       sub.$: $.email
+      price: $
 """
     findings = _mapping_findings(tmp_path, HEAD + IDPS + tps)
     assert _placed(findings) == [("E306", 31, 7), ("W300", 37, 7), ("W302", 38, 14)]
