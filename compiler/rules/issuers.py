@@ -6,14 +6,15 @@ Codes: E350 two identity providers can match the same token (the runtime refuses
 as ambiguous, so one of them never works); E351 a multi-tenant issuer without an `audience`;
 E352 GitHub Actions, GitLab or HCP Terraform (by issuer, or by key URL when there is no
 issuer) without a `require` condition on the owner or project; E353 an identity provider
-trusting tokensmith's own issuer; E354 the keys of a shared CI platform without an `issuer`.
+trusting tokensmith's own issuer; E354 the keys of a shared CI platform without an `issuer`;
+W322 an audience-only provider matching the audience of tokensmith's own tokens.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.diagnostics import Diagnostic, error, warning
 from tokensmith.schema.location import Location, SourceMap
 from tokensmith.schema.models import Config, IdentityProvider
 
@@ -164,10 +165,28 @@ def not_own_issuer(config: Config, source_map: SourceMap) -> Iterator[Diagnostic
             yield error(
                 "E353",
                 f"identity provider '{name}' trusts '{idp.issuer}', the issuer of tokensmith's "
-                f"own tokens ({own[idp.issuer]}): issued tokens could be exchanged again for "
-                "tokens of any service",
+                f"own tokens ({own[idp.issuer]}); exchanging issued tokens again would turn one "
+                "service's token into another's, so the runtime never matches this issuer",
                 source_map.value(idp_path(name, "issuer")),
                 "tokensmith's own tokens are for services, not for exchange: use another issuer",
+            )
+
+
+def audience_only_not_own_audience(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    """An audience-only provider matching the `aud` of tokensmith's own tokens: the way one
+    would (wrongly) chain two services, which the runtime refuses."""
+    own: dict[str, str] = {}
+    for service, provider in config.token_providers.items():
+        own.setdefault(provider.audience if provider.audience is not None else service, service)
+    for name, idp in config.identity_providers.items():
+        if idp.issuer is None and idp.audience is not None and idp.audience in own:
+            yield warning(
+                "W322",
+                f"identity provider '{name}' matches tokens for the audience '{idp.audience}', "
+                f"which tokensmith's own tokens for the service '{own[idp.audience]}' carry; "
+                "the runtime never accepts its own tokens as subject tokens",
+                source_map.value(idp_path(name, "audience")),
+                "give the provider an `issuer`, or a service an audience of its own",
             )
 
 
@@ -177,4 +196,5 @@ RULES: tuple[Rule, ...] = (
     shared_issuer_needs_condition,
     shared_ci_keys_need_issuer,
     not_own_issuer,
+    audience_only_not_own_audience,
 )
