@@ -5,8 +5,9 @@ E303 two keys equal once `.$` is stripped, E304 a token provider path that no al
 provider produces, E305 a `$$` path outside the context, E306 a reserved claim at the root,
 E307 a `require` condition with an empty list of accepted values.
 Warnings: W300 a constant that looks like a path, W301 a token provider path that only some
-allowed identity providers produce, W302 `sub` from a mutable claim, W303 recursive descent
-(`..`) over incoming claims.
+allowed identity providers produce, W302 `sub` from a mutable claim, W303 a path over incoming
+claims that reaches members it does not name (`..`, or `*`, a filter or a union of names followed
+by a name).
 
 Every finding is located at the exact key or value; a bad path points at the offending character.
 """
@@ -105,8 +106,7 @@ def check_require(
         except PathSyntaxError:
             continue
         found += _context_name(parsed, source_map, at, in_key=True)
-        if parsed.recursive:
-            found.append(_recursive(parsed, source_map, at, in_key=True))
+        found += _steerable(parsed, source_map, at, in_key=True)
     return found
 
 
@@ -178,8 +178,8 @@ def _check_path_value(
         )
         return
     yield from _context_name(parsed, source_map, at, in_key=False)
-    if incoming and parsed.recursive:
-        yield _recursive(parsed, source_map, at, in_key=False)
+    if incoming:
+        yield from _steerable(parsed, source_map, at, in_key=False)
     if output_key(key) == "sub" and parsed.steps and parsed.steps[-1] in MUTABLE_CLAIMS:
         yield warning(
             "W302",
@@ -228,16 +228,31 @@ def _context_name(
     ]
 
 
-def _recursive(parsed: JsonPath, source_map: SourceMap, at: ConfigPath, in_key: bool) -> Diagnostic:
-    offset = max(parsed.text.find(".."), 0)
+def _steerable(
+    parsed: JsonPath, source_map: SourceMap, at: ConfigPath, in_key: bool
+) -> list[Diagnostic]:
+    """W303: a path over incoming claims that reaches members its author did not name."""
+    if parsed.root != "input":
+        return []
+    if parsed.recursive:
+        offset = max(parsed.text.find(".."), 0)
+        how = "searches the incoming claims at any depth (`..`)"
+    elif parsed.widening is not None:
+        offset = parsed.widening
+        how = "selects members it does not name one by one before naming a claim in them"
+    else:
+        return []
     place = key_column(source_map, at, offset) if in_key else value_column(source_map, at, offset)
-    return warning(
-        "W303",
-        f"the path {parsed.text!r} searches the incoming claims at any depth (`..`): it also "
-        "matches nested claims that users can often set themselves (e.g. user metadata)",
-        place,
-        "name the claim by its full path from the root, e.g. `$.app_metadata.role`",
-    )
+    return [
+        warning(
+            "W303",
+            f"the path {parsed.text!r} {how}: it also matches claims that users can often set "
+            "themselves (e.g. Supabase's user_metadata)",
+            place,
+            "name each step from the root, e.g. `$.app_metadata.role`; for the elements of a "
+            "list, a slice `[:]` never selects object members",
+        )
+    ]
 
 
 def _allowed(listed: Sequence[str] | None, produced: Mapping[str, set[str]]) -> tuple[str, ...]:

@@ -74,6 +74,9 @@ class JsonPath:
     head: str | None
     #: Whether the path uses recursive descent (`..`).
     recursive: bool
+    #: Offset of the first step that selects object members without naming each one (`*`, a
+    #: filter, a union of names) when a named step follows it, as in `$.*.role`; else None.
+    widening: int | None = None
 
     @property
     def definite(self) -> bool:
@@ -119,7 +122,8 @@ def _parse_expression(expression: str, root: PathRoot, text: str) -> JsonPath:
     head = None
     if body and isinstance(body[0], jp.Fields) and len(body[0].fields) == 1:
         head = body[0].fields[0]
-    return JsonPath(text, root, expression, _definite_steps(body), head, recursive)
+    widening = _widening(body, text)
+    return JsonPath(text, root, expression, _definite_steps(body), head, recursive, widening)
 
 
 def _parsed_checked(expression: str) -> jp.JSONPath:
@@ -172,6 +176,29 @@ def _definite_steps(body: list[object]) -> tuple[Step, ...] | None:
         else:
             return None
     return tuple(steps)
+
+
+def _widening(body: list[object], text: str) -> int | None:
+    """Where a path first selects members it does not name, if a named step comes after.
+
+    Such a path picks `role` out of whatever objects are there, including ones users write
+    themselves (Supabase's `user_metadata`). A slice never selects object members.
+    """
+    for position, part in enumerate(body):
+        if isinstance(part, jp.Wildcard):
+            marker = "*"
+        elif isinstance(part, jp_filter.Filter):
+            marker = "[?"
+        elif isinstance(part, jp.Fields) and len(part.fields) > 1:
+            marker = ","
+        else:
+            continue
+        if any(isinstance(later, jp.Fields) for later in body[position + 1 :]):
+            found = text.find(marker)
+            if marker == ",":
+                found = text.rfind("[", 0, found)
+            return max(found, 0)
+    return None
 
 
 def _check_filter(node: object, expression: str) -> None:

@@ -72,7 +72,9 @@ def test_each_mapping_error_is_located_at_the_offending_character(tmp_path: Path
         "      .$: $.sub\n"  # line 22: E302
         "      email: x\n"  # line 23: E303 (email.$ above)
         "      ctx.$: $$.servce\n"  # line 24: E305 on `servce`
-        "      deep.$: $..role\n",  # line 25: W303 on `..`
+        "      deep.$: $..role\n"  # line 25: W303 on `..`
+        "      any.$: $['app_metadata','user_metadata'].role\n"  # line 26: W303 on the union
+        "      teams.$: $.teams[:].name\n",  # a slice: no finding
     )
     findings = _mapping_findings(tmp_path, text)
     assert _placed(findings) == [
@@ -85,6 +87,7 @@ def test_each_mapping_error_is_located_at_the_offending_character(tmp_path: Path
         ("E303", 23, 7),
         ("E305", 24, 17),
         ("W303", 25, 16),
+        ("W303", 26, 15),
     ]
     by_code = {d.code: d for d in findings}
     assert "unexpected character 'ä'" in findings[1].message
@@ -149,7 +152,15 @@ def test_require_keys_are_checked_for_context_names_and_recursive_descent(
         "      groups.$",
         "    algorithms: [RS256]\n    require:\n      $$.svc: x\n      '$..verified': true\n"
         "      $.tier: []\n"
+        "      $.*.verified: true\n"
+        "      $.teams[:].admin: true\n"
         "    mapping:\n      sub.$: $.sub\n      email.$: $.email\n      groups.$",
     )
     findings = _mapping_findings(tmp_path, HEAD + idps)
-    assert _placed(findings) == [("E305", 14, 10), ("W303", 15, 9), ("E307", 16, 15)]
+    assert _placed(findings) == [
+        ("E305", 14, 10),
+        ("W303", 15, 9),
+        ("E307", 16, 15),
+        ("W303", 17, 9),
+    ]
+    assert "does not name" in findings[3].message

@@ -72,3 +72,23 @@ def test_a_refused_path_is_refused_again_when_asked_twice() -> None:
     for _ in range(2):
         with pytest.raises(PathSyntaxError):
             parse_path("$.x|y")
+
+
+WIDENING = [
+    ("$.*.role", 2),
+    ("$[*].role", 2),
+    ("$['app_metadata','user_metadata'].role", 1),
+    ("$.org[?(@.admin)].id", 5),
+    ("$.teams[*].name", 8),
+    ("$.groups[*]", None),  # nothing named after it
+    ("$.teams[:].name", None),  # a slice never selects object members
+    ("$.teams[0,1].name", None),
+    ("$.a.b", None),
+]
+
+
+@pytest.mark.parametrize(("text", "offset"), WIDENING)
+def test_a_path_that_names_a_claim_inside_unnamed_members_is_marked(
+    text: str, offset: int | None
+) -> None:
+    assert parse_path(text).widening == offset
