@@ -28,12 +28,6 @@ def test_recursive_descent_in_a_condition_is_warned_about(tmp_path: Path) -> Non
     assert "W303" in codes(tmp_path, {"$..email_verified": True})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compiler/mappings/checks.py warns (W303) only for `..`; a root wildcard, union or "
-    "filter followed by a name also reaches user-writable objects such as Supabase's "
-    "user_metadata, and the condition is then met by what the user wrote",
-)
 @pytest.mark.parametrize(
     "path", ["$.*.email_verified", "$[*].email_verified", "$['app_metadata','user_metadata'].role"]
 )
@@ -83,12 +77,6 @@ def test_a_shared_ci_issuer_without_audience_or_condition_is_refused(tmp_path: P
     assert {"E351", "E352"} <= {d.code for d in check_path(str(path)).errors}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compiler/rules/issuers.py (E351/E352) recognises shared CI platforms by `issuer` only: "
-    "an audience-only provider with the platform's jwks_url passes `check`, and every "
-    "repository or project on the platform can request a token with that audience",
-)
 @pytest.mark.parametrize("platform", sorted(SHARED_PLATFORM_KEYS))
 def test_an_audience_only_provider_on_a_shared_ci_platforms_keys_is_refused(
     tmp_path: Path, platform: str
