@@ -111,6 +111,7 @@ class FaultServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        self._transports: list[asyncio.BaseTransport] = []
 
     def __enter__(self) -> FaultServer:
         self._thread.start()
@@ -157,8 +158,9 @@ class FaultServer:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        server = await asyncio.start_server(
-            self._handle, "127.0.0.1", self.port, ssl=self._tls, reuse_address=True
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            self._protocol, "127.0.0.1", self.port, ssl=self._tls, reuse_address=True
         )
         self.port = server.sockets[0].getsockname()[1]
         self._started.set()
@@ -167,7 +169,25 @@ class FaultServer:
         for task in list(self._handlers):
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
+        # Every accepted connection is closed, even one whose handler had not started yet;
+        # transports close their sockets in a later loop iteration, so give them one.
+        for transport in self._transports:
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
+            else:
+                transport.close()
+        await asyncio.sleep(0.05)
         await server.wait_closed()
+
+    def _protocol(self) -> asyncio.StreamReaderProtocol:
+        transports = self._transports
+
+        class Protocol(asyncio.StreamReaderProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                transports.append(transport)
+                super().connection_made(transport)
+
+        return Protocol(asyncio.StreamReader(), self._handle)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -333,7 +353,7 @@ def jwks(*keys: dict[str, Any]) -> dict[str, Any]:
 # sends Cache-Control (ttl_default is long).
 POLICY = JwksPolicy(
     ttl_min=0.2, ttl_max=60.0, ttl_default=60.0, refresh_jitter=0.0, unknown_kid_cooldown=0.5,
-    fetch_deadline=0.5, backoff_initial=0.05, backoff_max=0.2, retry_after_max=2.0,
+    fetch_deadline=1.0, backoff_initial=0.05, backoff_max=0.2, retry_after_max=2.0,
 )
 
 
@@ -368,6 +388,15 @@ def idp(name: str, url: str | None, *, algorithms: tuple[str, ...] = ("RS256",),
         jwks_url=url, discovery=discovery, allow_insecure_http=allow_insecure_http,
         jwks=None, secret=None, has_require=False,
     )
+
+
+def refetch_allowed(cache: JwksCache, name: str) -> bool:
+    """True when a token with an unknown kid would cause a refetch now (cooldown, backoff over)."""
+    try:
+        cache.source(name).candidates("a-kid-nobody-publishes", "RS256")
+    except UnknownKeyId:
+        return True
+    return False
 
 
 async def accepts(cache: JwksCache, name: str, key: TestKey, kid: str | None = "",

