@@ -31,8 +31,8 @@ ACCEPT = "application/jwk-set+json, application/json;q=0.9"
 _JSON_MEDIA_TYPES = frozenset(
     {"", "application/json", "application/jwk-set+json", "text/plain", "application/octet-stream"}
 )
-# A `max-age` longer than this many digits is "forever" (and clamped by the policy anyway).
-_MAX_AGE_DIGITS = 12
+# A number (`max-age`, `Content-Length`) longer than this many digits is "huge".
+_MAX_DIGITS = 12
 
 
 class FetchError(Exception):
@@ -135,7 +135,7 @@ def _check_response(response: httpx.Response, url: str, max_bytes: int) -> None:
     if encoding not in ("", "identity"):
         raise FetchError("content_encoding", f"{url}: {encoding[:64]}")
     length = response.headers.get("content-length", "")
-    if length.isdigit() and (len(length) > _MAX_AGE_DIGITS or int(length) > max_bytes):
+    if length.isdigit() and (len(length) > _MAX_DIGITS or int(length) > max_bytes):
         raise FetchError("too_large", f"{url}: Content-Length over {max_bytes} bytes")
 
 
@@ -174,7 +174,7 @@ def freshness(headers: httpx.Headers) -> float | None:
 def _seconds(value: str) -> float:
     if not (value.isascii() and value.isdigit()):
         return 0.0
-    return float(value) if len(value) <= _MAX_AGE_DIGITS else float(10**_MAX_AGE_DIGITS)
+    return float(value) if len(value) <= _MAX_DIGITS else float(10**_MAX_DIGITS)
 
 
 def _expires_in(headers: httpx.Headers) -> float:

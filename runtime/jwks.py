@@ -58,8 +58,9 @@ class JwksCache:
     """The remote keys of the identity providers; see the module docstring.
 
     `providers` may hold every identity provider: those without `jwks_url` or `discovery` are
-    ignored. `verify` is the TLS context for the fetches (None: the system's trusted CAs); there
-    is deliberately no way to switch verification off. `transport` lets tests swap httpx's.
+    ignored. `verify` is the TLS context for the fetches (None: httpx's default, the certifi CA
+    bundle, or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set); there is deliberately no way to switch
+    verification off. `transport` lets tests swap httpx's.
     """
 
     def __init__(
@@ -104,6 +105,7 @@ class JwksCache:
             verify=self._verify if self._verify is not None else True,
             timeout=httpx.Timeout(self.policy.fetch_deadline),
             transport=self._transport,
+            headers={"User-Agent": "tokensmith"},
         )
         for state in self._states.values():
             self._start_fetch(state)
