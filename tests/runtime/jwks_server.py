@@ -246,9 +246,13 @@ class FaultServer:
 # -- TLS ------------------------------------------------------------------------------------------
 
 
-def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(server context with a certificate for 127.0.0.1, client context trusting its test CA)."""
+def tls_contexts(*, expired: bool = False) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context with a certificate for 127.0.0.1, client context trusting its test CA).
+
+    `expired`: the server certificate ran out a day ago (the CA is still valid).
+    """
     now = datetime.datetime.now(datetime.UTC)
+    leaf_end = now - datetime.timedelta(days=1) if expired else now + datetime.timedelta(hours=1)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tokensmith test CA")])
     ca = (
@@ -265,8 +269,8 @@ def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
         .issuer_name(ca_name).public_key(leaf_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
+        .not_valid_before(now - datetime.timedelta(days=2))
+        .not_valid_after(leaf_end)
         .add_extension(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,

@@ -302,6 +302,26 @@ def test_c10_untrusted_tls_certificate_is_refused_and_a_trusted_one_accepted() -
     run(scenario())
 
 
+@pytest.mark.parametrize("fault", ["expired", "wrong-host"])
+def test_c10_expired_or_wrong_host_certificate_is_refused(fault: str) -> None:
+    server_tls, client_tls = tls_contexts(expired=fault == "expired")
+
+    async def scenario() -> None:
+        with FaultServer(tls=server_tls) as server:
+            server.set("/jwks", GOOD)
+            url = server.url()
+            if fault == "wrong-host":  # the certificate names 127.0.0.1 only
+                url = url.replace("127.0.0.1", "localhost")
+            spec = idp("a", url, allow_insecure_http=False)
+            async with running(spec, verify=client_tls) as cache:
+                await until(lambda: cache.status()["a"].last_error is not None)
+                assert cache.status()["a"].last_error == "tls"
+                assert not cache.ready()
+            assert server.count() == 0  # refused before any request was sent
+
+    run(scenario())
+
+
 @pytest.mark.parametrize(("url", "allow"), [
     ("http://idp.example/jwks", True),
     ("http://127.0.0.1:9/jwks", False),
