@@ -12,6 +12,7 @@ import hmac
 import json
 from pathlib import Path
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -92,3 +93,65 @@ def test_a_public_key_in_the_usual_forms_is_refused_at_start_up(tmp_path: Path, 
     with pytest.raises(StartupError) as info:
         compiled_service(tmp_path, LOOP_CONFIG, env)
     assert any("public key" in problem for problem in info.value.problems)
+
+
+# ---- each provider verifies with its own keys only ----------------------------------------
+
+SECOND_SECRET = "second-idp-review-secret-0a1b2c3d4e5f6a7b8c9d"
+RSA_SIGNER = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+TWO_SECRETS = (
+    LOOP_CONFIG.split("  partner:\n")[0]  # upstream, and no partner
+    + f"""\
+  second:
+    issuer: https://second.example/
+    audience: second-api
+    secret: {{env: REVIEW_SECOND_SECRET}}
+    algorithms: [HS256]
+    mapping: {{sub.$: $.sub}}
+  rsa:
+    issuer: https://rsa.example/
+    audience: rsa-api
+    jwks: {{keys: [{
+        json.dumps(
+            {
+                **json.loads(RSAAlgorithm.to_jwk(RSA_SIGNER.public_key())),
+                "kid": "rsa-1",
+                "alg": "RS256",
+            }
+        )
+    }]}}
+    algorithms: [RS256]
+    mapping: {{sub.$: $.sub}}
+token_providers:
+  reports:
+    signing_key: es_main
+    mapping: {{sub.$: $.sub}}
+"""
+)
+
+
+def _hs256(secret: str, issuer: str, audience: str, **headers: str) -> str:
+    claims = {"iss": issuer, "aud": audience, "sub": "u", "exp": int(NOW) + 60}
+    return jwt.encode(claims, secret.encode(), algorithm="HS256", headers=headers or None)
+
+
+def test_an_hmac_provider_never_accepts_another_providers_secret(tmp_path: Path) -> None:
+    service = compiled_service(
+        tmp_path, TWO_SECRETS, {**ENV, "REVIEW_SECOND_SECRET": SECOND_SECRET}
+    )
+    assert exchange_for(service, _hs256(SECOND_SECRET, "https://second.example/", "second-api"),
+                        "reports").identity_provider == "second"  # fmt: skip
+    for token in (
+        _hs256(SECOND_SECRET, UPSTREAM, "upstream-api"),  # the other HMAC provider's secret
+        _hs256(SECOND_SECRET, UPSTREAM, "upstream-api", kid="rsa-1"),  # and a JWKS provider's kid
+    ):
+        with pytest.raises(ExchangeError) as info:
+            exchange_for(service, token, "reports")
+        assert info.value.reason == "bad_signature"
+    # an RS256 token claiming the HMAC provider, signed by the JWKS provider's key, with its kid
+    claims = {"iss": UPSTREAM, "aud": "upstream-api", "sub": "u", "exp": int(NOW) + 60}
+    forged = jwt.encode(claims, RSA_SIGNER, algorithm="RS256", headers={"kid": "rsa-1"})
+    with pytest.raises(ExchangeError) as info:
+        exchange_for(service, forged, "reports")
+    assert info.value.reason == "alg_not_allowed"
