@@ -1,21 +1,34 @@
-"""One JSON line per request on the logger `tokensmith.access`.
+"""One JSON line per request: the access log.
 
 The record holds only what an operator needs and nothing a client sent verbatim except the
 method and the path of a known route: never a token, a claim value, a header value or a body.
 The identity provider and service are names from the config (never the raw `audience`), the
 outcome is `issued` or the refusal's stable `reason` code.
+
+Where the lines go: `tokensmith serve` calls `configure()`, and lines are written straight to
+standard error through a 64 KiB buffer that `flush()` empties (the app flushes every
+`FLUSH_SECONDS` and at shutdown). Going through `logging` instead costs about 20 µs of CPU per
+request in the server, a sixth of an exchange. Without `configure()` (the app embedded, tests),
+lines go to the logger `tokensmith.access` at level INFO.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import logging
-import sys
+import os
 import time
 from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 import orjson
 
 LOGGER_NAME = "tokensmith.access"
+FLUSH_SECONDS = 0.5
+BUFFER_BYTES = 64 * 1024
+
 logger = logging.getLogger(LOGGER_NAME)
 
 
@@ -33,12 +46,17 @@ class RequestRecord:
     service: str | None = None
 
 
+class _Sink:
+    stream: BinaryIO | None = None
+
+
 def log_request(record: RequestRecord, revision: str) -> None:
-    """Write the access line for a finished request (cheap no-op when the logger is off)."""
-    if not logger.isEnabledFor(logging.INFO):
+    """Write the access line for a finished request (a cheap no-op when nothing listens)."""
+    stream = _Sink.stream
+    if stream is None and not logger.isEnabledFor(logging.INFO):
         return
     line = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "time": _now_text(),
         "request_id": record.request_id,
         "method": record.method,
         "path": record.path,
@@ -49,16 +67,50 @@ def log_request(record: RequestRecord, revision: str) -> None:
         "latency_ms": round((time.perf_counter_ns() - record.started_ns) / 1e6, 3),
         "revision": revision,
     }
-    logger.info(orjson.dumps(line).decode())
+    if stream is not None:
+        # a closed or broken stderr must not fail a request
+        with contextlib.suppress(OSError, ValueError):
+            stream.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+    else:
+        logger.info(orjson.dumps(line).decode())
 
 
-def configure(stream: object = None) -> None:
-    """Send access lines, as bare JSON, to `stream` (stderr by default); idempotent."""
-    if any(getattr(h, "_tokensmith", False) for h in logger.handlers):
+def configure(stream: BinaryIO | None = None) -> None:
+    """Write access lines to `stream` (default: standard error), buffered; idempotent."""
+    if _Sink.stream is not None:
         return
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    handler._tokensmith = True  # type: ignore[attr-defined]
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    if stream is None:
+        # a descriptor of our own: lines never interleave with text written to sys.stderr
+        stream = io.BufferedWriter(io.FileIO(os.dup(2), "wb"), BUFFER_BYTES)
+    _Sink.stream = stream
+
+
+async def flush_periodically() -> None:
+    """Flush every `FLUSH_SECONDS` until cancelled (runs for the app's lifetime)."""
+    try:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            flush()
+    finally:
+        flush()
+
+
+def flush() -> None:
+    """Push buffered lines out (periodically and at shutdown)."""
+    stream = _Sink.stream
+    if stream is not None:
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+
+
+_clock: list[Any] = [0, ""]
+
+
+def _now_text() -> str:
+    """The UTC time to the second, formatted once per second (strftime is not free)."""
+    now = int(time.time())
+    if now != _clock[0]:
+        _clock[0] = now
+        _clock[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    text: str = _clock[1]
+    return text

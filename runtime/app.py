@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import accesslog
 from .accesslog import RequestRecord, log_request
 from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable
 from .exchange import ExchangeRequest
@@ -60,6 +61,7 @@ def create_app(service: Service) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await service.start()
+        flusher = asyncio.create_task(accesslog.flush_periodically())
         # everything loaded so far lives as long as the process: keep it out of the
         # collector's way, so full collections stay cheap with 10,000 identity providers
         gc.collect()
@@ -68,6 +70,8 @@ def create_app(service: Service) -> ASGIApp:
             yield
         finally:
             await service.stop()
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
 
     pages = _Pages(service)
     routes = [

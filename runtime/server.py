@@ -4,7 +4,8 @@ With one worker the app is built in this process from the `Service` that `prepar
 checked. With several, uvicorn starts worker processes that import `app_from_environment` (a
 factory) and rebuild the service from the bundle directory passed in `TOKENSMITH_BUNDLE_DIR`;
 the parent checked the same bundle and secrets first, so a worker fails only if they changed.
-uvicorn's own access log is off: `runtime.accesslog` writes one JSON line per request.
+uvicorn's own access log is off: `runtime.accesslog` writes one JSON line per request to
+standard error.
 """
 
 from __future__ import annotations

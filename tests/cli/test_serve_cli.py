@@ -103,7 +103,11 @@ def test_serve_exchanges_and_logs_json_without_tokens(bundle: Path) -> None:
         refused = exchange(url, subject_token(env, sub=MARKER, exp=1))
         assert refused.status_code == 400
         assert refused.json()["error"] == "invalid_request"
-        time.sleep(0.1)
+        # lines are buffered, and flushed within a second while the server runs
+        deadline = time.monotonic() + 3
+        while '"outcome":"expired"' not in log_path.read_text():
+            assert time.monotonic() < deadline, "the access log was not flushed"
+            time.sleep(0.1)
     log = log_path.read_text()
     assert MARKER not in log
     records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
