@@ -46,18 +46,29 @@ class Metrics:
             registry=self.registry,
         )
         self.bundle.labels(revision).set(1)
+        # labelled children looked up once: `labels()` costs more than the increment
+        self._exchange_children: dict[tuple[str, str, str], Counter] = {}
+        self._request_children: dict[tuple[str, int], Counter] = {}
+        self._latency = {r: self.exchange_seconds.labels(r) for r in ("issued", "refused")}
 
     def exchange(
         self, outcome: str, identity_provider: str | None, service: str | None, seconds: float
     ) -> None:
         """Count one answered `POST /tokens`."""
-        self.exchanges.labels(outcome, identity_provider or "", service or "").inc()
-        self.exchange_seconds.labels("issued" if outcome == "issued" else "refused").observe(
-            seconds
-        )
+        key = (outcome, identity_provider or "", service or "")
+        counter = self._exchange_children.get(key)
+        if counter is None:
+            counter = self._exchange_children[key] = self.exchanges.labels(*key)
+        counter.inc()
+        self._latency["issued" if outcome == "issued" else "refused"].observe(seconds)
 
     def request(self, route: str, status: int) -> None:
-        self.requests.labels(route, str(status)).inc()
+        """Count one HTTP request."""
+        key = (route, status)
+        counter = self._request_children.get(key)
+        if counter is None:
+            counter = self._request_children[key] = self.requests.labels(route, str(status))
+        counter.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

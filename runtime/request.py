@@ -3,8 +3,8 @@
 Two bodies are read, both strictly:
 
 - `application/x-www-form-urlencoded` (RFC 8693 §2.1, and what State Backed's client sends),
-  decoded as UTF-8 with `urllib.parse.parse_qsl(strict_parsing=True)`: no `;` separators, no
-  field without `=`, at most `MAX_FIELDS` fields. There is no multipart parser at all.
+  strict UTF-8 with `parse_qsl(strict_parsing=True)`'s rules: `&` is the only separator, every
+  field has `=`, at most `MAX_FIELDS` fields. There is no multipart parser at all.
 - `application/json`: one strict JSON object (duplicate members refused) whose values are strings.
 
 Any other media type, or a `charset` other than UTF-8, is a 415. A parameter sent twice is refused
@@ -18,10 +18,11 @@ segment is the service name, as State Backed's client sends
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from .errors import InvalidRequest, InvalidTarget, UnsupportedGrantType
 from .strict_json import StrictJSONError, loads
@@ -98,27 +99,51 @@ def parse_body(kind: str, body: bytes) -> TokenRequest:
 
 
 def parse_form(body: bytes) -> dict[str, str]:
-    """Decode a urlencoded body strictly; a repeated name is an `InvalidRequest`."""
+    """Decode a urlencoded body strictly; a repeated name is an `InvalidRequest`.
+
+    The same rules as `urllib.parse.parse_qsl(strict_parsing=True)` with `&` as the only
+    separator, written out because tokens need no percent-decoding: the common body is split
+    and kept as is, at a fraction of `parse_qsl`'s cost.
+    """
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(
-            text,
-            keep_blank_values=True,
-            strict_parsing=True,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=MAX_FIELDS,
-        )
     except UnicodeDecodeError:
         raise InvalidRequest("request body is not valid UTF-8", "bad_encoding") from None
-    except ValueError:
-        raise InvalidRequest("request body is not a valid form", "bad_form") from None
+    if not text:
+        return {}
+    parts = text.split("&")
+    if len(parts) > MAX_FIELDS:
+        raise InvalidRequest("request body has too many parameters", "too_many_parameters")
     fields: dict[str, str] = {}
-    for name, value in pairs:
+    for part in parts:
+        name, equals, value = part.partition("=")
+        if not equals:
+            raise InvalidRequest("request body is not a valid form", "bad_form")
+        name, value = _unquote(name), _unquote(value)
         if name in fields:
             raise InvalidRequest("a request parameter is repeated", "repeated_parameter")
         fields[name] = value
     return fields
+
+
+def _unquote(text: str) -> str:
+    if "%" not in text and "+" not in text:
+        return text
+    if len(text) <= 128:  # names, grant and token types, audiences: the same few every time
+        return _unquote_short(text)
+    return _unquote_plus(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _unquote_short(text: str) -> str:
+    return _unquote_plus(text)
+
+
+def _unquote_plus(text: str) -> str:
+    try:
+        return unquote_plus(text, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidRequest("request body is not valid UTF-8", "bad_encoding") from None
 
 
 def parse_json(body: bytes) -> dict[str, str]:
