@@ -151,7 +151,7 @@ def test_ten_megabyte_field_is_413_quickly(client: httpx.Client) -> None:
     started = time.monotonic()
     response = client.post("/tokens", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
     assert_refused(response, 413, "invalid_request")
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5
 
 
 def test_too_many_fields_are_refused(client: httpx.Client) -> None:
@@ -165,7 +165,7 @@ def test_huge_validly_signed_token_is_refused_fast(client: httpx.Client, world: 
     started = time.monotonic()
     response = client.post("/tokens", data=form(token))
     assert_refused(response, 400, "invalid_request")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize(
