@@ -316,3 +316,95 @@ def test_d13_access_log_never_holds_tokens_or_claim_values(
             "service", "latency_ms", "revision",
         }
         assert len(record["revision"]) == 64 and record["latency_ms"] >= 0
+
+
+def test_a05_alg_that_does_not_fit_the_key(client: httpx.Client, world: World) -> None:
+    claims = world.claims(iss="https://es.example.com/", aud="es-aud", sub=MARKER)
+    refused(client, jwt.encode(claims, world.rsa_key, "RS256", {"kid": "es-1"}))
+    refused(client, jwt.encode(claims, "x" * 32, "HS256", {"kid": "es-1"}))
+
+
+def test_a10_der_encoded_es256_signature(client: httpx.Client, world: World) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    token = world.es_token(sub=MARKER)
+    head, payload, _ = token.split(".")
+    der = world.es_key.sign(f"{head}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+    refused(client, f"{head}.{payload}.{b64(der)}")
+    refused(client, f"{head}.{payload}.{b64(bytes(63))}")
+
+
+def test_a15_unencoded_payload(client: httpx.Client, world: World) -> None:
+    refused(client, world.hs_token(headers={"b64": False, "crit": ["b64"]}, sub=MARKER))
+    refused(client, world.hs_token(headers={"b64": False}, sub=MARKER))
+
+
+def test_a17_other_serialisations(client: httpx.Client, world: World) -> None:
+    token = world.hs_token(sub=MARKER)
+    head, payload, sig = token.split(".")
+    refused(client, f"{head}.{payload}.{sig}.{sig}.{sig}")
+    general = json.dumps({"payload": payload, "signatures": [{"protected": head, "signature": sig}]})
+    refused(client, general)
+    nested = world.hs_token(headers={"cty": "JWT"}, sub=MARKER)
+    refused(client, nested)
+
+
+def test_a20_header_not_a_utf8_json_object(client: httpx.Client, world: World) -> None:
+    payload = claims_json(world)
+    key = world.idp_secret.encode()
+    for header in (b"[]", b'"foo"', b"null", b'\xef\xbb\xbf{"alg":"HS256"}',
+                   '{"alg":"HS256"}'.encode("utf-16"), b'{"alg":"HS256","x":"\xff"}'):
+        refused(client, raw_token(header, payload, key))
+
+
+def test_a21_an_issued_token_is_not_exchanged_again(client: httpx.Client, world: World) -> None:
+    issued = client.post("/tokens", data=form(world.hs_token())).json()["access_token"]
+    refused(client, issued)
+
+
+def test_b03_issued_lifetime_is_bounded(client: httpx.Client, world: World) -> None:
+    now = world.claims()["iat"]
+    response = client.post("/tokens", data=form(world.hs_token(exp=10**12)))
+    assert response.status_code == 200
+    claims = jwt.decode(response.json()["access_token"], world.signing_secret, ["HS256"],
+                        audience="my-service")
+    assert claims["exp"] <= now + 900 + 5
+    short = client.post("/tokens", data=form(world.hs_token(exp=now + 120)))
+    issued = jwt.decode(short.json()["access_token"], world.signing_secret, ["HS256"],
+                        audience="my-service")
+    assert issued["exp"] <= now + 120
+
+
+def test_b07_missing_issuer(client: httpx.Client, world: World) -> None:
+    refused(client, world.hs_token(iss=None, sub=MARKER))
+
+
+def test_b11_audience_list_naming_the_provider_is_accepted(
+    client: httpx.Client, world: World
+) -> None:
+    token = world.hs_token(aud=["tokensmith-tests", "another-api"])
+    assert client.post("/tokens", data=form(token)).status_code == 200
+
+
+def test_b15_subject_empty_or_not_a_string(client: httpx.Client, world: World) -> None:
+    refused(client, world.hs_token(sub=""))
+    refused(client, raw_token('{"alg":"HS256"}', claims_json(world, email=MARKER)
+                              .replace(f'"sub": "{MARKER}"', '"sub": 123'),
+                              world.idp_secret.encode()))
+
+
+def test_b17_deep_nesting(client: httpx.Client, world: World) -> None:
+    deep = '{"alg":"HS256","x":' + "[" * 2000 + "]" * 2000 + "}"
+    refused(client, raw_token(deep, claims_json(world), world.idp_secret.encode()))
+    payload = claims_json(world)[:-1] + ', "deep": ' + "[" * 2000 + "]" * 2000 + "}"
+    refused(client, raw_token('{"alg":"HS256"}', payload, world.idp_secret.encode()))
+
+
+def test_b20_registered_claims_come_from_the_config(client: httpx.Client, world: World) -> None:
+    token = world.hs_token(jti="attacker", role="admin")
+    response = client.post("/tokens", data=form(token))
+    claims = jwt.decode(response.json()["access_token"], world.signing_secret, ["HS256"],
+                        audience="my-service", issuer="https://tokens.example.com/")
+    assert claims["jti"] != "attacker"
+    assert claims["act"] == {"sub": "user-1", "email": "ada@example.com", "role": "admin"}
