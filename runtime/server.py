@@ -47,17 +47,27 @@ def server_options(host: str, port: int) -> dict[str, Any]:
     }
 
 
-def serve(service: Service, host: str, port: int, workers: int = 1) -> None:
-    """Serve until interrupted; `service` was prepared from `service.bundle.path`."""
+def serve(service: Service, host: str, port: int, workers: int = 1) -> int:
+    """Serve until interrupted; `service` was prepared from `service.bundle.path`.
+
+    Returns the exit status: 0 after a normal shutdown, 2 when the server could not start
+    (the address is in use, or the port needs privileges); uvicorn has logged why.
+    """
     accesslog.configure()
     options = server_options(host, port)
-    if workers <= 1:
-        uvicorn.run(create_app(service), **options)
-        return
-    if service.bundle.path is None:
-        raise ValueError("several workers need a bundle directory")
-    os.environ[BUNDLE_DIR_ENV] = os.path.abspath(service.bundle.path)
-    uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+    try:
+        if workers <= 1:
+            uvicorn.run(create_app(service), **options)
+        else:
+            if service.bundle.path is None:
+                raise ValueError("several workers need a bundle directory")
+            os.environ[BUNDLE_DIR_ENV] = os.path.abspath(service.bundle.path)
+            uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+    except SystemExit as exc:  # uvicorn exits with 3 when it cannot bind or start
+        return 0 if exc.code in (None, 0) else 2
+    finally:
+        accesslog.flush()
+    return 0
 
 
 def app_from_environment() -> ASGIApp:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -150,3 +151,13 @@ def test_tampered_bundle_is_refused(bundle: Path, tmp_path: Path) -> None:
     result = tokensmith("serve", str(copy), "--port", str(free_port()), env=secrets_env())
     assert result.returncode == 1
     assert "config.json" in result.stderr
+
+
+def test_an_address_in_use_exits_2(bundle: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = tokensmith("serve", str(bundle), "--port", str(port), env=secrets_env())
+    assert result.returncode == 2
+    assert "address already in use" in result.stderr

@@ -1,7 +1,8 @@
 """`tokensmith serve BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--workers N]`.
 
 Before opening a socket it verifies the bundle and resolves every secret reference; when
-anything is wrong it prints every problem (never a secret) and exits 1.
+anything is wrong it prints every problem (never a secret) and exits 1. When the address
+cannot be bound it exits 2.
 """
 
 from __future__ import annotations
@@ -49,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    serve(service, args.host, args.port, args.workers)
-    return 0
+    return serve(service, args.host, args.port, args.workers)
 
 
 def _port(text: str) -> int:
