@@ -202,7 +202,10 @@ class World:
             "SIGNING_SECRET": self.signing_secret,
             "ES_SIGNING_KEY": _pem(self.es_signing_key),
         }
-        self.config = config(
+        self.config = self._config(cors)
+
+    def _config(self, cors: list[str] | None) -> dict[str, Any]:
+        return config(
             identity_providers={
                 "quickstart": idp(
                     issuer=ISSUER_HS, audience=AUDIENCE_HS, algorithms=["HS256"],
