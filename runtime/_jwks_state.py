@@ -118,3 +118,9 @@ class RemoteKeySource:
 
     def candidates(self, kid: str | None, alg: str) -> Sequence[VerificationKey]:
         return self._state.candidates(kid, alg, self._clock())
+
+    def signature_failed(self, kid: str) -> None:
+        # The same cooldown as an unknown kid: a flood of bad signatures under a known kid
+        # causes no more fetches than a flood of random kids (C14, C15).
+        if self._state.may_refetch(self._clock()):
+            raise UnknownKeyId(self._state.name)

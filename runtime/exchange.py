@@ -120,6 +120,8 @@ def verify_signature(source: KeySource, allowed: tuple[str, ...], jws: ParsedJWS
     for key in keys:
         if alg in key.algorithms and key.verify(alg, jws.signing_input, jws.signature):
             return
+    if kid is not None:
+        source.signature_failed(kid)  # a remote source may refetch once: same kid, new key
     raise InvalidRequest(BAD_SIGNATURE, "bad_signature")
 
 

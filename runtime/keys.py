@@ -39,3 +39,12 @@ class KeySource(Protocol):
         remote and may learn the `kid` by refetching, `KeysNotReady` when it holds no keys yet.
         """
         ...
+
+    def signature_failed(self, kid: str) -> None:
+        """Called when every candidate for `kid` failed to verify a token's signature.
+
+        A remote source raises `UnknownKeyId` when a (cooldown-limited, single-flight) refetch
+        may bring new material for a `kid` the provider reused (rotation in place); a static
+        source, or a remote one that is cooling down, returns and the token is refused.
+        """
+        ...

@@ -45,6 +45,9 @@ class StaticKeySource:
     def keys(self) -> tuple[VerificationKey, ...]:
         return self._keys
 
+    def signature_failed(self, kid: str) -> None:
+        """Static keys cannot change: nothing to refetch."""
+
     def candidates(self, kid: str | None, alg: str) -> Sequence[VerificationKey]:
         """Keys to try for a token with this `kid` and `alg`, in configuration order."""
         if kid is None:

@@ -240,6 +240,9 @@ class RemoteStub:
     def candidates(self, kid: str | None, alg: str) -> Sequence[VerificationKey]:
         raise self.error
 
+    def signature_failed(self, kid: str) -> None:
+        raise AssertionError("not reached: candidates raised")
+
 
 @pytest.mark.parametrize("error", [UnknownKeyId("auth0"), KeysNotReady("auth0")])
 def test_key_source_signals_reach_the_http_layer(error: Exception) -> None:

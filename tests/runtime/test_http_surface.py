@@ -209,6 +209,36 @@ def test_remote_jwks_rotation_is_picked_up_by_one_refetch(
         assert 'tokensmith_jwks_fetches_total{identity_provider="remote"' in c.get("/metrics").text
 
 
+def test_same_kid_with_new_material_is_picked_up_by_one_refetch_then_refused(
+    jwks_server: JwksServer, tmp_path: Path
+) -> None:
+    # C14: the provider reuses kid "k1" for a new key. The first token signed with the new key
+    # fails against the cached key, causes one refetch and is accepted; a forged token under
+    # the same kid right after causes no further fetch (cooldown) and is refused.
+    world = remote_world(jwks_server)
+    old = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks_server.keys = [_public_jwk(old, "k1", "RS256")]
+    with running(create_app(world.service(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
+        deadline = time.monotonic() + 5
+        while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert c.post("/tokens", data=form(remote_token(old, "k1", world))).status_code == 200
+        fetches = jwks_server.fetches
+        new = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwks_server.keys = [_public_jwk(new, "k1", "RS256")]
+        response = c.post("/tokens", data=form(remote_token(new, "k1", world)))
+        assert response.status_code == 200, response.text
+        assert jwks_server.fetches == fetches + 1
+        forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        for _ in range(20):
+            refused = c.post("/tokens", data=form(remote_token(forger, "k1", world)))
+            assert refused.status_code == 400
+            assert refused.json()["error"] == "invalid_request"
+        assert jwks_server.fetches == fetches + 1
+        # the key that was replaced is no longer accepted
+        assert c.post("/tokens", data=form(remote_token(old, "k1", world))).status_code == 400
+
+
 def test_remote_jwks_down_at_start_gives_503_with_retry_after(
     jwks_server: JwksServer, tmp_path: Path
 ) -> None:
