@@ -11,29 +11,9 @@ import httpx
 import jwt
 import pytest
 
-from tokensmith.runtime.app import create_app
-
-from .http_server import MARKER, RunningServer, World, form, running
+from .http_server import MARKER, RunningServer, World, form
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-
-
-@pytest.fixture(scope="module")
-def world() -> World:
-    return World()
-
-
-@pytest.fixture(scope="module")
-def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    service = world.service(tmp_path_factory.mktemp("bundle") / "b")
-    with running(create_app(service)) as srv:
-        yield srv
-
-
-@pytest.fixture()
-def client(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as c:
-        yield c
 
 
 def assert_refused(response: httpx.Response, status: int, error: str) -> dict[str, str]:

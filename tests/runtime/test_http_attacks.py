@@ -13,7 +13,6 @@ import http.server
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,29 +21,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tokensmith.runtime.app import create_app
-
-from .http_server import ISSUER_HS, MARKER, RunningServer, World, form, running
+from .http_server import ISSUER_HS, MARKER, RunningServer, World, form
 
 LEAKS = (MARKER, "quickstart", "rsa-1", "es-1", "login.example.com", "rsa.example.com", "sbk_test")
-
-
-@pytest.fixture(scope="module")
-def world() -> World:
-    return World()
-
-
-@pytest.fixture(scope="module")
-def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    service = world.service(tmp_path_factory.mktemp("bundle") / "b")
-    with running(create_app(service)) as srv:
-        yield srv
-
-
-@pytest.fixture()
-def client(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as c:
-        yield c
 
 
 class Recorder:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tokensmith.runtime.app import create_app
 
-from .http_server import RunningServer, World, _public_jwk, form, idp, running
+from .http_server import World, _public_jwk, form, idp, running
 
 ALLOWED = "https://app.example.com"
 
@@ -27,19 +27,6 @@ ALLOWED = "https://app.example.com"
 @pytest.fixture(scope="module")
 def world() -> World:
     return World(cors=[ALLOWED])
-
-
-@pytest.fixture(scope="module")
-def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    service = world.service(tmp_path_factory.mktemp("bundle") / "b")
-    with running(create_app(service)) as srv:
-        yield srv
-
-
-@pytest.fixture()
-def client(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as c:
-        yield c
 
 
 def preflight(client: httpx.Client, origin: str, method: str = "POST") -> httpx.Response:

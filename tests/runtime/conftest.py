@@ -1,0 +1,33 @@
+"""Shared fixtures of the HTTP tests: one real server per module, and a client for it.
+
+A module that needs another config overrides `world` (see `test_http_surface.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tokensmith.runtime.app import create_app
+
+from .http_server import RunningServer, World, running
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World()
+
+
+@pytest.fixture(scope="module")
+def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    service = world.service(tmp_path_factory.mktemp("bundle") / "b")
+    with running(create_app(service)) as srv:
+        yield srv
+
+
+@pytest.fixture()
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        yield c
