@@ -128,10 +128,8 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Service:
 
 
 def idps_document(config: RuntimeConfig) -> dict[str, list[dict[str, Any]]]:
-    """`GET /idps` in State Backed's shape (`iss`, `aud`, `algs`, `jwksUrl`), plus `name`.
-
-    Keys and secrets are never listed (State Backed's `key` is not returned either), and the
-    YAML mappings are not part of the bundle's config, so `mapping` is left out.
+    """`GET /idps` in State Backed's shape (`iss`, `aud`, `algs`, `jwksUrl`, `mapping`), plus
+    `name`. Keys and secrets are never listed (State Backed's `key` is not returned either).
     """
     idps: list[dict[str, Any]] = []
     for name, spec in sorted(config.identity_providers.items()):
@@ -142,14 +140,15 @@ def idps_document(config: RuntimeConfig) -> dict[str, list[dict[str, Any]]]:
             entry["aud"] = spec.audience
         if spec.jwks_url is not None:
             entry["jwksUrl"] = spec.jwks_url
+        entry["mapping"] = dict(spec.mapping)
         idps.append(entry)
     return {"idps": idps}
 
 
 def token_providers_document(config: RuntimeConfig) -> dict[str, list[dict[str, Any]]]:
-    """`GET /token-providers` in State Backed's shape (`service`, `keyId`), no mapping."""
+    """`GET /token-providers` in State Backed's shape (`service`, `keyId`, `mapping`)."""
     providers = [
-        {"service": service, "keyId": spec.signing_key}
+        {"service": service, "keyId": spec.signing_key, "mapping": dict(spec.mapping)}
         for service, spec in sorted(config.token_providers.items())
     ]
     return {"tokenProviders": providers}

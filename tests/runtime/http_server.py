@@ -47,6 +47,10 @@ TOKEN_PROVIDER_MAPPINGS = {name: _keep for name in SERVICES}
 '''
 
 
+#: What `_keep` does, as a config mapping: config.json carries it for the listings.
+KEEP_MAPPING = {"sub.$": "$.sub", "email.$": "$.email", "role.$": "$.role"}
+
+
 def bundle_files(config: Mapping[str, Any]) -> dict[str, bytes]:
     """The three files of a bundle for `config` (config.json format `tokensmith-config/1`)."""
     idps = sorted(config["identity_providers"])
@@ -98,6 +102,7 @@ def idp(
         "jwks": None if jwks is None else dict(jwks),
         "secret": None if secret_env is None else {"env": secret_env, "encoding": "utf8"},
         "has_require": has_require,
+        "mapping": KEEP_MAPPING,
     }
 
 
@@ -112,6 +117,7 @@ def token_provider(
         "identity_providers": identity_providers,
         "claims": "act",
         "outlive_subject_token": False,
+        "mapping": KEEP_MAPPING,
     }
 
 

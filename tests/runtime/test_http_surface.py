@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tokensmith.runtime.app import create_app
 
-from .http_server import World, _public_jwk, form, idp, running
+from .http_server import KEEP_MAPPING, World, _public_jwk, form, idp, running
 
 ALLOWED = "https://app.example.com"
 
@@ -99,10 +99,10 @@ def test_listings_in_state_backed_shape_without_secrets(client: httpx.Client, wo
     by_name = {entry["name"]: entry for entry in idps}
     assert by_name["quickstart"] == {
         "name": "quickstart", "iss": "https://login.example.com/", "aud": "tokensmith-tests",
-        "algs": ["HS256"],
+        "algs": ["HS256"], "mapping": KEEP_MAPPING,
     }
     providers = client.get("/token-providers").json()["tokenProviders"]
-    assert {"service": "my-service", "keyId": "sbk_test"} in providers
+    assert {"service": "my-service", "keyId": "sbk_test", "mapping": KEEP_MAPPING} in providers
     text = client.get("/idps").text + client.get("/token-providers").text
     for secret in world.env.values():
         assert secret not in text
