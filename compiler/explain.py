@@ -34,7 +34,12 @@ from tokensmith.runtime.exchange import (
     token_provider,
     verify_signature,
 )
-from tokensmith.runtime.idp_index import build_index, match_identity_provider, provider_matches
+from tokensmith.runtime.idp_index import (
+    index_of,
+    match_identity_provider,
+    own_issuers_of,
+    provider_matches,
+)
 from tokensmith.runtime.jose import ParsedJWS
 from tokensmith.runtime.jwk import parse_inline_jwks
 from tokensmith.runtime.keys import KeySource
@@ -176,12 +181,15 @@ def _match(run: _Run) -> bool:
         reason = "issuer and audience match" if matched else _no_match(spec, issuer, audiences)
         run.out.providers.append(ProviderMatch(name, matched, reason))
     try:
-        run.provider = match_identity_provider(build_index(config.identity_providers),
-                                               run.out.claims)
+        run.provider = match_identity_provider(index_of(config), run.out.claims)
     except InvalidRequest as exc:
         names = [p.name for p in run.out.providers if p.matched]
-        detail = (f"several identity providers match ({', '.join(names)}): refused as ambiguous"
-                  if names else "no identity provider trusts this issuer and audience")
+        if issuer in own_issuers_of(config):
+            detail = "the token claims tokensmith's own issuer: issued tokens are never exchanged"
+        elif names:
+            detail = f"several identity providers match ({', '.join(names)}): refused as ambiguous"
+        else:
+            detail = "no identity provider trusts this issuer and audience"
         run.out.refuse("identity provider", exc, detail)
         return False
     run.out.checks.append(Check("identity provider", "ok", f"matched {run.provider}"))

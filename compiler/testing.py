@@ -28,7 +28,7 @@ from typing import Any
 from tokensmith.runtime.bundle import Bundle, load_bundle_files
 from tokensmith.runtime.errors import ExchangeError
 from tokensmith.runtime.exchange import decide
-from tokensmith.runtime.idp_index import IdentityProviderIndex, build_index, candidates
+from tokensmith.runtime.idp_index import IdentityProviderIndex, candidates, index_of
 from tokensmith.runtime.issuing import RESERVED_CLAIMS
 from tokensmith.runtime.mapping_api import json_equal
 from tokensmith.schema.location import Location, SourceMap
@@ -102,7 +102,7 @@ def prepare(path: str) -> Prepared:
 
 def prepare_index(bundle: Bundle) -> IdentityProviderIndex:
     """The identity provider index the runtime would build for `bundle`."""
-    return build_index(bundle.config.identity_providers)
+    return index_of(bundle.config)
 
 
 def effective_now(case_now: int | None, run_now: float | None) -> float:

@@ -75,6 +75,11 @@ def build_index(
     )
 
 
+def index_of(config: RuntimeConfig) -> IdentityProviderIndex:
+    """The index the runtime uses for `config`: its providers, and its own issuers refused."""
+    return build_index(config.identity_providers, own_issuers_of(config))
+
+
 def own_issuers_of(config: RuntimeConfig) -> frozenset[str]:
     """The `iss` values of the tokens tokensmith issues: the top-level and every service's."""
     return frozenset({config.issuer, *(tp.issuer for tp in config.token_providers.values())})

@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 from .bundle import Bundle
 from .errors import StartupError
-from .idp_index import IdentityProviderIndex, build_index, own_issuers_of
+from .idp_index import IdentityProviderIndex, index_of
 from .keys import KeySource
 from .secrets import ResolvedSecrets
 from .signing import Signer
@@ -58,7 +58,7 @@ def build_state(
         raise StartupError(problems)
     return ExchangeState(
         bundle=bundle,
-        index=build_index(config.identity_providers, own_issuers_of(config)),
+        index=index_of(config),
         key_sources=MappingProxyType(sources),
         signers=resolved_secrets.signers,
     )

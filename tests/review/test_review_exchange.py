@@ -132,12 +132,6 @@ def test_a_token_claiming_a_services_own_issuer_is_refused(tmp_path: Path) -> No
     assert exchange_for(service, partner, "admin").claims["act"] == {"sub": "p-1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compiler/testing.py prepare_index (and compiler/explain.py) build the index without "
-    "own_issuers_of(config), so `tokensmith test` exchanges an own-issuer token that the "
-    "runtime refuses; pass own_issuers_of(bundle.config) to build_index",
-)
 def test_tokensmith_test_agrees_that_an_own_issuer_token_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
