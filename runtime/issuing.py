@@ -9,15 +9,15 @@ guard). The serialised claim set is capped so that a mapping cannot inflate the 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .claims import EXPIRED
 from .errors import InvalidRequest
 from .model import TokenProviderSpec
+from .signing import compact_json
 
 RESERVED_CLAIMS = frozenset({"iss", "aud", "exp", "iat", "nbf", "jti"})
 MAX_ISSUED_CLAIMS_BYTES = 8 * 1024
@@ -26,10 +26,12 @@ MAX_ISSUED_CLAIMS_BYTES = 8 * 1024
 
 @dataclass(frozen=True)
 class IssuedClaims:
-    """The claim set to sign and the lifetime to report as `expires_in`."""
+    """The claim set to sign, the lifetime to report as `expires_in`, and the claim set as the
+    compact JSON that was size-checked, which is what gets signed (serialised once)."""
 
     claims: dict[str, Any]
     expires_in: int
+    payload: bytes = field(default=b"", repr=False, compare=False)
 
 
 def issue_claims(
@@ -63,18 +65,18 @@ def issue_claims(
         claims.update(registered)
     else:
         claims = {**registered, "act": dict(mapped)}
-    check_size(claims)
-    return IssuedClaims(claims, exp - iat)
+    return IssuedClaims(claims, exp - iat, check_size(claims))
 
 
-def check_size(claims: Mapping[str, Any]) -> None:
-    """Refuse a claim set that is not plain JSON or is larger than `MAX_ISSUED_CLAIMS_BYTES`."""
+def check_size(claims: Mapping[str, Any]) -> bytes:
+    """Refuse a claim set that is not plain JSON or is larger than `MAX_ISSUED_CLAIMS_BYTES`;
+    return it as the compact UTF-8 JSON the signer signs."""
     try:
-        text = json.dumps(claims, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        size = len(text.encode("utf-8"))
+        payload = compact_json(claims)
     except (TypeError, ValueError, RecursionError):
         # a faulty mapping (not JSON data) or a lone surrogate from a `\ud800` escape in the
         # subject token (not encodable as UTF-8): refuse here so the signer never sees it
         raise InvalidRequest("issued claims could not be built", "claims_invalid") from None
-    if size > MAX_ISSUED_CLAIMS_BYTES:
+    if len(payload) > MAX_ISSUED_CLAIMS_BYTES:
         raise InvalidRequest("issued claims too large", "claims_too_large")
+    return payload

@@ -1,0 +1,154 @@
+"""The shortcuts the hot path takes write and refuse exactly what the slow paths did.
+
+- `signing.compact_json` (orjson with a stdlib fallback) writes the same bytes as the stdlib
+  encoder the issued claims used to go through, and refuses what it refused;
+- `exchange` signs the size-checked bytes: the issued payload is `compact_json(claims)`;
+- the `/tokens` body deadline turns only its own cancellation into `body_timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokensmith.runtime import app
+from tokensmith.runtime.errors import InvalidRequest
+from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES, check_size
+from tokensmith.runtime.model import SigningKeySpec
+from tokensmith.runtime.signing import compact_json, load_signer
+
+_STDLIB = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+# every code point, lone surrogates included (they come from `\ud800` escapes in claims)
+_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=12)
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)  # across orjson's 64-bit limit
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | _TEXT
+    | st.sampled_from(["1e5", "x.y", "null", "é", "\u2028", "\x7f", "a\"b\\c\n"])
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _stdlib(value: Any) -> bytes | type[Exception]:
+    try:
+        return _STDLIB.encode(value).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        return type(exc)
+
+
+def _fast(value: Any) -> bytes | type[Exception]:
+    try:
+        return compact_json(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return type(exc)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.dictionaries(_TEXT, _JSON, max_size=6))
+def test_compact_json_writes_and_refuses_exactly_what_the_stdlib_encoder_does(
+    claims: dict[str, Any],
+) -> None:
+    assert _fast(claims) == _stdlib(claims)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"n": float("nan")},
+        {"n": math.inf},
+        {"n": [1, {"x": -math.inf}]},
+        {"big": 2**64},
+        {"s": "\ud800"},
+        {1: "non-string key"},
+        {"f": 1e-05, "g": 1e16, "h": 0.1},
+    ],
+)
+def test_compact_json_edge_cases_match_the_stdlib(value: Any) -> None:
+    assert _fast(value) == _stdlib(value)
+
+
+def test_compact_json_is_compact_ordered_and_utf8() -> None:
+    claims = {"iss": "https://i/", "aud": "svc", "iat": 1, "act": {"sub": "ü", "z": [1, 2]}}
+    assert compact_json(claims) == '{"iss":"https://i/","aud":"svc","iat":1,"act":{"sub":"ü","z":[1,2]}}'.encode()
+
+
+def test_check_size_returns_what_is_signed_and_still_refuses() -> None:
+    claims = {"iss": "i", "act": {"email": "ada@example.com"}}
+    assert check_size(claims) == compact_json(claims)
+    with pytest.raises(InvalidRequest) as too_large:
+        check_size({"x": "a" * MAX_ISSUED_CLAIMS_BYTES})
+    assert too_large.value.reason == "claims_too_large"
+    for bad in ({"x": float("nan")}, {"x": "\udc00"}, {"x": object()}):
+        with pytest.raises(InvalidRequest) as invalid:
+            check_size(bad)
+        assert invalid.value.reason == "claims_invalid"
+
+
+def test_sign_payload_signs_the_same_token_as_sign() -> None:
+    signer = load_signer(SigningKeySpec("k", "HS256", None, None), b"0123456789abcdef" * 2)
+    claims = {"iss": "i", "exp": 2, "act": {"sub": "u", "n": 1.5}}
+    token = signer.sign(claims)
+    assert token == signer.sign_payload(compact_json(claims))
+    payload = token.split(".")[1]
+    assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) == claims
+
+
+async def _hanging_receive() -> dict[str, Any]:
+    await asyncio.sleep(60)
+    raise AssertionError("not reached")
+
+
+def test_body_deadline_refuses_a_body_that_does_not_arrive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app, "BODY_TIMEOUT_SECONDS", 0.05)
+
+    async def main() -> tuple[str, int]:
+        with pytest.raises(InvalidRequest) as refused:
+            await app.read_body(_hanging_receive, None)
+        task = asyncio.current_task()
+        assert task is not None
+        return refused.value.reason, task.cancelling()
+
+    assert asyncio.run(main()) == ("body_timeout", 0)
+
+
+def test_body_deadline_lets_an_outside_cancellation_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app, "BODY_TIMEOUT_SECONDS", 0.05)
+
+    async def main() -> None:
+        reader = asyncio.ensure_future(app.read_body(_hanging_receive, None))
+        await asyncio.sleep(0.01)
+        reader.cancel()  # a shutdown, before the deadline: stays a cancellation
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+
+    asyncio.run(main())
+
+
+def test_body_deadline_leaves_no_timer_behind() -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"a=b", "more_body": False}
+
+    async def main() -> bytes:
+        body = await app.read_body(receive, "3")
+        await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        assert not [h for h in getattr(loop, "_scheduled", []) if not h.cancelled()]
+        return body
+
+    assert asyncio.run(main()) == b"a=b"
