@@ -43,6 +43,11 @@ ROUTES = frozenset(
      "/.well-known/jwks.json"}
 )
 CORS_ROUTES = frozenset({"/tokens", "/.well-known/jwks.json"})
+#: The request headers the app reads (lower-case, as ASGI gives them).
+READ_HEADERS = frozenset(
+    {b"x-request-id", b"origin", b"content-type", b"content-length",
+     b"access-control-request-method"}
+)
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADER_COUNT = 100
 BODY_TIMEOUT_SECONDS = 10.0
@@ -157,7 +162,7 @@ class _Tokens:
     async def _issue(self, scope: Scope, receive: Receive, record: RequestRecord) -> bytes:
         if scope["query_string"]:
             raise InvalidRequest("parameters are not accepted in the URL", "query_parameters")
-        headers = _headers(scope, (b"content-type", b"content-length"))
+        headers: Mapping[bytes, str] = scope["tokensmith.headers"]
         kind = body_kind(headers.get(b"content-type"))
         body = await read_body(receive, headers.get(b"content-length"))
         params = parse_body(kind, body)
@@ -173,7 +178,7 @@ class _Tokens:
         })
 
     async def _preflight(self, scope: Scope, send: Send) -> None:
-        headers = _headers(scope, (b"origin", b"access-control-request-method"))
+        headers: Mapping[bytes, str] = scope["tokensmith.headers"]
         cors = self.service.cors.preflight_headers(
             headers.get(b"origin"), headers.get(b"access-control-request-method")
         )
@@ -301,13 +306,15 @@ class _Envelope:
             return
         path: str = scope["path"]
         route = path if path in ROUTES else "other"
-        record = RequestRecord(_request_id(scope), scope["method"], route, time.perf_counter_ns())
+        headers, too_large = _read_headers(scope)
+        request_id = _request_id(headers.get(b"x-request-id"))
+        record = RequestRecord(request_id, scope["method"], route, time.perf_counter_ns())
         scope["tokensmith.record"] = record
-        extra = [self.revision_header, (b"x-request-id", record.request_id.encode("ascii"))]
+        scope["tokensmith.headers"] = headers
+        extra = [self.revision_header, (b"x-request-id", request_id.encode("ascii"))]
         # preflights get their CORS headers from the endpoint, which also checks the method
         if route in CORS_ROUTES and self.service.cors.enabled and scope["method"] != "OPTIONS":
-            origin = _headers(scope, (b"origin",)).get(b"origin")
-            extra.extend(self.service.cors.response_headers(origin))
+            extra.extend(self.service.cors.response_headers(headers.get(b"origin")))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -316,7 +323,7 @@ class _Envelope:
             await send(message)
 
         try:
-            if _headers_too_large(scope):
+            if too_large:
                 record.outcome = "headers_too_large"
                 exc = InvalidRequest("request headers are too large", "headers_too_large")
                 exc.status = 431
@@ -342,25 +349,24 @@ async def _send_generic_error(send: Send, route: str) -> None:
         await send_error(send, TemporarilyUnavailable("request could not be served", "internal"))
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id(sent: str | None) -> str:
     """The client's `X-Request-Id` when it is a plain token of 8-64 characters, else a new one."""
-    sent = _headers(scope, (b"x-request-id",)).get(b"x-request-id")
     if sent is not None and _REQUEST_ID.fullmatch(sent):
         return sent
     return secrets.token_hex(12)
 
 
-def _headers(scope: Scope, names: tuple[bytes, ...]) -> Mapping[bytes, str]:
-    """The first value of each header in `names` (lower-case) that the request has."""
-    found: dict[bytes, str] = {}
-    for key, value in scope["headers"]:
-        if key in names and key not in found:
-            found[key] = value.decode("latin-1")
-    return found
+def _read_headers(scope: Scope) -> tuple[Mapping[bytes, str], bool]:
+    """The first value of each header in `READ_HEADERS` that the request has, and whether the
+    header section is too large (over `MAX_HEADER_COUNT` headers or `MAX_HEADER_BYTES`).
 
-
-def _headers_too_large(scope: Scope) -> bool:
+    One pass over the headers for the whole request: the envelope and `/tokens` read the result.
+    """
     headers: list[tuple[bytes, bytes]] = scope["headers"]
-    if len(headers) > MAX_HEADER_COUNT:
-        return True
-    return sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES
+    found: dict[bytes, str] = {}
+    size = 0
+    for key, value in headers:
+        size += len(key) + len(value)
+        if key in READ_HEADERS and key not in found:
+            found[key] = value.decode("latin-1")
+    return found, len(headers) > MAX_HEADER_COUNT or size > MAX_HEADER_BYTES

@@ -74,6 +74,8 @@ class TokenRequest:
     requested_token_type: str | None = None
 
 
+# Clients send the same one or two spellings every time; refusals raise and are not cached.
+@functools.lru_cache(maxsize=64)
 def body_kind(content_type: str | None) -> str:
     """`FORM` or `JSON` for an acceptable `Content-Type` header; `UnsupportedMediaType` else."""
     if not content_type:

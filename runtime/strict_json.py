@@ -5,6 +5,13 @@ duplicate members (the last wins), `NaN` and `Infinity`, numbers that overflow t
 lone UTF-16 surrogates, and (for bytes) a BOM or UTF-16 input. Each disagreement is an attack
 on whoever trusts the other parser, so `loads` refuses them all, and caps the nesting depth
 without ever reaching a `RecursionError`.
+
+Most documents (every compact JWT header and payload) take a fast path: orjson parses the bytes,
+and when writing the result back with orjson gives exactly the same bytes, the text is the one
+canonical spelling of that value, so none of the above can be in it (a duplicate member would be
+missing from the output, NaN, infinity or a lone surrogate cannot be written, a big integer comes
+back as a float); nesting is bounded by counting brackets first. Any other document (whitespace,
+escapes, exponents, anything refused) goes through the strict stdlib decoder, which decides.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import json
 import math
 import re
 from typing import Any
+
+import orjson
 
 MAX_DEPTH = 32
 
@@ -26,6 +35,28 @@ class StrictJSONError(ValueError):
 
 def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """Decode one strict JSON document from UTF-8 `data` (or from text); `StrictJSONError` else."""
+    if type(data) is bytes and data.count(b"[") + data.count(b"{") <= max_depth:
+        value = _canonical(data)
+        if value is not _NOT_CANONICAL:
+            return value
+    return _strict_loads(data, max_depth)
+
+
+_NOT_CANONICAL: Any = object()
+
+
+def _canonical(data: bytes) -> Any:
+    """orjson's value of `data` when orjson writes it back as exactly `data`, else the marker."""
+    try:
+        value = orjson.loads(data)
+        same = orjson.dumps(value) == data
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return _NOT_CANONICAL
+    return value if same else _NOT_CANONICAL
+
+
+def _strict_loads(data: bytes | str, max_depth: int) -> Any:
+    """The strict stdlib decoder with its hooks: the reference `loads` must agree with."""
     if isinstance(data, bytes | bytearray):
         try:
             text = bytes(data).decode("utf-8")
