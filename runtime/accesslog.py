@@ -68,9 +68,11 @@ def log_request(record: RequestRecord, revision: str) -> None:
         "revision": revision,
     }
     if stream is not None:
-        # a closed or broken stderr must not fail a request
-        with contextlib.suppress(OSError, ValueError):
+        # a closed or broken stderr must not fail a request (try: `suppress` costs 0.25 µs)
+        try:  # noqa: SIM105
             stream.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+        except (OSError, ValueError):
+            pass
     else:
         logger.info(orjson.dumps(line).decode())
 

@@ -167,15 +167,28 @@ class _Resolver:
     base_dir: Path | None
     problems: list[str]
     signing_secrets: dict[bytes, str] = field(default_factory=dict)  # HMAC secret -> its item
+    # Each distinct reference is resolved once (10,000 providers often share one `{env}`):
+    # its bytes, or the problem to report for every item that uses it.
+    resolved: dict[SecretRef, bytes | SecretError] = field(default_factory=dict)
+    # HMAC keys by (secret, algorithms): checked and built once, shared by the providers
+    hmac_keys: dict[tuple[bytes, tuple[str, ...]], list[VerificationKey] | str] = field(
+        default_factory=dict
+    )
 
     def bytes_of(self, where: str, ref: SecretRef) -> bytes | None:
         if ref.kind == "encrypted" and self.vault_key is None:
             return None  # reported once, as the vault key problem
-        try:
-            return resolve_secret(ref, self.env, self.vault_key, base_dir=self.base_dir)
-        except SecretError as exc:
-            self.problems.append(f"{where}: {exc}")
+        outcome = self.resolved.get(ref)
+        if outcome is None:
+            try:
+                outcome = resolve_secret(ref, self.env, self.vault_key, base_dir=self.base_dir)
+            except SecretError as exc:
+                outcome = exc
+            self.resolved[ref] = outcome
+        if isinstance(outcome, SecretError):
+            self.problems.append(f"{where}: {outcome}")
             return None
+        return outcome
 
     def signer(self, spec: SigningKeySpec) -> Signer | None:
         where = f"signing_keys.{spec.kid}"
@@ -218,15 +231,25 @@ class _Resolver:
         secret = self.bytes_of(where, ref)
         if secret is None:
             return None
+        # signing keys are all resolved before any provider: the outcome cannot change
+        cache_key = (secret, tuple(hmac_algs))
+        outcome = self.hmac_keys.get(cache_key)
+        if outcome is None:
+            outcome = self.hmac_keys[cache_key] = self._hmac_keys(secret, hmac_algs)
+        if isinstance(outcome, str):
+            self.problems.append(f"{where}: {outcome}")
+            return None
+        return list(outcome)
+
+    def _hmac_keys(self, secret: bytes, hmac_algs: list[str]) -> list[VerificationKey] | str:
+        """The provider's key for `secret`, or the problem with it."""
         problem = self._idp_secret_problem(secret, hmac_algs)
         if problem is not None:
-            self.problems.append(f"{where}: {problem}")
-            return None
+            return problem
         try:
             return [HmacKey(None, secret, hmac_algs)]
         except KeyMaterialError as exc:  # pragma: no cover - checked just above
-            self.problems.append(f"{where}: {exc}")
-            return None
+            return str(exc)
 
     def _idp_secret_problem(self, secret: bytes, hmac_algs: list[str]) -> str | None:
         minimum = max(HMAC_MIN_BYTES[a] for a in hmac_algs)
