@@ -374,7 +374,8 @@ def _exchange_steps(service: Any, token: str, body: bytes) -> dict[str, Callable
         "parse": lambda: parse_body(body_kind(FORM), body),
         "verify": verify,
         "map": lambda: decide_matched(state.bundle, name, jws.claims, "hs-service", now, _new_jti),
-        "sign": lambda: signer.sign(dict(decision.claims)),
+        # the claims were serialised once, by the size check in `map`
+        "sign": lambda: signer.sign_payload(decision.payload),
         "respond": respond,
         "whole exchange()": lambda: exchange(
             state, ExchangeRequest(token, "hs-service"), now, _new_jti

@@ -39,7 +39,7 @@ ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS | OKP_ALGORITHMS
 MALFORMED = "malformed token"
 UNSUPPORTED = "token header is not supported"
 
-_EMBEDDED_KEY_MEMBERS = ("jku", "jwk", "x5u", "x5c")
+_EMBEDDED_KEY_MEMBERS = frozenset({"jku", "jwk", "x5u", "x5c"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ def _check_header(header: Mapping[str, Any]) -> None:
         raise InvalidRequest(UNSUPPORTED, "crit_header")
     if "b64" in header:
         raise InvalidRequest(UNSUPPORTED, "b64_header")
-    if any(member in header for member in _EMBEDDED_KEY_MEMBERS):
+    if not _EMBEDDED_KEY_MEMBERS.isdisjoint(header):
         raise InvalidRequest(UNSUPPORTED, "embedded_key_header")
     cty = header.get("cty")
     if isinstance(cty, str) and cty.upper() in ("JWT", "APPLICATION/JWT"):

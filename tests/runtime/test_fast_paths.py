@@ -19,8 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokensmith.runtime import app
+from tokensmith.runtime.b64 import b64url_decode, b64url_encode
 from tokensmith.runtime.errors import InvalidRequest
 from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES, check_size
+from tokensmith.runtime.jose import parse_compact
 from tokensmith.runtime.model import SigningKeySpec
 from tokensmith.runtime.signing import compact_json, load_signer
 
@@ -152,3 +154,18 @@ def test_body_deadline_leaves_no_timer_behind() -> None:
         return body
 
     assert asyncio.run(main()) == b"a=b"
+
+
+@given(st.binary(max_size=200))
+def test_b64url_encode_is_unpadded_urlsafe_base64_and_round_trips(data: bytes) -> None:
+    text = b64url_encode(data)
+    assert text == base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    assert b64url_decode(text) == data
+
+
+def test_embedded_key_headers_are_still_refused() -> None:
+    for member in ("jku", "jwk", "x5u", "x5c"):
+        header = b64url_encode(json.dumps({"alg": "HS256", member: "x"}).encode())
+        with pytest.raises(InvalidRequest) as refused:
+            parse_compact(f"{header}.{b64url_encode(b'{}')}.c2ln")
+        assert refused.value.reason == "embedded_key_header"
