@@ -10,6 +10,8 @@ and refuses material that looks like a public key. `verify` never raises.
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -219,28 +221,49 @@ _PUBLIC_KEY_MARKERS = (b"-----BEGIN", b"ssh-rsa", b"ssh-ed25519", b"ssh-ed448", 
 def looks_like_public_key(material: bytes) -> bool:
     """True when bytes meant as an HMAC secret are (or contain) a public key in a common form.
 
-    PEM armour, OpenSSH public keys, JWK JSON text, DER SubjectPublicKeyInfo or certificates,
-    and the same DER as bare base64 are all recognised: an identity provider secret that is its
+    PEM armour, OpenSSH public keys, JWK JSON text (a key, a list of keys or a key set), DER
+    SubjectPublicKeyInfo or certificates, and any of these again behind base64, base64url or
+    hex text (up to three layers) are recognised: an identity provider secret that is its
     public key is the configuration behind RS256 -> HS256 forgeries (CVE-2022-29217 and kin).
     """
+    return _looks_like_public_key(material, depth=3)
+
+
+def _looks_like_public_key(material: bytes, depth: int) -> bool:
     stripped = material.strip()
     if any(marker in stripped for marker in _PUBLIC_KEY_MARKERS):
         return True
-    if stripped.startswith(b"{"):
-        try:
-            doc = json.loads(stripped)
-        except ValueError:
-            return False
-        return isinstance(doc, dict) and ("kty" in doc or "keys" in doc)
-    if material.startswith(b"\x30"):  # an ASN.1 SEQUENCE
-        return _is_der_key_or_certificate(material)
-    if stripped.startswith(b"M"):  # base64 of an ASN.1 SEQUENCE (0x30)
-        try:
-            decoded = base64.b64decode(b"".join(stripped.split()), validate=True)
-        except ValueError:
-            return False
-        return _is_der_key_or_certificate(decoded)
-    return False
+    if stripped[:1] in (b"{", b"[") and _is_jwk_text(stripped):
+        return True
+    if material.startswith(b"\x30") and _is_der_key_or_certificate(material):
+        return True  # an ASN.1 SEQUENCE
+    if depth == 0:
+        return False
+    return any(_looks_like_public_key(decoded, depth - 1) for decoded in _text_decodings(stripped))
+
+
+def _is_jwk_text(text: bytes) -> bool:
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    items = doc if isinstance(doc, list) else [doc]
+    return any(isinstance(item, dict) and ("kty" in item or "keys" in item) for item in items)
+
+
+def _text_decodings(text: bytes) -> list[bytes]:
+    """`text` read as hex, base64 and base64url (padded or not, white space ignored)."""
+    compact = b"".join(text.split())
+    if not compact or len(compact) > 64 * 1024:
+        return []
+    decoded: list[bytes] = []
+    with contextlib.suppress(ValueError):
+        decoded.append(bytes.fromhex(compact.decode("ascii")))
+    padded = compact.rstrip(b"=") + b"=" * (-len(compact.rstrip(b"=")) % 4)
+    for alphabet in (None, b"-_"):
+        with contextlib.suppress(ValueError, binascii.Error):
+            decoded.append(base64.b64decode(padded, altchars=alphabet, validate=True))
+    return decoded
 
 
 def _is_der_key_or_certificate(data: bytes) -> bool:
