@@ -524,8 +524,8 @@ def throughput(
                 runs = [_measured(server, url, body, load) for _ in range(repeat)]
             finally:
                 server.stop()
-            # the run with the median req/s (with 2 workers the kernel may hand most connections
-            # to one worker, and req/s swings between runs of the same server)
+            # the run with the median req/s (with 2 workers the connections split unevenly and
+            # differently between the workers each run, and req/s swings with the split)
             figures, cpu_us = sorted(runs, key=lambda run: run[0].rps)[len(runs) // 2]
             rows.append({"scenario": label, "workers": workers, **vars(figures),
                          "server_cpu_us_per_request": cpu_us,
