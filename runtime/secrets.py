@@ -162,17 +162,18 @@ def _vault_key(config: RuntimeConfig, env: Mapping[str, str], problems: list[str
 
 @dataclass
 class _Resolver:
-    env: Mapping[str, str]
-    vault_key: bytes | None
+    # repr=False: a crash report that prints this object must not print secrets.
+    env: Mapping[str, str] = field(repr=False)
+    vault_key: bytes | None = field(repr=False)
     base_dir: Path | None
     problems: list[str]
-    signing_secrets: dict[bytes, str] = field(default_factory=dict)  # HMAC secret -> its item
+    signing_secrets: dict[bytes, str] = field(default_factory=dict, repr=False)
     # Each distinct reference is resolved once (10,000 providers often share one `{env}`):
     # its bytes, or the problem to report for every item that uses it.
-    resolved: dict[SecretRef, bytes | SecretError] = field(default_factory=dict)
+    resolved: dict[SecretRef, bytes | SecretError] = field(default_factory=dict, repr=False)
     # HMAC keys by (secret, algorithms): checked and built once, shared by the providers
     hmac_keys: dict[tuple[bytes, tuple[str, ...]], list[VerificationKey] | str] = field(
-        default_factory=dict
+        default_factory=dict, repr=False
     )
 
     def bytes_of(self, where: str, ref: SecretRef) -> bytes | None:
