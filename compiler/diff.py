@@ -21,12 +21,11 @@ from typing import Any
 
 from tokensmith.runtime.bundle import MANIFEST, Bundle, load_bundle
 from tokensmith.runtime.errors import BundleError
-from tokensmith.runtime.model import RuntimeConfig
-from tokensmith.runtime.model import SecretRef as RuntimeSecretRef
+from tokensmith.runtime.model import RuntimeConfig, SecretRef
 from tokensmith.schema.loader import ConfigReadError
-from tokensmith.schema.models import Config, ConfigTest
-from tokensmith.schema.models import SecretRef as ModelSecretRef
+from tokensmith.schema.models import ConfigTest
 
+from .bundle import runtime_config
 from .check import CheckResult
 from .testing import Outcome, effective_now, evaluate, prepare, prepare_index
 
@@ -103,38 +102,6 @@ class Diff:
 # --- views -----------------------------------------------------------------------------------
 
 
-def view_of_config(config: Config) -> dict[str, Any]:
-    """The view of a validated config."""
-    return {
-        "config": {"issuer": config.issuer,
-                   "cors": list(config.cors.allow_origins) if config.cors else []},
-        "signing_keys": {
-            kid: {"algorithm": k.algorithm, "key": _describe(k.secret or k.private_key)}
-            for kid, k in config.signing_keys.items()
-        },
-        "identity_providers": {
-            name: {
-                "issuer": p.issuer, "audience": p.audience, "algorithms": list(p.algorithms),
-                "leeway": f"{p.leeway}s", "allow_insecure_http": p.allow_insecure_http,
-                "key_source": _key_source(p.jwks_url, p.discovery, p.issuer,
-                                          None if p.jwks is None else p.jwks.model_dump(),
-                                          p.secret),
-                "require": dict(p.require) if p.require else None, "mapping": dict(p.mapping),
-            }
-            for name, p in config.identity_providers.items()
-        },
-        "token_providers": {
-            svc: {
-                "signing_key": t.signing_key, "expires_in": duration(t.expires_in_seconds),
-                "audience": t.audience or svc, "issuer": t.issuer or config.issuer,
-                "identity_providers": _allowed(t.identity_providers), "claims": t.claims,
-                "outlive_subject_token": t.outlive_subject_token, "mapping": dict(t.mapping),
-            }
-            for svc, t in config.token_providers.items()
-        },
-    }
-
-
 def view_of_bundle(config: RuntimeConfig, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The view of a bundle's `config.json` (`config` parsed, `raw` as decoded).
 
@@ -195,12 +162,11 @@ def _allowed(names: Sequence[str] | None) -> str | list[str]:
     return "all" if names is None else sorted(names)
 
 
-def _describe(ref: ModelSecretRef | RuntimeSecretRef | None) -> str | None:
+def _describe(ref: SecretRef | None) -> str | None:
     """A reference as the user wrote it; sealed text only by a fingerprint, to see a rotation."""
     if ref is None:
         return None
-    value = getattr(ref, ref.kind) if isinstance(ref, ModelSecretRef) else ref.value
-    kind, encoding = ref.kind, str(ref.encoding)
+    value, kind, encoding = ref.value, ref.kind, ref.encoding
     text = f"{{{kind}: {value}}}" if kind != "encrypted" else (
         f"{{encrypted}} (sha256 {hashlib.sha256(str(value).encode()).hexdigest()[:12]})")
     return text if encoding == "utf8" else f"{text} ({encoding})"
@@ -211,7 +177,7 @@ def _key_source(
     discovery: bool,
     issuer: str | None,
     jwks: Mapping[str, Any] | None,
-    secret: ModelSecretRef | RuntimeSecretRef | None,
+    secret: SecretRef | None,
 ) -> str:
     if jwks_url is not None:
         return f"jwks_url {jwks_url}"
@@ -410,4 +376,6 @@ def load_side(path: str) -> Side:
     config = prepared.check.config
     if prepared.bundle is None or config is None:
         raise SideError(f"{path} does not pass `tokensmith check`", prepared.check)
-    return Side(path, "config", view_of_config(config), prepared.bundle, config.tests)
+    # A config is viewed through the config.json it compiles to: one view for both kinds of side.
+    view = view_of_bundle(prepared.bundle.config, runtime_config(config))
+    return Side(path, "config", view, prepared.bundle, config.tests)
