@@ -152,7 +152,11 @@ class _Walker:
             return text if node.tag == _TAG + "str" else self.bad_tag(node)
         if node.tag not in _IMPLICIT:
             return self.bad_tag(node)
-        value = plain_scalar(text)
+        try:
+            value = plain_scalar(text)
+        except ValueError:  # more digits than `int()` converts (sys.get_int_max_str_digits)
+            self.fail("E110", "the number has too many digits to be a JSON number", node)
+            return None
         if isinstance(value, float) and not math.isfinite(value):
             self.fail("E110", "infinity and NaN are not JSON numbers", node)
             return None
@@ -166,7 +170,10 @@ class _Walker:
 
 
 def plain_scalar(text: str) -> Any:
-    """The value of a plain (unquoted) scalar under the YAML 1.2 core schema."""
+    """The value of a plain (unquoted) scalar under the YAML 1.2 core schema.
+
+    Raises ValueError for a decimal integer longer than Python converts (4300 digits by default).
+    """
     if _NULL.fullmatch(text):
         return None
     if text in _BOOL:
@@ -196,6 +203,9 @@ def _kind(node: Any) -> str:
         return "a list"
     if node.style:
         return "a string"
-    value = plain_scalar(node.value)
+    try:
+        value = plain_scalar(node.value)
+    except ValueError:
+        return "a number"
     kinds = {bool: "a boolean", int: "a number", float: "a number", type(None): "null"}
     return kinds.get(type(value), "a scalar")

@@ -291,3 +291,8 @@ def test_an_oversized_file_is_refused_before_parsing(
     loaded = load_config_source(file)
     assert codes(loaded) == [("E112", 1, 1)]
     assert loaded.data == {}
+
+
+def test_an_integer_too_long_to_convert_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", "a: 1" + "0" * 5000 + "\n")
+    assert codes(load_config_source(file)) == [("E110", 1, 4)]
