@@ -21,13 +21,18 @@ class Severity(enum.Enum):
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One finding. `hint` is an optional second sentence, such as a did-you-mean."""
+    """One finding. `hint` is an optional second sentence, such as a did-you-mean.
+
+    `secret_at` is where a value that may be a secret starts in the source: a reporter that shows
+    source lines never shows the text from there on.
+    """
 
     code: str
     severity: Severity
     message: str
     location: Location
     hint: str | None = None
+    secret_at: Location | None = None
 
     @property
     def is_error(self) -> bool:

@@ -7,6 +7,7 @@ misspelt field names and enum values.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 import typing
@@ -39,6 +40,8 @@ _CUSTOM_CODES = {"secret_literal": "E204", "algorithm_none": "E205", "secret_ref
 
 _SECRET_SECTIONS = frozenset({"signing_keys", "identity_providers"})
 _SECRET_FIELDS = frozenset({"secret", "private_key"})
+#: Parts of a field name that make its value possibly a secret (`secert`, `privatekey`, ...).
+_SECRET_WORDS = ("secret", "private", "passw", "credential", "token", "key")
 
 _SECRET_HINT = "for example `secret: {env: MY_SECRET}`; the value written here is not shown"
 
@@ -59,7 +62,30 @@ def validate(loaded: LoadedSource) -> tuple[Config | None, list[Diagnostic]]:
 
 
 def diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
-    """One pydantic error -> one located diagnostic."""
+    """One pydantic error -> one located diagnostic; its source line is cut where a value that
+    may be a secret starts."""
+    found = _diagnose(err, source_map)
+    secret = _secret_value(tuple(err["loc"]), err["type"], source_map)
+    return found if secret is None else dataclasses.replace(found, secret_at=secret)
+
+
+def _secret_value(loc: ConfigPath, kind: str, source_map: SourceMap) -> Location | None:
+    """Where a value that may be a secret starts: that of a secret field the error is in, or
+    that of an unknown field whose name looks like a secret's (a misspelt `secret: <literal>`)."""
+    if _in_secret(loc):
+        return source_map.value(loc[:3])
+    if kind == "extra_forbidden" and loc and _looks_secret(str(loc[-1])):
+        return source_map.value(loc)
+    return None
+
+
+def _looks_secret(name: str) -> bool:
+    lowered = name.lower()
+    close = did_you_mean(lowered, sorted(_SECRET_FIELDS)) is not None
+    return close or any(word in lowered for word in _SECRET_WORDS)
+
+
+def _diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
     loc: ConfigPath = tuple(err["loc"])
     kind = err["type"]
     where = field_path(loc)

@@ -18,9 +18,6 @@ from tokensmith.schema.diagnostics import Diagnostic, Severity
 from tokensmith.schema.location import SourceMap
 
 FORMATS = ("text", "json", "github", "sarif")
-#: Findings whose source line holds a literal secret: the text format shows it cut at the value,
-#: so that CI logs do not repeat the secret.
-REDACTED_SOURCE_CODES = frozenset({"E204"})
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -48,9 +45,7 @@ def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str
     blocks = []
     for d in diagnostics:
         lines = [f"{d.location}: {d.code} {d.message}"]
-        source = source_map.source_line(d.location)
-        if source is not None and d.code in REDACTED_SOURCE_CODES:
-            source = source[: d.location.column - 1] + "***"
+        source = _shown_source(d, source_map)
         if source is not None:
             # tabs keep their width in the caret line so the caret stays under the column
             pad = "".join("\t" if c == "\t" else " " for c in source[: d.location.column - 1])
@@ -59,6 +54,18 @@ def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str
             lines.append(f"    hint: {d.hint}")
         blocks.append("\n".join(lines) + "\n")
     return "".join(blocks)
+
+
+def _shown_source(d: Diagnostic, source_map: SourceMap) -> str | None:
+    """The finding's source line, cut where a possible secret starts so CI logs never hold it."""
+    source = source_map.source_line(d.location)
+    secret = d.secret_at
+    if source is None or secret is None or secret.file != d.location.file:
+        return source
+    if secret.line == d.location.line:
+        return source[: secret.column - 1] + "***"
+    # the secret starts on an earlier line (a multi-line value) and may go on here
+    return source[: d.location.column - 1] + "***" if secret.line < d.location.line else source
 
 
 def render_json(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:

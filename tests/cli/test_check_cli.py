@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -106,6 +107,28 @@ def test_no_format_echoes_a_literal_secret(
     code, out, _ = run(capsys, config(tmp_path, BROKEN), "--format", fmt)
     assert code == 1
     assert "hunter2" not in out
+
+
+#: Values that may be secrets in places other than a well-spelt `secret:` (E200, E202, E203).
+MISPLACED_SECRETS = CLEAN.replace("{env: MAIN_KEY}", "[hunter2-in-a-list]").replace(
+    "    secret: {env: LOGIN_SECRET}",
+    "    secert: hunter2-misspelt\n    privatekey: 'hunter2-quoted'\n"
+    "    jwks_uri: https://login.example.com/keys",
+)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif"])
+def test_a_secret_under_a_misspelt_or_wrongly_shaped_field_is_not_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    code, out, _ = run(capsys, config(tmp_path, MISPLACED_SECRETS), "--format", fmt)
+    assert code == 1
+    assert "hunter2" not in out
+    if fmt == "text":
+        assert "        secert: ***" in out.splitlines()
+        assert "    hint: did you mean 'secret'?" in out.splitlines()
+        # a field whose name is not a secret's keeps its whole line
+        assert "        jwks_uri: https://login.example.com/keys" in out.splitlines()
 
 
 def test_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -229,3 +252,16 @@ def test_text_caret_keeps_tabs_and_skips_unknown_files() -> None:
         "a.yaml:1:6: E202 bad\n    k: [\tx, y]\n        \t^\n    hint: a hint\n"
         "configs:1:1: E106 no files\n"
     )
+
+
+def test_text_cuts_a_source_line_inside_a_secret_that_started_on_an_earlier_line() -> None:
+    text = "secret: {\n  hunter2: x}\nkeep: this\n"
+    sm = SourceMap(texts={"c.yaml": text})
+    inside = dataclasses.replace(
+        error("E200", "unknown", Location("c.yaml", 2, 3)), secret_at=Location("c.yaml", 1, 9)
+    )
+    plain = error("E200", "unknown", Location("c.yaml", 3, 1))
+    out = render_text([inside, plain], sm)
+    assert "hunter2" not in out
+    assert out.splitlines()[1] == "      ***"
+    assert "    keep: this" in out.splitlines()
