@@ -78,7 +78,8 @@ def load_bundle_files(
         raise BundleError(f"{origin}/{MANIFEST}: revision does not match the files")
     try:
         config = parse_config(json.loads(files["config.json"].decode("utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the interpreter's stack, e.g. 100,000 `[`.
         raise BundleError(f"{origin}/config.json: not valid JSON ({exc.__class__.__name__})") from None
     namespace = _exec_mappings(files["mappings.py"], origin)
     idp_maps = _functions(namespace, "IDENTITY_PROVIDER_MAPPINGS", origin)
@@ -117,7 +118,7 @@ def _manifest(files: Mapping[str, bytes], origin: str) -> Mapping[str, Any]:
         raise BundleError(f"{origin}: no {MANIFEST}; not a tokensmith bundle")
     try:
         manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise BundleError(f"{origin}/{MANIFEST}: not valid JSON") from None
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{origin}/{MANIFEST}: format is not {BUNDLE_FORMAT}")

@@ -206,7 +206,7 @@ def _secret(v: Any, where: str) -> SecretRef | None:
     if len(kinds) != 1:
         raise BundleError(f"config.json: {where} must have exactly one of env, file, encrypted")
     encoding = obj.get("encoding", "utf8")
-    if encoding not in ENCODINGS:
+    if not isinstance(encoding, str) or encoding not in ENCODINGS:
         raise BundleError(f"config.json: {where}.encoding is not one of utf8, base64, base64url")
     return SecretRef(kinds[0], _str(obj[kinds[0]], f"{where}.{kinds[0]}"), encoding)
 

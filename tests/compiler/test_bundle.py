@@ -257,3 +257,41 @@ def test_loader_refuses_extra_files_missing_dirs_and_oversized_files(
     (big / "manifest.json").write_bytes(b" " * (64 * 1024 + 1))
     with pytest.raises(BundleError, match="limit"):
         load_bundle(str(big))
+
+
+def _consistent(bundle: Path, config_json: bytes) -> dict[str, bytes]:
+    """The bundle with `config_json` in place and a manifest that matches it (hashes, revision)."""
+    from tokensmith.compiler.bundle_files import with_manifest
+
+    return with_manifest({"config.json": config_json, "mappings.py": _files(bundle)["mappings.py"]})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c["signing_keys"]["sbk_main"]["secret"].update(encoding=[]),
+        lambda c: c["identity_providers"]["supabase"]["secret"].update(encoding={"a": 1}),
+        lambda c: c["identity_providers"]["supabase"].update(algorithms="HS256"),
+        lambda c: c["token_providers"]["my-service"].update(expires_in=True),
+    ],
+)
+def test_loader_refuses_odd_config_values_with_a_bundle_error(
+    bundle_dir: Path, change: object
+) -> None:
+    from tokensmith.runtime.bundle import load_bundle_files
+
+    config = json.loads(_files(bundle_dir)["config.json"])
+    change(config)  # type: ignore[operator]
+    with pytest.raises(BundleError, match=r"config\.json"):
+        load_bundle_files(_consistent(bundle_dir, json.dumps(config).encode()))
+
+
+@pytest.mark.parametrize("name", ["config.json", "manifest.json"])
+def test_loader_refuses_json_nested_deeper_than_the_stack(bundle_dir: Path, name: str) -> None:
+    from tokensmith.runtime.bundle import load_bundle_files
+
+    files = _consistent(bundle_dir, b"[" * 50_000 + b"]" * 50_000)
+    if name == "manifest.json":
+        files = {**_files(bundle_dir), "manifest.json": b"[" * 30_000 + b"]" * 30_000}
+    with pytest.raises(BundleError, match=name.replace(".", r"\.")):
+        load_bundle_files(files)
