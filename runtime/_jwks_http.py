@@ -66,7 +66,9 @@ def check_url(url: str, allow_insecure_http: bool) -> None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
-    except ValueError:
+        # httpx parses more strictly (ports, control characters): what it refuses is no URL.
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
         raise FetchError("insecure_url", "not a URL") from None
     if parts.scheme == "https" and host:
         return

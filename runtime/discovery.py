@@ -40,5 +40,6 @@ async def discover_jwks_uri(client: httpx.AsyncClient, issuer: str, limits: Limi
     try:
         check_url(jwks_uri, limits.allow_insecure_http)
     except FetchError:
-        raise FetchError("discovery_insecure_url", f"{url}: jwks_uri {jwks_uri}") from None
+        # The document's text, shortened and quoted: it goes to the operator's log as is.
+        raise FetchError("discovery_insecure_url", f"{url}: jwks_uri {jwks_uri[:200]!r}") from None
     return jwks_uri

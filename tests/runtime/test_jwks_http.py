@@ -78,6 +78,10 @@ def test_url_accepted(url: str, allow_insecure_http: bool) -> None:
     ("https://", False),
     ("https://[::1/jwks", False),
     ("//idp.example/jwks", False),
+    # urlsplit takes these, httpx does not: refused here rather than crashing the fetch
+    ("https://idp.example:abc/jwks", False),
+    ("https://idp.example/jw\x00ks", False),
+    ("https://idp.example/jwks\n", False),
 ])
 def test_url_refused(url: str, allow_insecure_http: bool) -> None:
     with pytest.raises(FetchError) as info:
