@@ -43,6 +43,19 @@ class Diagnostic:
         return (loc.file, loc.line, loc.column, self.code, self.message)
 
 
+#: Config fields whose value is a secret (as a reference; a literal there is refused).
+SECRET_FIELDS = ("private_key", "secret")
+#: Parts of a field name that make its value possibly a secret (`secert`, `privatekey`, ...).
+_SECRET_WORDS = ("secret", "private", "passw", "credential", "token", "key")
+
+
+def looks_secret(field: str) -> bool:
+    """True when a field named `field` may hold a secret: its value is never shown."""
+    lowered = field.lower()
+    close = difflib.get_close_matches(lowered, SECRET_FIELDS, n=1, cutoff=0.6)
+    return bool(close) or any(word in lowered for word in _SECRET_WORDS)
+
+
 def error(code: str, message: str, location: Location, hint: str | None = None) -> Diagnostic:
     return Diagnostic(code, Severity.ERROR, message, location, hint)
 

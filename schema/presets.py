@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .diagnostics import Diagnostic, did_you_mean, error
+from .diagnostics import Diagnostic, Severity, did_you_mean, looks_secret
 from .location import ConfigPath, Location, SourceMap
 
 #: Every field an identity provider may have besides a preset's parameters.
@@ -173,8 +173,11 @@ class _Expansion:
     diagnostics: list[Diagnostic]
     source_map: SourceMap
 
-    def fail(self, code: str, message: str, where: Location, hint: str | None = None) -> None:
-        self.diagnostics.append(error(code, message, where, hint))
+    def fail(
+        self, code: str, message: str, where: Location, hint: str | None = None,
+        secret_at: Location | None = None,
+    ) -> None:
+        self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, where, hint, secret_at))
 
 
 def expand_presets(
@@ -249,8 +252,10 @@ def _parameters(
         elif key not in PROVIDER_FIELDS:
             hint = did_you_mean(key, [*preset.parameters, *sorted(PROVIDER_FIELDS)])
             known = ", ".join(preset.parameters)
+            # a misspelt `secret:` may hold the secret itself: its line is shown cut there
+            secret_at = work.source_map.value((*path, key)) if looks_secret(key) else None
             work.fail("E262", f"unknown parameter `{key}` for preset {preset.name} "
-                      f"(it takes {known})", work.source_map.key((*path, key)), hint)
+                      f"(it takes {known})", work.source_map.key((*path, key)), hint, secret_at)
     preset_key = work.source_map.key((*path, "preset"))
     for missing in preset.required:
         if missing not in provider:

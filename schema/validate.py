@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .diagnostics import Diagnostic, did_you_mean, error
+from .diagnostics import SECRET_FIELDS, Diagnostic, did_you_mean, error, looks_secret
 from .loader import LoadedSource
 from .location import ConfigPath, Location, SourceMap
 from .models import Config
@@ -39,9 +39,6 @@ _EXPECTED = {
 _CUSTOM_CODES = {"secret_literal": "E204", "algorithm_none": "E205", "secret_ref_shape": "E206"}
 
 _SECRET_SECTIONS = frozenset({"signing_keys", "identity_providers"})
-_SECRET_FIELDS = frozenset({"secret", "private_key"})
-#: Parts of a field name that make its value possibly a secret (`secert`, `privatekey`, ...).
-_SECRET_WORDS = ("secret", "private", "passw", "credential", "token", "key")
 
 _SECRET_HINT = "for example `secret: {env: MY_SECRET}`; the value written here is not shown"
 
@@ -74,15 +71,9 @@ def _secret_value(loc: ConfigPath, kind: str, source_map: SourceMap) -> Location
     that of an unknown field whose name looks like a secret's (a misspelt `secret: <literal>`)."""
     if _in_secret(loc):
         return source_map.value(loc[:3])
-    if kind == "extra_forbidden" and loc and _looks_secret(str(loc[-1])):
+    if kind == "extra_forbidden" and loc and looks_secret(str(loc[-1])):
         return source_map.value(loc)
     return None
-
-
-def _looks_secret(name: str) -> bool:
-    lowered = name.lower()
-    close = did_you_mean(lowered, sorted(_SECRET_FIELDS)) is not None
-    return close or any(word in lowered for word in _SECRET_WORDS)
 
 
 def _diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
@@ -164,7 +155,7 @@ def field_path(loc: Sequence[str | int]) -> str:
 
 def _in_secret(loc: ConfigPath) -> bool:
     """True inside `<section>.<name>.secret` or `.private_key`."""
-    return len(loc) >= 3 and loc[0] in _SECRET_SECTIONS and loc[2] in _SECRET_FIELDS
+    return len(loc) >= 3 and loc[0] in _SECRET_SECTIONS and loc[2] in SECRET_FIELDS
 
 
 def _owner(loc: ConfigPath) -> str:

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from tokensmith.compiler.check import check_path
+from tokensmith.reporters import render_text
 from tokensmith.schema.models import IdentityProvider
 from tokensmith.schema.presets import PRESETS, json_schema_fragment
 
@@ -150,6 +151,15 @@ def test_an_unknown_parameter_is_reported_on_its_own_line(tmp_path: Path) -> Non
     typo = findings(tmp_path, "preset: cognito\nregion: eu\nuser_pol_id: x")
     assert [(code, hint) for code, _, _, _, hint in typo] == [
         ("E261", None), ("E262", "did you mean 'user_pool_id'?")]
+
+
+def test_a_misspelt_secret_beside_a_preset_is_not_echoed(tmp_path: Path) -> None:
+    result = checked(tmp_path, "preset: supabase\nproject: abcd\nsecert: hunter2\nregion: eu")
+    out = render_text(result.diagnostics, result.source_map)
+    assert "hunter2" not in out
+    assert "        secert: ***" in out.splitlines()
+    assert "    hint: did you mean 'secret'?" in out.splitlines()
+    assert "        region: eu" in out.splitlines()  # not a secret's name: shown whole
 
 
 def test_a_parameter_must_be_a_non_empty_string(tmp_path: Path) -> None:
