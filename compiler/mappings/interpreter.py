@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tokensmith.runtime.mapping_api import json_in
+
 from .lower import PATH_SUFFIX, output_key
 from .paths import JsonPath, parse_path
 from .paths import find_values as _find
@@ -63,7 +65,7 @@ def evaluate_require(
         path = parse_path(key)
         matches = tuple(_matches(path, claims, context))
         candidates = expected if isinstance(expected, list) else [expected]
-        holds = any(_equal(m, c) for m in matches for c in candidates)
+        holds = any(json_in(m, candidates) for m in matches)
         verdicts.append(Verdict(key, expected, holds, matches))
     return verdicts
 
@@ -117,17 +119,3 @@ def _template(
 def _matches(path: JsonPath, claims: Mapping[str, Any], context: Mapping[str, Any]) -> list[Any]:
     return _find(path, context if path.root == "context" else claims)
 
-
-def _equal(left: Any, right: Any) -> bool:
-    """JSON equality: booleans only equal booleans, numbers compare by value."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left == right
-    if isinstance(left, int | float) and isinstance(right, int | float):
-        return left == right
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(
-            _equal(a, b) for a, b in zip(left, right, strict=True)
-        )
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_equal(left[k], right[k]) for k in left)
-    return type(left) is type(right) and left == right
