@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from tokensmith.runtime import strict_json
+
 HMAC = frozenset({"HS256", "HS384", "HS512"})
 DEFAULT_ISSUER = "https://tokens.example.com/"
 
@@ -48,11 +50,16 @@ class Imported:
 
 def read_listing(text: str, key: str, source: str) -> list[dict[str, Any]]:
     """The items of one listing: `{"<key>": [...]}` as the API answers, or a bare list
-    (pages concatenated by hand)."""
+    (pages concatenated by hand). Parsed strictly: a duplicate member would silently drop
+    one of two values, and NaN or a number out of range cannot be written to YAML as JSON."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportInputError(f"{source}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        data = strict_json.loads(text, max_depth=64)
+    except strict_json.StrictJSONError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, json.JSONDecodeError):
+            raise ImportInputError(f"{source}: not JSON ({cause.msg} at line {cause.lineno})"
+                                   ) from None
+        raise ImportInputError(f"{source}: not usable JSON: {exc}") from None
     items = data.get(key) if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ImportInputError(f"{source}: expected {{\"{key}\": [...]}} as GET /{_route(key)} "

@@ -40,6 +40,9 @@ from .check import CheckResult, check_path
 #: `exp` of a test token that has none: one hour after `now`.
 DEFAULT_LIFETIME = 3600
 TEST_JTI = "tokensmith-test"
+#: The `now`s a case can be run at: 0001-01-01 to 9999-12-31 (UTC), the times that can be shown;
+#: anything else is a typo, and past about 1e308 not even a number the exchange can compare.
+NOW_RANGE = (-62_135_596_800, 253_402_300_799)
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,10 @@ def prepare_index(bundle: Bundle) -> IdentityProviderIndex:
 
 
 def effective_now(case_now: int | None, run_now: float | None) -> float:
-    """The case's `now`, else the run's, else the clock."""
+    """The case's `now`, else the run's, else the clock; a case's `now` out of `NOW_RANGE` is
+    brought into it (`run_case` reports such a case instead of running it)."""
     if case_now is not None:
-        return float(case_now)
+        return float(min(max(case_now, NOW_RANGE[0]), NOW_RANGE[1]))
     return time.time() if run_now is None else run_now
 
 
@@ -142,6 +146,11 @@ def run_case(
     now: float | None = None,
 ) -> CaseResult:
     """Run one case and compare its outcome with its `expect`."""
+    if case.now is not None and not NOW_RANGE[0] <= case.now <= NOW_RANGE[1]:
+        problem = (f"now: {case.now} is out of range (seconds since 1970, within years "
+                   "1 to 9999); the case was not run")
+        outcome = Outcome(None, None, "not_run", "now_out_of_range", problem)
+        return CaseResult(case.name, location, outcome, (problem,))
     outcome = evaluate(bundle, index, case.token, case.service, effective_now(case.now, now))
     return CaseResult(case.name, location, outcome, tuple(compare(case, outcome)))
 

@@ -82,7 +82,7 @@ def render_text_diff(diff: Diff) -> str:
             "settings config", "settings"))
         lines += [_text_field(item.kind, f) for f in item.fields]
     lines += ["", *_text_cases(diff.cases)]
-    lines += [f"note: {note}" for note in diff.notes]
+    lines += [f"note: {note}" for note in dict.fromkeys(diff.notes)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -126,7 +126,7 @@ def render_markdown(diff: Diff) -> str:
             for item in items:
                 lines += _markdown_item(item)
     lines += _markdown_cases(diff.cases)
-    lines += [f"> **Note:** {_escape(note)}" for note in diff.notes]
+    lines += [f"> **Note:** {_escape(note)}" for note in dict.fromkeys(diff.notes)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -191,7 +191,7 @@ def render_json(diff: Diff) -> str:
         "new": diff.new,
         "changes": [_item_json(item) for item in diff.items],
         "tests": [_case_json(case) for case in diff.cases],
-        "notes": list(diff.notes),
+        "notes": list(dict.fromkeys(diff.notes)),
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 

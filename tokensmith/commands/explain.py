@@ -14,6 +14,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._args import epoch
+
 if TYPE_CHECKING:
     from tokensmith.compiler.explain import Explanation
 
@@ -38,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="a JSON file with the token's claims (- for stdin)")
     parser.add_argument("--verify", action="store_true",
                         help="check the signature when the keys are at hand (secret, inline jwks)")
-    parser.add_argument("--now", type=float, metavar="EPOCH", help="the time (default: the clock)")
+    parser.add_argument("--now", type=epoch, metavar="EPOCH",
+                        help="the time, in seconds since 1970 (default: the clock)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(func=run)
 
@@ -70,12 +73,9 @@ def run(args: argparse.Namespace) -> int:
         claims: Any = jws.claims
     else:
         try:
-            claims = json.loads(text)
-        except json.JSONDecodeError as exc:
-            print(f"tokensmith explain: {args.claims} is not JSON ({exc.msg})", file=sys.stderr)
-            return 2
-        if not isinstance(claims, dict):
-            print(f"tokensmith explain: {args.claims} must hold a JSON object", file=sys.stderr)
+            claims = _claims_object(text, args.claims)
+        except _InputError as exc:
+            print(f"tokensmith explain: {exc}", file=sys.stderr)
             return 2
     now = time.time() if args.now is None else args.now
     result = explain(prepared, args.service, claims, now, jws, args.verify)
@@ -84,17 +84,41 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _token_text(token: str) -> str:
-    return sys.stdin.read() if token == "-" else token
+    return _read("-") if token == "-" else token
 
 
 def _read(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
     try:
-        with open(source, encoding="utf-8") as handle:
-            return handle.read()
+        if source == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(source, "rb") as handle:
+                data = handle.read()
     except OSError as exc:
         raise _InputError(f"{source}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _InputError(f"{source}: not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+                          f"{exc.start})") from None
+
+
+def _claims_object(text: str, source: str) -> dict[str, Any]:
+    """The claims in `text`, parsed as strictly as the runtime parses a token's payload: a
+    duplicate member, NaN or a number out of range would mean two readings of one token."""
+    from tokensmith.runtime.strict_json import StrictJSONError, loads
+
+    try:
+        claims = loads(text)
+    except StrictJSONError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, json.JSONDecodeError):
+            raise _InputError(f"{source} is not JSON ({cause.msg} at line {cause.lineno} column "
+                              f"{cause.colno})") from None
+        raise _InputError(f"{source} is not usable JSON: {exc}") from None
+    if not isinstance(claims, dict):
+        raise _InputError(f"{source} must hold a JSON object")
+    return claims
 
 
 MARKS = {"ok": "ok  ", "failed": "FAIL", "skipped": "skip", "info": "    "}

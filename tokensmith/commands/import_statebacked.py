@@ -63,10 +63,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _read(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise OSError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OSError(f"cannot read {path}: not UTF-8 text (byte {data[exc.start]:#04x} at "
+                      f"offset {exc.start})") from None
 
 
 def _write_and_check(directory: str, text: str) -> int:
@@ -74,6 +79,9 @@ def _write_and_check(directory: str, text: str) -> int:
     from tokensmith.reporters import render_text
 
     target = os.path.join(directory, "tokensmith.yaml")
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        print(f"tokensmith import: {directory} exists and is not a directory", file=sys.stderr)
+        return 2
     try:
         os.makedirs(directory, exist_ok=True)
         with open(target, "x", encoding="utf-8") as handle:

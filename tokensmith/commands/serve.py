@@ -2,7 +2,7 @@
 
 Before opening a socket it verifies the bundle and resolves every secret reference; when
 anything is wrong it prints every problem (never a secret) and exits 1. When the address
-cannot be bound it exits 2.
+cannot be bound, or the bundle directory cannot be read, it exits 2.
 """
 
 from __future__ import annotations
@@ -12,19 +12,22 @@ import os
 import sys
 from typing import Any
 
+from ._args import port, positive
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="serve POST /tokens from a compiled bundle",
         description="Verify the bundle, resolve its secrets from the environment, and serve "
-        "the token exchange on uvicorn. Exit 1 when the bundle or a secret is not usable.",
+        "the token exchange on uvicorn. Exit 1 when the bundle or a secret is not usable, "
+        "2 when the bundle cannot be read or the address cannot be bound.",
     )
     parser.add_argument("bundle", metavar="BUNDLE_DIR", help="a directory made by `compile`")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8080, help="port to bind (default 8080)")
+    parser.add_argument("--port", type=port, default=8080, help="port to bind (default 8080)")
     parser.add_argument(
-        "--workers", type=_positive, default=1, help="worker processes (default 1)"
+        "--workers", type=positive, default=1, help="worker processes (default 1)"
     )
     parser.set_defaults(func=run)
 
@@ -34,8 +37,17 @@ def run(args: argparse.Namespace) -> int:
     from tokensmith.runtime.server import serve
     from tokensmith.runtime.startup import prepare
 
+    if not os.path.exists(args.bundle):
+        print(f"tokensmith serve: cannot read {args.bundle}: no such file or directory",
+              file=sys.stderr)
+        return 2
     try:
         service = prepare(args.bundle, os.environ)
+    except OSError as exc:
+        # e.g. a bundle directory or file without read permission
+        where = exc.filename or args.bundle
+        print(f"tokensmith serve: cannot read {where}: {exc.strerror}", file=sys.stderr)
+        return 2
     except BundleError as exc:
         print(f"tokensmith serve: {exc}", file=sys.stderr)
         return 1
@@ -52,16 +64,3 @@ def run(args: argparse.Namespace) -> int:
     )
     return serve(service, args.host, args.port, args.workers)
 
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("port must be between 0 and 65535")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree
+
+from ._args import whole_epoch
 
 if TYPE_CHECKING:
     from tokensmith.compiler.testing import CaseResult
@@ -31,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="run only the cases whose name contains PATTERN (any case)")
     parser.add_argument("--format", choices=("text", "json", "junit"), default="text",
                         help="how to print results (default: text)")
-    parser.add_argument("--now", type=int, metavar="EPOCH",
+    parser.add_argument("--now", type=whole_epoch, metavar="EPOCH",
                         help="the time of cases without their own `now` (default: the clock)")
     parser.set_defaults(func=run)
 
@@ -53,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     results = run_tests(prepared.bundle, check.config.tests, check.source_map, args.pattern,
                         None if args.now is None else float(args.now))
+    if args.pattern is not None and not results:
+        # a mistyped -k would otherwise make a CI job green without running anything
+        print(f"tokensmith test: no test case name contains {args.pattern!r}", file=sys.stderr)
+        return 2
     failed = sum(not r.passed for r in results)
     summary = f"{len(results) - failed} passed, {failed} failed"
     if args.format == "text":
@@ -111,14 +118,27 @@ def render_junit(results: Sequence[CaseResult], config: str) -> str:
     """JUnit XML, one `testcase` per case, for CI test reporters."""
     failed = sum(not r.passed for r in results)
     suites = ElementTree.Element("testsuites", tests=str(len(results)), failures=str(failed))
-    suite = ElementTree.SubElement(suites, "testsuite", name=f"tokensmith {config}",
+    suite = ElementTree.SubElement(suites, "testsuite", name=_xml_text(f"tokensmith {config}"),
                                    tests=str(len(results)), failures=str(failed), errors="0")
     for result in results:
-        case = ElementTree.SubElement(suite, "testcase", name=result.name, classname=config,
-                                      file=result.location.file, line=str(result.location.line))
+        case = ElementTree.SubElement(suite, "testcase", name=_xml_text(result.name),
+                                      classname=_xml_text(config),
+                                      file=_xml_text(result.location.file),
+                                      line=str(result.location.line))
         if not result.passed:
-            failure = ElementTree.SubElement(case, "failure", message=result.problems[0])
-            failure.text = "\n".join(_problem_lines(result))
+            failure = ElementTree.SubElement(case, "failure",
+                                             message=_xml_text(result.problems[0]))
+            failure.text = _xml_text("\n".join(_problem_lines(result)))
     ElementTree.indent(suites)
     body = ElementTree.tostring(suites, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+# Characters XML 1.0 cannot hold at all, even escaped (ElementTree writes them as they are,
+# which makes the whole report unreadable to a CI test reporter).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """`text` with each character XML cannot hold written as `\\xNN` / `\\uNNNN` instead."""
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
