@@ -17,7 +17,7 @@ from typing import Any
 
 from ._compose import YamlProblem, compose
 from ._gc import gc_paused
-from .diagnostics import Diagnostic, error
+from .diagnostics import SECRET_FIELDS, Diagnostic, Severity, error, looks_secret
 from .location import ConfigPath, Location
 
 #: Deeper nesting than this is refused: no real config needs it and it bounds recursion.
@@ -81,27 +81,37 @@ class _Walker:
         # An alias is the same node object met a second time: stop there, never expand it.
         self.seen: set[int] = set()
 
-    def fail(self, code: str, message: str, node: Any, hint: str | None = None) -> None:
-        self.out.diagnostics.append(error(code, message, _loc(node, self.file), hint))
+    def fail(
+        self, code: str, message: str, node: Any, path: ConfigPath, hint: str | None = None,
+        value: Any = None,
+    ) -> None:
+        """A finding at `node`, met at `path`. Under a field that may hold a secret, its source
+        line is cut where `value` (by default `node`) starts."""
+        where = _loc(node, self.file)
+        secret_at = _loc(value or node, self.file) if _under_secret(path) else None
+        self.out.diagnostics.append(
+            Diagnostic(code, Severity.ERROR, message, where, hint, secret_at)
+        )
 
     def node(self, node: Any, path: ConfigPath, depth: int) -> Any:
         if id(node) in self.seen:
             self.fail("E108", "this value is used again through a YAML alias; aliases are not "
-                      "supported in a config", node, "write the value out in full where it is used")
+                      "supported in a config", node, path,
+                      "write the value out in full where it is used")
             return None
         self.seen.add(id(node))
         if depth > MAX_DEPTH:
-            self.fail("E111", f"the YAML is nested more than {MAX_DEPTH} levels deep", node)
+            self.fail("E111", f"the YAML is nested more than {MAX_DEPTH} levels deep", node, path)
             return None
         if node.id == "mapping":
             return self.mapping(node, path, depth)
         if node.id == "sequence":
             return self.sequence(node, path, depth)
-        return self.scalar(node)
+        return self.scalar(node, path)
 
     def sequence(self, node: Any, path: ConfigPath, depth: int) -> list[Any]:
         if node.tag != _TAG + "seq":
-            self.bad_tag(node)
+            self.bad_tag(node, path)
             return []
         items = []
         for index, item in enumerate(node.value):
@@ -111,18 +121,19 @@ class _Walker:
 
     def mapping(self, node: Any, path: ConfigPath, depth: int) -> dict[str, Any]:
         if node.tag != _TAG + "map":
-            self.bad_tag(node)
+            self.bad_tag(node, path)
             return {}
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self.key(key_node)
+            key = self.key(key_node, path)
             if key is None:
                 continue
             child = (*path, key)
             if key in result:
                 first = self.out.keys[child]
                 self.fail("E102", f"duplicate key '{key}': it is already set on line {first.line}",
-                          key_node, "a YAML mapping holds each key once; remove one of them")
+                          key_node, child, "a YAML mapping holds each key once; remove one "
+                          "of them", value=value_node)
                 continue
             key_at = self.out.keys[child] = _loc(key_node, self.file)
             # a plain empty value is positioned where the next line starts: use its key
@@ -131,40 +142,40 @@ class _Walker:
             result[key] = self.node(value_node, child, depth + 1)
         return result
 
-    def key(self, node: Any) -> str | None:
+    def key(self, node: Any, path: ConfigPath) -> str | None:
         if node.tag == _TAG + "merge" or (node.value == "<<" and not node.style):
-            self.fail("E108", "YAML merge keys (`<<`) are not supported in a config", node,
+            self.fail("E108", "YAML merge keys (`<<`) are not supported in a config", node, path,
                       "write the fields out in full")
             return None
         if node.id != "scalar":
-            self.fail("E109", f"a key must be a plain string, found {_kind(node)}", node)
+            self.fail("E109", f"a key must be a plain string, found {_kind(node)}", node, path)
             return None
-        value = self.scalar(node)
+        value = self.scalar(node, path)
         if not isinstance(value, str):
-            self.fail("E109", f"a key must be a string, found {_kind(node)}", node,
+            self.fail("E109", f"a key must be a string, found {_kind(node)}", node, path,
                       f"quote it: '{node.value}'")
             return None
         return value
 
-    def scalar(self, node: Any) -> Any:
+    def scalar(self, node: Any, path: ConfigPath) -> Any:
         text: str = node.value
         if node.style:  # quoted or block: a string, unless tagged as something else
-            return text if node.tag == _TAG + "str" else self.bad_tag(node)
+            return text if node.tag == _TAG + "str" else self.bad_tag(node, path)
         if node.tag not in _IMPLICIT:
-            return self.bad_tag(node)
+            return self.bad_tag(node, path)
         try:
             value = plain_scalar(text)
         except ValueError:  # more digits than `int()` converts (sys.get_int_max_str_digits)
-            self.fail("E110", "the number has too many digits to be a JSON number", node)
+            self.fail("E110", "the number has too many digits to be a JSON number", node, path)
             return None
         if isinstance(value, float) and not math.isfinite(value):
-            self.fail("E110", "infinity and NaN are not JSON numbers", node)
+            self.fail("E110", "infinity and NaN are not JSON numbers", node, path)
             return None
         return value
 
-    def bad_tag(self, node: Any) -> None:
+    def bad_tag(self, node: Any, path: ConfigPath) -> None:
         tag = str(node.tag).replace(_TAG, "!!")
-        self.fail("E110", f"unsupported YAML tag {tag}", node,
+        self.fail("E110", f"unsupported YAML tag {tag}", node, path,
                   "use plain strings, numbers, booleans, lists and mappings; "
                   "secrets are written {env: NAME}, {file: PATH} or {encrypted: TEXT}")
 
@@ -189,6 +200,14 @@ def plain_scalar(text: str) -> Any:
     if _SPECIAL_FLOAT.fullmatch(text):
         return math.nan  # refused by the caller
     return text
+
+
+def _under_secret(path: ConfigPath) -> bool:
+    """True for a value of a field that may hold a secret, or anywhere inside a secret field."""
+    last = path[-1] if path else None
+    return (isinstance(last, str) and looks_secret(last)) or any(
+        part in SECRET_FIELDS for part in path
+    )
 
 
 def _loc(node: Any, file: str) -> Location:

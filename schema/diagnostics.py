@@ -23,8 +23,8 @@ class Severity(enum.Enum):
 class Diagnostic:
     """One finding. `hint` is an optional second sentence, such as a did-you-mean.
 
-    `secret_at` is where a value that may be a secret starts in the source: a reporter that shows
-    source lines never shows the text from there on.
+    `secret_at`, on the finding's own line, is where a value that may be a secret starts: a
+    reporter that shows the source line never shows the text from there on.
     """
 
     code: str

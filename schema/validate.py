@@ -63,7 +63,11 @@ def diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
     may be a secret starts."""
     found = _diagnose(err, source_map)
     secret = _secret_value(tuple(err["loc"]), err["type"], source_map)
-    return found if secret is None else dataclasses.replace(found, secret_at=secret)
+    if secret is None:
+        return found
+    # a secret that starts on an earlier line may go on here: cut at the finding itself
+    at = secret if secret.line == found.location.line else found.location
+    return dataclasses.replace(found, secret_at=at)
 
 
 def _secret_value(loc: ConfigPath, kind: str, source_map: SourceMap) -> Location | None:

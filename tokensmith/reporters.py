@@ -60,12 +60,10 @@ def _shown_source(d: Diagnostic, source_map: SourceMap) -> str | None:
     """The finding's source line, cut where a possible secret starts so CI logs never hold it."""
     source = source_map.source_line(d.location)
     secret = d.secret_at
-    if source is None or secret is None or secret.file != d.location.file:
+    loc = d.location
+    if source is None or secret is None or (secret.file, secret.line) != (loc.file, loc.line):
         return source
-    if secret.line == d.location.line:
-        return source[: secret.column - 1] + "***"
-    # the secret starts on an earlier line (a multi-line value) and may go on here
-    return source[: d.location.column - 1] + "***" if secret.line < d.location.line else source
+    return source[: secret.column - 1] + "***"
 
 
 def render_json(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:

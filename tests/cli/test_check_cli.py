@@ -254,14 +254,14 @@ def test_text_caret_keeps_tabs_and_skips_unknown_files() -> None:
     )
 
 
-def test_text_cuts_a_source_line_inside_a_secret_that_started_on_an_earlier_line() -> None:
-    text = "secret: {\n  hunter2: x}\nkeep: this\n"
-    sm = SourceMap(texts={"c.yaml": text})
-    inside = dataclasses.replace(
-        error("E200", "unknown", Location("c.yaml", 2, 3)), secret_at=Location("c.yaml", 1, 9)
+def test_text_cuts_a_source_line_where_its_secret_starts() -> None:
+    sm = SourceMap(texts={"c.yaml": "a: 1\nsecret: hunter2\nkeep: this\n"})
+    cut = dataclasses.replace(
+        error("E200", "unknown", Location("c.yaml", 2, 1)), secret_at=Location("c.yaml", 2, 9)
     )
-    plain = error("E200", "unknown", Location("c.yaml", 3, 1))
-    out = render_text([inside, plain], sm)
-    assert "hunter2" not in out
-    assert out.splitlines()[1] == "      ***"
-    assert "    keep: this" in out.splitlines()
+    elsewhere = dataclasses.replace(  # a cut on another line than the finding's is no cut
+        error("E200", "unknown", Location("c.yaml", 3, 1)), secret_at=Location("c.yaml", 2, 9)
+    )
+    out = render_text([cut, elsewhere], sm).splitlines()
+    assert out[1:3] == ["    secret: ***", "    ^"]
+    assert out[4] == "    keep: this"

@@ -296,3 +296,24 @@ def test_an_oversized_file_is_refused_before_parsing(
 def test_an_integer_too_long_to_convert_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     file = write(tmp_path / "c.yaml", "a: 1" + "0" * 5000 + "\n")
     assert codes(load_config_source(file)) == [("E110", 1, 4)]
+
+
+@pytest.mark.parametrize(
+    ("text", "cut"),
+    [
+        ("a:\n  secret: x\n  secret: hunter2\n", (3, 11)),  # E102 repeated secret
+        ("a:\n  secert: !!binary aGk=\n", (2, 11)),  # E110 under a misspelt secret
+        ("a:\n  secret: {env: !!binary aGk=}\n", (2, 17)),  # E110 inside a secret reference
+    ],
+)
+def test_load_findings_under_a_secret_field_say_where_the_secret_starts(
+    tmp_path: Path, text: str, cut: tuple[int, int]
+) -> None:
+    [found] = load_config_source(write(tmp_path / "c.yaml", text)).diagnostics
+    assert found.secret_at is not None
+    assert (found.secret_at.line, found.secret_at.column) == cut
+
+
+def test_load_findings_elsewhere_show_their_whole_line(tmp_path: Path) -> None:
+    [found] = load_config_source(write(tmp_path / "c.yaml", "a:\n  x: .inf\n")).diagnostics
+    assert found.secret_at is None
