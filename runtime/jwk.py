@@ -56,7 +56,14 @@ _OKP_CURVES = {"Ed25519": 32, "Ed448": 57}
 
 
 class JwkSetError(ValueError):
-    """The document as a whole is not an acceptable JWK Set."""
+    """The document as a whole is not an acceptable JWK Set.
+
+    `kind` is a stable code for logs and metrics: `too_many_keys`, or `document` (wrong shape).
+    """
+
+    def __init__(self, message: str, kind: str = "document") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class JwkRejected(ValueError):
@@ -89,7 +96,7 @@ def parse_jwk_set(
     if not isinstance(entries, list | tuple):
         raise JwkSetError("a JWK Set must have a `keys` list")
     if len(entries) > max_keys:
-        raise JwkSetError(f"a JWK Set may hold at most {max_keys} keys")
+        raise JwkSetError(f"a JWK Set may hold at most {max_keys} keys", "too_many_keys")
     keys: list[VerificationKey] = []
     dropped: list[DroppedKey] = []
     for entry in entries:

@@ -31,7 +31,7 @@ from ._jwks_policy import JwksPolicy
 from ._jwks_state import ProviderState, RemoteKeySource, Snapshot
 from .discovery import discover_jwks_uri
 from .errors import StartupError
-from .jwk import DroppedKey, parse_jwk_set
+from .jwk import DroppedKey, JwkSetError, parse_jwk_set
 from .keys import KeySource, VerificationKey
 from .model import IdentityProviderSpec
 
@@ -240,13 +240,10 @@ class JwksCache:
             assert spec.issuer is not None  # checked in __init__
             url = await discover_jwks_uri(self._client, spec.issuer, limits)
         fetched = await fetch_json(self._client, url, limits)
-        entries = fetched.document.get("keys") if isinstance(fetched.document, dict) else None
-        if isinstance(entries, list) and len(entries) > policy.max_keys:
-            raise FetchError("too_many_keys", f"{url}: {len(entries)} keys")
         try:
             result = parse_jwk_set(fetched.document, spec.algorithms, max_keys=policy.max_keys)
-        except ValueError as exc:
-            raise FetchError("document", f"{url}: {exc}") from None
+        except JwkSetError as exc:
+            raise FetchError(exc.kind, f"{url}: {exc}") from None
         self._note_dropped(state, result.dropped)
         if not result.keys:
             raise FetchError("no_usable_keys", url)

@@ -206,15 +206,17 @@ def test_duplicate_kid_with_different_material_keeps_both() -> None:
     [[], "keys", None, {}, {"keys": {}}, {"keys": "x"}, {"keys": None}, {"key": []}],
 )
 def test_wrongly_shaped_documents_are_refused_whole(document: Any) -> None:
-    with pytest.raises(JwkSetError):
+    with pytest.raises(JwkSetError) as info:
         parse_jwk_set(document, ["RS256"])
     assert issubclass(JwkSetError, ValueError)
+    assert info.value.kind == "document"
 
 
 def test_too_many_keys_refuse_the_document() -> None:
     many = {"keys": [public_jwk(P256, kid=str(i)) for i in range(101)]}
-    with pytest.raises(JwkSetError):
+    with pytest.raises(JwkSetError) as info:
         parse_jwk_set(many, ["ES256"])
+    assert info.value.kind == "too_many_keys"
     assert len(parse_jwk_set(many, ["ES256"], max_keys=101).keys) == 101
 
 
