@@ -18,6 +18,8 @@ from tokensmith.schema.diagnostics import Diagnostic, Severity
 from tokensmith.schema.location import SourceMap
 
 FORMATS = ("text", "json", "github", "sarif")
+#: The longest part of a source line the text format shows (a one-line config can be megabytes).
+MAX_SOURCE_WIDTH = 120
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -47,8 +49,9 @@ def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str
         lines = [f"{d.location}: {d.code} {d.message}"]
         source = _shown_source(d, source_map)
         if source is not None:
+            source, column = _window(source, d.location.column)
             # tabs keep their width in the caret line so the caret stays under the column
-            pad = "".join("\t" if c == "\t" else " " for c in source[: d.location.column - 1])
+            pad = "".join("\t" if c == "\t" else " " for c in source[: column - 1])
             lines += [f"    {source}", f"    {pad}^"]
         if d.hint:
             lines.append(f"    hint: {d.hint}")
@@ -64,6 +67,18 @@ def _shown_source(d: Diagnostic, source_map: SourceMap) -> str | None:
     if source is None or secret is None or (secret.file, secret.line) != (loc.file, loc.line):
         return source
     return source[: secret.column - 1] + "***"
+
+
+def _window(source: str, column: int) -> tuple[str, int]:
+    """At most `MAX_SOURCE_WIDTH` characters of a long line (one-line JSON configs), around
+    `column`, with `...` where it is cut; and the column within what is shown."""
+    if len(source) <= MAX_SOURCE_WIDTH:
+        return source, column
+    start = max(0, min(column - 1 - MAX_SOURCE_WIDTH // 3, len(source) - MAX_SOURCE_WIDTH))
+    end = start + MAX_SOURCE_WIDTH
+    before = "..." if start > 0 else ""
+    after = "..." if end < len(source) else ""
+    return before + source[start:end] + after, column - start + len(before)
 
 
 def render_json(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:

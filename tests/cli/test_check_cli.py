@@ -265,3 +265,14 @@ def test_text_cuts_a_source_line_where_its_secret_starts() -> None:
     out = render_text([cut, elsewhere], sm).splitlines()
     assert out[1:3] == ["    secret: ***", "    ^"]
     assert out[4] == "    keep: this"
+
+
+@pytest.mark.parametrize("column", [1, 5000, 10_000])
+def test_text_shows_a_window_of_a_very_long_line_with_the_caret_in_it(column: int) -> None:
+    text = "".join(chr(ord("a") + i % 26) for i in range(10_000)) + "\n"
+    found = error("E202", "x", Location("c.json", 1, column))
+    _, source, caret = render_text([found], SourceMap(texts={"c.json": text})).splitlines()[:3]
+    assert len(source) <= 4 + 3 + 120 + 3
+    assert source[caret.index("^")] == text[column - 1]
+    assert source.startswith("    ...") == (column > 1)
+    assert source.endswith("...") == (column < 10_000)
