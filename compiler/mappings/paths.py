@@ -16,13 +16,15 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from jsonpath_ng import jsonpath as jp
 from jsonpath_ng.ext import filter as jp_filter
 from jsonpath_ng.ext.parser import parse as jp_parse
+
+from tokensmith.runtime.mapping_api import compile_path
 
 PathRoot = Literal["input", "context"]
 Step = str | int
@@ -102,8 +104,8 @@ def parse_path(text: str) -> JsonPath:
 
 
 def find_values(path: JsonPath, data: Any) -> list[Any]:
-    """All values `path` matches in `data`, in document order (jsonpath-ng's `find`)."""
-    return [match.value for match in _parsed(path.expression).find(data)]
+    """All values `path` matches in `data`, in document order: what generated code computes."""
+    return _finder(path.expression)(data)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -143,8 +145,10 @@ def _parsed_checked(expression: str) -> jp.JSONPath:
 
 
 @functools.lru_cache(maxsize=8192)
-def _parsed(expression: str) -> jp.JSONPath:
-    return jp_parse(expression)
+def _finder(expression: str) -> Callable[[Any], list[Any]]:
+    # The runtime's own evaluator, so that explain and the reference interpreter cannot differ
+    # from a bundle in how a path finds values; parsed once per expression.
+    return compile_path(expression)
 
 
 class _Descent:
