@@ -17,7 +17,7 @@ from typing import Any
 
 from ._compose import YamlProblem, compose
 from ._gc import gc_paused
-from .diagnostics import SECRET_FIELDS, Diagnostic, Severity, error, looks_secret
+from .diagnostics import SECRET_FIELDS, Diagnostic, error, looks_secret
 from .location import ConfigPath, Location
 
 #: Deeper nesting than this is refused: no real config needs it and it bounds recursion.
@@ -89,9 +89,7 @@ class _Walker:
         line is cut where `value` (by default `node`) starts."""
         where = _loc(node, self.file)
         secret_at = _loc(value or node, self.file) if _under_secret(path) else None
-        self.out.diagnostics.append(
-            Diagnostic(code, Severity.ERROR, message, where, hint, secret_at)
-        )
+        self.out.diagnostics.append(error(code, message, where, hint, secret_at=secret_at))
 
     def node(self, node: Any, path: ConfigPath, depth: int) -> Any:
         if id(node) in self.seen:

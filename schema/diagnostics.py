@@ -56,8 +56,11 @@ def looks_secret(field: str) -> bool:
     return bool(close) or any(word in lowered for word in _SECRET_WORDS)
 
 
-def error(code: str, message: str, location: Location, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, location, hint)
+def error(
+    code: str, message: str, location: Location, hint: str | None = None,
+    *, secret_at: Location | None = None,
+) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, location, hint, secret_at)
 
 
 def warning(code: str, message: str, location: Location, hint: str | None = None) -> Diagnostic:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .diagnostics import Diagnostic, Severity, did_you_mean, looks_secret
+from .diagnostics import Diagnostic, did_you_mean, error, looks_secret
 from .location import ConfigPath, Location, SourceMap
 
 #: Every field an identity provider may have besides a preset's parameters.
@@ -177,7 +177,7 @@ class _Expansion:
         self, code: str, message: str, where: Location, hint: str | None = None,
         secret_at: Location | None = None,
     ) -> None:
-        self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, where, hint, secret_at))
+        self.diagnostics.append(error(code, message, where, hint, secret_at=secret_at))
 
 
 def expand_presets(

@@ -19,7 +19,7 @@ from typing import Any
 
 from tokensmith.runtime.jwk import PRIVATE_MEMBERS, JwkRejected, parse_jwk
 from tokensmith.schema.diagnostics import Diagnostic, error
-from tokensmith.schema.location import ConfigPath, SourceMap
+from tokensmith.schema.location import ConfigPath, Location, SourceMap
 from tokensmith.schema.models import HMAC_ALGORITHMS, Config
 
 from ._common import Rule, idp_path, quoted
@@ -57,10 +57,12 @@ def _finding(
         members = [m for m in PRIVATE_MEMBERS if m in jwk]
         msg = f"{what} holds private key members ({quoted(members)})"
         hint = "publish only the public half: drop the private members"
-        return error("E335", msg, source_map.key((*path, members[0])), hint)
+        at = source_map.key((*path, members[0]))
+        return error("E335", msg, at, hint, secret_at=_secret_start(jwk, path, at, source_map))
     if reason == "symmetric_key":
         hint = "a shared secret goes in `secret: {env: NAME}`, never in a key set"
-        return error("E336", f"{what} is a symmetric ('oct') key", where, hint)
+        secret_at = _secret_start(jwk, path, where, source_map)
+        return error("E336", f"{what} is a symmetric ('oct') key", where, hint, secret_at=secret_at)
     if reason == "weak_key":
         bits = _rsa_bits(jwk)
         found = f"an RSA key of {bits} bits" if bits is not None else "a weak RSA key"
@@ -68,6 +70,16 @@ def _finding(
         return error("E338", f"{what} is {found}; {expected}", where)
     detail = _UNUSABLE.get(reason, f"is not usable ({reason})")
     return error("E337", f"{what} {detail}", where)
+
+
+def _secret_start(
+    jwk: Mapping[str, Any], path: ConfigPath, at: Location, source_map: SourceMap
+) -> Location | None:
+    """Where the first private member's value starts on the finding's line, which the text
+    output must not show; None when no private value is written on that line."""
+    starts = [source_map.value((*path, m)) for m in PRIVATE_MEMBERS if m in jwk]
+    same_line = [s for s in starts if (s.file, s.line) == (at.file, at.line)]
+    return min(same_line, default=None)
 
 
 def inline_keys(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:

@@ -15,6 +15,7 @@ from tokensmith.compiler.check import check_path
 from tokensmith.compiler.rules._common import Suggestions
 from tokensmith.compiler.rules._tenants import GITHUB_ACTIONS, GOOGLE, multi_tenant_issuer
 from tokensmith.compiler.rules._urls import is_loopback_host, origin_problem
+from tokensmith.reporters import render_text
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "compiler" / "rules"
@@ -204,3 +205,25 @@ def test_suggestions_are_memoised_and_bounded() -> None:
     assert suggest.hint("zzz") == "no such name"
     assert suggest.hint("idp-2x") == "no such name"  # over budget: no more comparisons
     assert suggest.hint("idp-1x") == "did you mean 'idp-1'?"  # remembered
+
+
+def test_private_and_symmetric_key_material_in_an_inline_jwks_is_not_echoed(
+    tmp_path: Path,
+) -> None:
+    text = _BASE + (
+        "  acme:\n"
+        "    issuer: https://login.acme.test/\n"
+        "    algorithms: [RS256]\n"
+        "    jwks:\n"
+        "      keys:\n"
+        "        - {kty: oct, k: c3VwZXJzZWNyZXQ}\n"
+        "        - kty: RSA\n"
+        "          e: AQAB\n"
+        "          d: cHJpdmF0ZQ\n"
+    )
+    result = check_path(_write(tmp_path, text))
+    out = render_text(result.diagnostics, result.source_map)
+    assert [d.code for d in result.diagnostics] == ["E336", "E335"]
+    assert "c3VwZXJzZWNyZXQ" not in out and "cHJpdmF0ZQ" not in out
+    assert "            - {kty: oct, k: ***" in out.splitlines()
+    assert "              d: ***" in out.splitlines()
