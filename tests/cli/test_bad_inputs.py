@@ -109,6 +109,31 @@ def test_paths_that_are_missing_or_wrong(workdir: Path, capsys: pytest.CaptureFi
     assert message in out.out + out.err
 
 
+@pytest.mark.parametrize(("now", "message"), [
+    ("1" + "0" * 400, "(401 characters) is out of range"),
+    ("inf", "not a whole number of seconds since 1970: 'inf'"),
+])
+def test_diff_now_out_of_range(workdir: Path, capsys: pytest.CaptureFixture[str], now: str,
+                               message: str) -> None:
+    config = str(workdir / "tokensmith.yaml")
+    assert run(["diff", config, config, "--now", now]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.xfail(strict=True, reason="tokensmith/reporters.py `_shown_source` cuts a source "
+                   "line only for the finding that flagged the secret; another finding on the "
+                   "same line (a flow mapping) prints the line with the secret in it")
+def test_a_literal_secret_is_not_shown_by_another_finding_on_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "secret.yaml"
+    path.write_text(CONFIG.replace("k: {algorithm: HS256, secret: {env: BAD_INPUTS_KEY}}",
+                                   "k: {algorithm: HS999, secret: hunter2-MARKER, extra: 1}"))
+    assert run(["check", str(path)]) == 1
+    out = capsys.readouterr()
+    assert "E204" in out.out and "E203" in out.out
+    assert "hunter2-MARKER" not in out.out + out.err
+
+
 def test_diff_of_a_bundle_with_itself_says_its_note_once(
         workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bundle = str(workdir / "bundle")

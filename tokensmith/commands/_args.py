@@ -16,10 +16,12 @@ def epoch(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds since 1970: {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"not a number of seconds since 1970: {_shown(text)}"
+        ) from None
     if not math.isfinite(value) or not MIN_EPOCH <= value <= MAX_EPOCH:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is out of range (seconds since 1970, within years 1 to 9999)"
+            f"{_shown(text)} is out of range (seconds since 1970, within years 1 to 9999)"
         )
     return value
 
@@ -30,11 +32,11 @@ def whole_epoch(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not a whole number of seconds since 1970: {text!r}"
+            f"not a whole number of seconds since 1970: {_shown(text)}"
         ) from None
     if not MIN_EPOCH <= value <= MAX_EPOCH:
         raise argparse.ArgumentTypeError(
-            f"{value} is out of range (seconds since 1970, within years 1 to 9999)"
+            f"{_shown(text)} is out of range (seconds since 1970, within years 1 to 9999)"
         )
     return value
 
@@ -59,3 +61,8 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _shown(text: str) -> str:
+    """`text` quoted, shortened when long (a 5,000-digit number is no help in a message)."""
+    return repr(text) if len(text) <= 40 else repr(text[:20] + "...") + f" ({len(text)} characters)"

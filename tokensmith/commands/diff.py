@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._args import whole_epoch
+
 if TYPE_CHECKING:
     from tokensmith.compiler.diff import CaseChange, Diff, FieldChange, ItemChange
 
@@ -43,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("new", metavar="NEW", help="config file or directory, or bundle directory")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                         help="text (default), markdown for a pull request comment, or json")
-    parser.add_argument("--now", type=int, metavar="EPOCH",
+    parser.add_argument("--now", type=whole_epoch, metavar="EPOCH",
                         help="the time the test cases are exchanged at (default: the clock)")
     parser.set_defaults(func=run)
 
