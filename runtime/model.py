@@ -53,7 +53,7 @@ CONFIG_FORMAT = "tokensmith-config/1"
 ENCODINGS = frozenset({"utf8", "base64", "base64url"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SecretRef:
     kind: str  # "env" | "file" | "encrypted"
     value: str
@@ -64,6 +64,10 @@ class SecretRef:
         if self.kind == "encrypted":
             return "an {encrypted} secret"
         return f"{{{self.kind}: {self.value}}}"
+
+    def __repr__(self) -> str:
+        # A config, spec or bundle printed in a crash report must not show sealed text either.
+        return f"SecretRef({self.describe()}, encoding={self.encoding!r})"
 
 
 @dataclass(frozen=True)

@@ -254,3 +254,26 @@ def test_relative_file_paths_resolve_against_base_dir(tmp_path: Path) -> None:
 def test_vault_key_parsing_accepts_surrounding_whitespace() -> None:
     key = keygen()
     assert parse_key(key + "\n") == parse_key(key)
+
+
+def test_a_printed_reference_or_config_never_shows_sealed_text() -> None:
+    sealed = seal(keygen(), GOOD_HMAC.encode())
+    ref = SecretRef("encrypted", sealed)
+    spec = repr(parse_config(_config_with_sealed(sealed)))
+    assert sealed[5:] not in repr(ref) and sealed[5:] not in spec
+    assert repr(ref) == "SecretRef(an {encrypted} secret, encoding='utf8')"
+    assert repr(SecretRef("env", "HMAC_SECRET", "base64")) == (
+        "SecretRef({env: HMAC_SECRET}, encoding='base64')"
+    )
+
+
+def _config_with_sealed(sealed: str) -> dict[str, Any]:
+    secret = {"encrypted": sealed}
+    return {
+        "format": "tokensmith-config/1",
+        "issuer": "https://tokens.example.com/",
+        "cors": None,
+        "signing_keys": {"k": {"algorithm": "HS256", "secret": secret, "private_key": None}},
+        "identity_providers": {},
+        "token_providers": {},
+    }
