@@ -33,6 +33,12 @@ def key_sources(idp: IdentityProvider) -> list[str]:
     return sources
 
 
+def families(idp: IdentityProvider) -> tuple[list[str], list[str]]:
+    """The provider's HMAC algorithms and its asymmetric ones, each in the order written."""
+    hmac: list[str] = [a for a in idp.algorithms if a in HMAC_ALGORITHMS]
+    return hmac, [a for a in idp.algorithms if a not in HMAC_ALGORITHMS]
+
+
 def issuer_or_audience(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for name, idp in config.identity_providers.items():
         if idp.issuer is None and idp.audience is None:
@@ -59,8 +65,7 @@ def algorithms_not_empty(config: Config, source_map: SourceMap) -> Iterator[Diag
 def algorithm_families(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     """HMAC beside asymmetric algorithms is the algorithm-confusion setup: refuse the mix."""
     for name, idp in config.identity_providers.items():
-        hmac = [a for a in idp.algorithms if a in HMAC_ALGORITHMS]
-        other = [a for a in idp.algorithms if a not in HMAC_ALGORITHMS]
+        hmac, other = families(idp)
         if hmac and other:
             yield error(
                 "E322",
@@ -73,13 +78,13 @@ def algorithm_families(config: Config, source_map: SourceMap) -> Iterator[Diagno
 
 def algorithms_fit_key_source(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for name, idp in config.identity_providers.items():
-        hmac = [a for a in idp.algorithms if a in HMAC_ALGORITHMS]
-        other = [a for a in idp.algorithms if a not in HMAC_ALGORITHMS]
-        if hmac and not other and idp.secret is None and key_sources(idp):
+        hmac, other = families(idp)
+        sources = key_sources(idp)
+        if hmac and not other and idp.secret is None and sources:
             yield error(
                 "E323",
                 f"identity provider '{name}' allows {quoted(hmac)}, which verifies with a "
-                f"shared `secret`, but it has {quoted(key_sources(idp))} instead",
+                f"shared `secret`, but it has {quoted(sources)} instead",
                 source_map.value(idp_path(name, "algorithms")),
                 "HS* needs `secret: {env: NAME}`; public keys take RS*, PS*, ES* or EdDSA",
             )

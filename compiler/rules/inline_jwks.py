@@ -20,9 +20,10 @@ from typing import Any
 from tokensmith.runtime.jwk import PRIVATE_MEMBERS, JwkRejected, parse_jwk
 from tokensmith.schema.diagnostics import Diagnostic, error
 from tokensmith.schema.location import ConfigPath, Location, SourceMap
-from tokensmith.schema.models import HMAC_ALGORITHMS, Config
+from tokensmith.schema.models import Config
 
 from ._common import Rule, idp_path, quoted
+from .identity_providers import families
 
 _UNUSABLE = {
     "not_an_object": "is not a JSON object",
@@ -92,7 +93,7 @@ def inline_keys(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
                 f"the inline `jwks` of identity provider '{name}' holds no keys",
                 source_map.value(idp_path(name, "jwks", "keys")),
             )
-        asymmetric = [a for a in idp.algorithms if a not in HMAC_ALGORITHMS]
+        _, asymmetric = families(idp)
         for index, jwk in enumerate(idp.jwks.keys):
             try:
                 parse_jwk(jwk, idp.algorithms)
