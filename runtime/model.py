@@ -171,7 +171,7 @@ def _identity_provider(name: str, v: Mapping[str, Any]) -> IdentityProviderSpec:
         issuer=_opt_str(v.get("issuer"), f"{where}.issuer"),
         audience=_opt_str(v.get("audience"), f"{where}.audience"),
         algorithms=_str_tuple(v.get("algorithms"), f"{where}.algorithms"),
-        leeway=_int(v.get("leeway"), f"{where}.leeway"),
+        leeway=_int(v.get("leeway"), f"{where}.leeway", minimum=0),
         jwks_url=_opt_str(v.get("jwks_url"), f"{where}.jwks_url"),
         discovery=_bool(v.get("discovery", False), f"{where}.discovery"),
         allow_insecure_http=_bool(v.get("allow_insecure_http", False), f"{where}.allow_insecure_http"),
@@ -192,7 +192,7 @@ def _token_provider(service: str, v: Mapping[str, Any]) -> TokenProviderSpec:
     return TokenProviderSpec(
         service=service,
         signing_key=_str(v.get("signing_key"), f"{where}.signing_key"),
-        expires_in=_int(v.get("expires_in"), f"{where}.expires_in"),
+        expires_in=_int(v.get("expires_in"), f"{where}.expires_in", minimum=1),
         audience=_str(v.get("audience"), f"{where}.audience"),
         issuer=_str(v.get("issuer"), f"{where}.issuer"),
         identity_providers=None if idps is None else _str_tuple(idps, f"{where}.identity_providers"),
@@ -235,9 +235,11 @@ def _opt_str(v: Any, where: str) -> str | None:
     return None if v is None else _str(v, where)
 
 
-def _int(v: Any, where: str) -> int:
+def _int(v: Any, where: str, minimum: int) -> int:
     if not isinstance(v, int) or isinstance(v, bool):
         raise BundleError(f"config.json: {where} must be an integer")
+    if v < minimum:
+        raise BundleError(f"config.json: {where} must be at least {minimum}")
     return v
 
 

@@ -273,6 +273,8 @@ def _consistent(bundle: Path, config_json: bytes) -> dict[str, bytes]:
         lambda c: c["identity_providers"]["supabase"]["secret"].update(encoding={"a": 1}),
         lambda c: c["identity_providers"]["supabase"].update(algorithms="HS256"),
         lambda c: c["token_providers"]["my-service"].update(expires_in=True),
+        lambda c: c["token_providers"]["my-service"].update(expires_in=0),
+        lambda c: c["identity_providers"]["supabase"].update(leeway=-60),
     ],
 )
 def test_loader_refuses_odd_config_values_with_a_bundle_error(
