@@ -415,6 +415,32 @@ def test_former_tracebacks_through_the_real_entry_point(workdir: Path) -> None:
         assert done.stderr.startswith(("tokensmith", "usage:")), done.stderr
 
 
+@pytest.mark.parametrize("args", [
+    ["vault", "encrypt"],
+    ["explain", "{w}/tokensmith.yaml", "--service", "orders", "--token", "-"],
+    ["explain", "{w}/tokensmith.yaml", "--service", "orders", "--claims", "-"],
+], ids=["vault-encrypt", "explain-token", "explain-claims"])
+def test_a_closed_standard_input_is_an_io_error(workdir: Path, args: list[str]) -> None:
+    key = cli("vault", "keygen").stdout.strip()
+    argv = [a.format(w=workdir) for a in args]
+    done = subprocess.run(["sh", "-c", 'exec "$0" -m tokensmith "$@" <&-', sys.executable,
+                           *argv], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TOKENSMITH_VAULT_KEY": key})
+    assert done.returncode == 2, done.stderr
+    assert "standard input is closed" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.xfail(strict=True, reason="tokensmith/cli.py `main` catches BrokenPipeError only: a "
+                   "full disk or a closed stdout ends in a traceback instead of exit 2")
+def test_output_that_cannot_be_written_is_an_io_error() -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "tokensmith", "schema"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("verb", [
     ["check"], ["compile"], ["serve"], ["test"], ["explain"], ["diff"], ["schema"], ["demo"],
     ["vault"], ["vault", "keygen"], ["vault", "encrypt"], ["import"], ["import", "statebacked"],

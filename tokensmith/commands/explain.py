@@ -90,6 +90,8 @@ def _token_text(token: str) -> str:
 def _read(source: str) -> str:
     try:
         if source == "-":
+            if sys.stdin is None:  # started with standard input closed
+                raise _InputError("-: standard input is closed")
             data = sys.stdin.buffer.read()
         else:
             with open(source, "rb") as handle:

@@ -57,6 +57,10 @@ def _encrypt(args: argparse.Namespace) -> int:
     except VaultError as exc:
         print(f"tokensmith vault encrypt: {VAULT_KEY_ENV}: {exc}", file=sys.stderr)
         return 2
+    if sys.stdin is None:  # started with standard input closed
+        print("tokensmith vault encrypt: standard input is closed; pipe the secret in",
+              file=sys.stderr)
+        return 2
     secret = _read_secret()
     if not secret:
         print("tokensmith vault encrypt: the secret on standard input is empty", file=sys.stderr)
