@@ -135,9 +135,5 @@ def _token_provider(service: str, tp: TokenProvider, issuer: str) -> dict[str, A
 
 
 def _secret(ref: SecretRef | None) -> dict[str, str] | None:
-    if ref is None:
-        return None
-    value = ref.env if ref.env is not None else ref.file if ref.file is not None else ref.encrypted
-    assert value is not None
-    return {ref.kind: value, "encoding": ref.encoding}
+    return None if ref is None else {ref.kind: ref.reference, "encoding": ref.encoding}
 

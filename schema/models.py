@@ -117,13 +117,18 @@ class SecretRef(_Model):
             return "env"
         return "file" if self.file is not None else "encrypted"
 
+    @property
+    def reference(self) -> str:
+        """What the `kind` field holds: a variable name, a path, or sealed text."""
+        value = self.env if self.env is not None else self.file or self.encrypted
+        assert value is not None  # the validator above guarantees exactly one
+        return value
+
     def describe(self) -> str:
         """A safe description for messages: the variable or path, never encrypted text."""
-        if self.env is not None:
-            return f"{{env: {self.env}}}"
-        if self.file is not None:
-            return f"{{file: {self.file}}}"
-        return "an {encrypted} secret"
+        if self.kind == "encrypted":
+            return "an {encrypted} secret"
+        return f"{{{self.kind}: {self.reference}}}"
 
 
 #: A secret field: a reference; a plain string is refused with `secret_literal`.
