@@ -144,6 +144,7 @@ def parse_config(data: Any) -> RuntimeConfig:
         svc: _token_provider(svc, _obj(v, f"token_providers.{svc}"))
         for svc, v in _obj(root.get("token_providers"), "token_providers").items()
     }
+    _check_references(idps, tps)
     return RuntimeConfig(
         issuer=_str(root.get("issuer"), "issuer"),
         cors_allow_origins=origins,
@@ -181,6 +182,25 @@ def _identity_provider(name: str, v: Mapping[str, Any]) -> IdentityProviderSpec:
         mapping=_json_obj(v.get("mapping", {}), f"{where}.mapping"),
         require=None if v.get("require") is None else _json_obj(v["require"], f"{where}.require"),
     )
+
+
+def _check_references(
+    idps: Mapping[str, IdentityProviderSpec], tps: Mapping[str, TokenProviderSpec]
+) -> None:
+    """What the compiler guarantees across items: one key source each, known provider names."""
+    for name, idp in idps.items():
+        sources = (idp.jwks_url is not None, idp.discovery, idp.jwks is not None, idp.secret)
+        if sum(1 for source in sources if source) > 1:
+            raise BundleError(
+                f"config.json: identity_providers.{name} has more than one key source"
+            )
+    for service, tp in tps.items():
+        unknown = sorted(set(tp.identity_providers or ()) - set(idps))
+        if unknown:
+            raise BundleError(
+                f"config.json: token_providers.{service}.identity_providers names an unknown "
+                f"identity provider {unknown[0]}"
+            )
 
 
 def _token_provider(service: str, v: Mapping[str, Any]) -> TokenProviderSpec:

@@ -275,6 +275,10 @@ def _consistent(bundle: Path, config_json: bytes) -> dict[str, bytes]:
         lambda c: c["token_providers"]["my-service"].update(expires_in=True),
         lambda c: c["token_providers"]["my-service"].update(expires_in=0),
         lambda c: c["identity_providers"]["supabase"].update(leeway=-60),
+        # references across items that the compiler guarantees
+        lambda c: c["identity_providers"]["supabase"].update(jwks={"keys": []}),
+        lambda c: c["identity_providers"]["supabase"].update(discovery=True),
+        lambda c: c["token_providers"]["my-service"].update(identity_providers=["supabse"]),
     ],
 )
 def test_loader_refuses_odd_config_values_with_a_bundle_error(
