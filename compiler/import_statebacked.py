@@ -275,5 +275,15 @@ def _scalar(value: Any) -> str:
             and not value.endswith(":")
             and not value.startswith(".")
         )
-        return value if plain else json.dumps(value, ensure_ascii=False)
+        return value if plain else _YAML_UNSAFE.sub(_escape, json.dumps(value, ensure_ascii=False))
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+# Characters JSON leaves raw that YAML reads differently: line breaks YAML knows and JSON does
+# not (NEL, LS, PS: folded to a space), and ones YAML does not allow in a file at all (C1
+# controls, DEL, a BOM inside the text, the noncharacters). Both read `\uXXXX` the same way.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"

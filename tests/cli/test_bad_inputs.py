@@ -351,6 +351,22 @@ def test_import_binary_input(workdir: Path, capsys: pytest.CaptureFixture[str], 
     assert message.format(p=workdir / "binary.bin") in capsys.readouterr().err
 
 
+def test_import_keeps_characters_yaml_would_read_differently(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ruamel.yaml import YAML
+
+    mapping = {"nel\u0085key": "a\u0085b", "ls": "c\u2028d\u2029e", "bom": "\ufefff",
+               "c1": "\x9b\x7f", "plain": "café ☃"}
+    providers = {"tokenProviders": [{"service": "svc", "keyId": "k", "mapping": mapping}]}
+    (tmp_path / "tp.json").write_text(json.dumps(providers))
+    (tmp_path / "idps.json").write_text('{"idps": []}')
+    assert run(["import", "statebacked", "--idps", str(tmp_path / "idps.json"),
+                "--token-providers", str(tmp_path / "tp.json")]) == 0
+    text = capsys.readouterr().out
+    assert "café ☃" in text
+    assert YAML(typ="safe").load(text)["token_providers"]["svc"]["mapping"] == mapping
+
+
 def test_import_duplicate_services_and_missing_files(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     twice = {"tokenProviders": [{"service": "a", "keyId": "k"}, {"service": "a", "keyId": "k"}]}
