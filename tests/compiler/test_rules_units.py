@@ -227,3 +227,15 @@ def test_private_and_symmetric_key_material_in_an_inline_jwks_is_not_echoed(
     assert "c3VwZXJzZWNyZXQ" not in out and "cHJpdmF0ZQ" not in out
     assert "            - {kty: oct, k: ***" in out.splitlines()
     assert "              d: ***" in out.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "code"),
+    [("999999999d", "W320"), (86400 * 999_999_999, "W320"), (10**30, "E344")],
+)
+def test_expires_in_in_seconds_is_bounded_like_the_written_form(
+    tmp_path: Path, expires_in: object, code: str
+) -> None:
+    provider = f"api: {{signing_key: main, expires_in: {expires_in}}}"
+    text = _BASE.replace("api: {signing_key: main}", provider) + "  {}\n"
+    assert [d.code for d in check_path(_write(tmp_path, text)).diagnostics] == [code]
