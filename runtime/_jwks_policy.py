@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+# The same limits as for keys given in the config, so remote and inline keys behave alike.
+from .jwk import MAX_KEYS
+from .static_keys import MAX_KIDLESS_CANDIDATES
+
 
 @dataclass(frozen=True)
 class JwksPolicy:
@@ -36,8 +40,8 @@ class JwksPolicy:
     max_stale: float = 86400.0
     fetch_deadline: float = 5.0
     max_body_bytes: int = 256 * 1024
-    max_keys: int = 100
-    max_kidless_candidates: int = 4
+    max_keys: int = MAX_KEYS
+    max_kidless_candidates: int = MAX_KIDLESS_CANDIDATES
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     retry_after_max: float = 300.0
