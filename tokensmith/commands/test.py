@@ -3,7 +3,7 @@
 Runs the config's `tests:` offline (see `compiler/testing.py` for what a case checks). Text
 output ends with exactly `N passed, N failed`; with json or junit that line goes to stderr so
 that stdout stays one document. Exit 0 when every case passed, 1 when one failed or the config
-does not pass `check`, 2 when the config cannot be read.
+does not pass `check`, 2 when the config cannot be read or no case name contains the `-k` PATTERN.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("config", metavar="CONFIG", help="a YAML file or a directory of them")
     parser.add_argument("-k", dest="pattern", metavar="PATTERN",
-                        help="run only the cases whose name contains PATTERN (any case)")
+                        help="run only the cases whose name contains PATTERN (any case; exit 2 "
+                             "when none does)")
     parser.add_argument("--format", choices=("text", "json", "junit"), default="text",
                         help="how to print results (default: text)")
     parser.add_argument("--now", type=whole_epoch, metavar="EPOCH",
