@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 #: A path into the merged config document, e.g. ("identity_providers", "auth0", "mapping", "sub.$").
@@ -57,10 +58,13 @@ class SourceMap:
 
     def source_line(self, location: Location) -> str | None:
         """The text of the line at `location`, without its newline, if the file is known."""
-        text = self.texts.get(location.file)
-        if text is None:
-            return None
-        lines = text.splitlines()
-        if 1 <= location.line <= len(lines):
+        lines = self._lines.get(location.file)
+        if lines is not None and 1 <= location.line <= len(lines):
             return lines[location.line - 1]
         return None
+
+    @cached_property
+    def _lines(self) -> Mapping[str, tuple[str, ...]]:
+        # Split each file once, not once per finding: thousands of findings in a large file
+        # would otherwise make printing them quadratic.
+        return {file: tuple(text.splitlines()) for file, text in self.texts.items()}

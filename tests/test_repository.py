@@ -51,3 +51,17 @@ def test_wheel_holds_only_the_tokensmith_package(tmp_path: Path) -> None:
     assert "tokensmith/schema/location.py" in names
     assert "tokensmith/compiler/__init__.py" in names
     assert not any(n.startswith(("schema/", "compiler/", "runtime/", "tests/")) for n in names)
+
+
+def test_source_lines_are_split_once_per_file() -> None:
+    # Printing thousands of findings of one large file must stay linear (it was quadratic).
+    import time
+
+    from tokensmith.schema.location import Location, SourceMap
+
+    source = SourceMap(texts={"big.yaml": "\n".join(f"line {i}" for i in range(1, 200_001))})
+    started = time.perf_counter()
+    shown = [source.source_line(Location("big.yaml", i, 1)) for i in range(1, 20_001, 2)]
+    assert shown[:2] == ["line 1", "line 3"]
+    assert source.source_line(Location("big.yaml", 200_001, 1)) is None
+    assert time.perf_counter() - started < 5  # re-splitting per finding took minutes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -48,13 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stdout is None:  # started with standard output closed: output goes nowhere
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
-    sys.stdout.flush()
+    except OSError as exc:  # a full disk or an unwritable output: an I/O error, exit 2
+        _quiet_stdout()
+        print(f"tokensmith: cannot write output: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return code
+
+
+def _quiet_stdout() -> None:
+    # Output still buffered would fail again when the interpreter flushes at exit.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
