@@ -35,6 +35,8 @@ _OCT = re.compile(r"0o[0-7]+")
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _SPECIAL_FLOAT = re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+#: `key: value` (or `- key: value`) at the start of a line, for lines that did not parse.
+_KEY_VALUE_LINE = re.compile(r"\s*(?:-\s+)*[\"']?([\w.-]+)[\"']?\s*:\s+(?=\S)")
 
 
 @dataclass
@@ -59,7 +61,10 @@ def _parse(text: str, file: str) -> ParsedText:
         root = compose(text)
     except YamlProblem as problem:
         where = Location(file, problem.line, problem.column)
-        out.diagnostics.append(error(problem.code, problem.message, where, problem.hint))
+        secret_at = _secret_value_on_line(text, where)
+        out.diagnostics.append(
+            error(problem.code, problem.message, where, problem.hint, secret_at=secret_at)
+        )
         return out
     if root is None:
         msg = "the file is empty: expected a mapping with at least `version: 1`"
@@ -198,6 +203,17 @@ def plain_scalar(text: str) -> Any:
     if _SPECIAL_FLOAT.fullmatch(text):
         return math.nan  # refused by the caller
     return text
+
+
+def _secret_value_on_line(text: str, where: Location) -> Location | None:
+    """For a line that did not parse (a secret starting with `@` or holding `: `, say): where
+    its value starts when it reads as `key: value` and the key looks like a secret's."""
+    lines = text.splitlines()
+    line = lines[where.line - 1] if 0 < where.line <= len(lines) else ""
+    match = _KEY_VALUE_LINE.match(line)
+    if match is None or not looks_secret(match.group(1)):
+        return None
+    return Location(where.file, where.line, match.end() + 1)
 
 
 def _under_secret(path: ConfigPath) -> bool:

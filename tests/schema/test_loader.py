@@ -317,3 +317,19 @@ def test_load_findings_under_a_secret_field_say_where_the_secret_starts(
 def test_load_findings_elsewhere_show_their_whole_line(tmp_path: Path) -> None:
     [found] = load_config_source(write(tmp_path / "c.yaml", "a:\n  x: .inf\n")).diagnostics
     assert found.secret_at is None
+
+
+@pytest.mark.parametrize(
+    ("text", "cut"),
+    [
+        ("a:\n  secret: @hunter2\n", 11),  # a secret that cannot start a plain scalar
+        ("a:\n  - private_key: hunter2: x\n", 18),  # a secret holding `: `
+        ("a:\n  issuer: @x\n", None),  # not a secret's field: its line is shown whole
+    ],
+)
+def test_a_syntax_error_on_a_secret_line_says_where_the_value_starts(
+    tmp_path: Path, text: str, cut: int | None
+) -> None:
+    [found] = load_config_source(write(tmp_path / "c.yaml", text)).diagnostics
+    assert found.code == "E101"
+    assert found.secret_at == (None if cut is None else Location(found.location.file, 2, cut))
