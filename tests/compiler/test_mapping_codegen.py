@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tokensmith import __version__
+from tokensmith.compiler.bundle import build_bundle
 from tokensmith.compiler.check import check_path
 from tokensmith.compiler.mappings import (
     Origin,
@@ -88,6 +90,16 @@ def test_generated_module_of_each_example_matches_its_golden_file(example: str) 
         result.config, result.source_map, result.loaded.files, VERSION, root=result.loaded.root
     )
     _compare_golden(GOLDEN / f"examples-{example}.py", text)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_the_bundle_ships_the_golden_module_of_each_example(example: str) -> None:
+    # compile writes mappings.py through its own lowering loop (compiler/bundle.py); this keeps
+    # what it ships equal to the golden files, which `generate_config_module` produces.
+    result = check_path(str(REPO / "examples" / example / "tokensmith.yaml"))
+    shipped = build_bundle(result)["mappings.py"].decode("utf-8")
+    golden = (GOLDEN / f"examples-{example}.py").read_text(encoding="utf-8")
+    assert shipped.replace(__version__, VERSION, 1) == golden
 
 
 def test_there_are_golden_cases() -> None:
