@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from tokensmith.runtime.issuing import RESERVED_CLAIMS
 from tokensmith.schema.diagnostics import Diagnostic, did_you_mean, error, warning
 from tokensmith.schema.location import ConfigPath, Location, SourceMap
 from tokensmith.schema.models import Config
@@ -25,8 +26,6 @@ from tokensmith.schema.models import Config
 from .lower import PATH_SUFFIX, output_key
 from .paths import CONTEXT_NAMES, JsonPath, PathSyntaxError, parse_path
 
-#: Claims the runtime sets itself; a `claims: root` mapping must not produce them.
-RESERVED_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "jti")
 #: Claims a user or an administrator can change: never a stable subject.
 MUTABLE_CLAIMS = frozenset(
     {"email", "preferred_username", "upn", "unique_name", "name", "nickname", "username", "login"}
@@ -78,7 +77,8 @@ def check_mapping(
                         f"`{output_key(key)}` is a reserved claim, set by tokensmith itself; "
                         "this token provider puts its mapping at the root (`claims: root`)",
                         source_map.key((*path, key)),
-                        "remove it, or rename it; iss, aud, exp, iat, nbf, jti are reserved",
+                        f"remove it, or rename it; {', '.join(sorted(RESERVED_CLAIMS))} are "
+                        "reserved",
                     )
                 )
     return found
