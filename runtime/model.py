@@ -38,6 +38,8 @@ SecretRef: exactly one of {"env": NAME} / {"file": PATH} / {"encrypted": TEXT}, 
 "encoding": "utf8" | "base64" | "base64url". Exactly one key source is set per identity provider
 (`jwks_url`, or `discovery` true with `jwks_url` null, or `jwks`, or `secret`). Token provider
 `audience` and `issuer` are already defaulted by the compiler (service name, top-level issuer).
+The loader also refuses a negative `leeway`, an `expires_in` under 1, two key sources on one
+identity provider and a token provider naming an identity provider that is not there.
 """
 
 from __future__ import annotations
