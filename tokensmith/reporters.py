@@ -44,12 +44,17 @@ def summary(diagnostics: Sequence[Diagnostic]) -> str:
 
 def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:
     """`file:line:col: CODE message`, the source line, a caret under the column, the hint."""
+    cuts = _secret_cuts(diagnostics)
     blocks = []
     for d in diagnostics:
         lines = [f"{d.location}: {d.code} {d.message}"]
-        source = _shown_source(d, source_map)
+        source = source_map.source_line(d.location)
+        column = d.location.column
+        cut = cuts.get((d.location.file, d.location.line))
+        if source is not None and cut is not None:
+            source, column = source[: cut - 1] + "***", min(column, cut)
         if source is not None:
-            source, column = _window(source, d.location.column)
+            source, column = _window(source, column)
             # tabs keep their width in the caret line so the caret stays under the column
             pad = "".join("\t" if c == "\t" else " " for c in source[: column - 1])
             lines += [f"    {source}", f"    {pad}^"]
@@ -59,14 +64,15 @@ def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str
     return "".join(blocks)
 
 
-def _shown_source(d: Diagnostic, source_map: SourceMap) -> str | None:
-    """The finding's source line, cut where a possible secret starts so CI logs never hold it."""
-    source = source_map.source_line(d.location)
-    secret = d.secret_at
-    loc = d.location
-    if source is None or secret is None or (secret.file, secret.line) != (loc.file, loc.line):
-        return source
-    return source[: secret.column - 1] + "***"
+def _secret_cuts(diagnostics: Sequence[Diagnostic]) -> dict[tuple[str, int], int]:
+    """(file, line) -> the column of the first possible secret on it. Every finding shown on
+    such a line is cut there, not only the one about the secret."""
+    cuts: dict[tuple[str, int], int] = {}
+    for d in diagnostics:
+        if d.secret_at is not None:
+            where = (d.secret_at.file, d.secret_at.line)
+            cuts[where] = min(cuts.get(where, d.secret_at.column), d.secret_at.column)
+    return cuts
 
 
 def _window(source: str, column: int) -> tuple[str, int]:

@@ -30,6 +30,15 @@ def split_url(url: str) -> SplitResult | None:
     return parts
 
 
+def has_userinfo(url: str) -> bool:
+    """True when `url` holds a user name or password (`https://user:pass@host`): text that may
+    be a credential, which findings never repeat."""
+    parts = split_url(url)
+    if parts is None:
+        return "@" in url  # unparsable: assume the worst
+    return parts.username is not None or parts.password is not None
+
+
 def is_loopback_http(url: str) -> bool:
     """True when `url` is plain http to a loopback host."""
     parts = split_url(url)

@@ -13,7 +13,7 @@ from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 
 from ._common import Rule
-from ._urls import origin_problem
+from ._urls import has_userinfo, origin_problem
 
 
 def allowed_origins(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
@@ -32,11 +32,14 @@ def allowed_origins(config: Config, source_map: SourceMap) -> Iterator[Diagnosti
             continue
         problem = origin_problem(origin)
         if problem is not None:
+            # user information may be a password: never repeated, nor its source line shown
+            secret = has_userinfo(origin)
             yield error(
                 "E356",
-                f"`cors.allow_origins` entry {origin!r} {problem}",
+                f"`cors.allow_origins` entry {index if secret else repr(origin)} {problem}",
                 where,
                 "an origin is scheme://host[:port], e.g. https://app.example.com",
+                secret_at=where if secret else None,
             )
 
 

@@ -7,6 +7,7 @@ E331 a user name or password in the URL; E332 no host; E333 loopback http withou
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from tokensmith.schema.diagnostics import Diagnostic, error
@@ -14,7 +15,7 @@ from tokensmith.schema.location import ConfigPath, SourceMap
 from tokensmith.schema.models import Config, IdentityProvider
 
 from ._common import Rule, idp_path
-from ._urls import is_loopback_host, is_loopback_http, split_url
+from ._urls import has_userinfo, is_loopback_host, is_loopback_http, split_url
 
 _LOCAL_HINT = "plain http is for tests and local development: loopback hosts only"
 
@@ -68,6 +69,9 @@ def https_key_urls(config: Config, source_map: SourceMap) -> Iterator[Diagnostic
     for name, idp in config.identity_providers.items():
         for field, url in fetched_urls(idp):
             found = _url_finding(name, field, url, idp, idp_path(name, field), source_map)
+            if found is not None and has_userinfo(url):
+                # the user information may be a password: the source line is not shown
+                found = dataclasses.replace(found, secret_at=found.location)
             if found is not None:
                 yield found
 

@@ -276,3 +276,15 @@ def test_text_shows_a_window_of_a_very_long_line_with_the_caret_in_it(column: in
     assert source[caret.index("^")] == text[column - 1]
     assert source.startswith("    ...") == (column > 1)
     assert source.endswith("...") == (column < 10_000)
+
+
+def test_every_finding_on_a_line_with_a_secret_is_cut_at_the_first_one() -> None:
+    sm = SourceMap(texts={"c.yaml": "origins: [https://u:pw@a.test, 'ftp://b.test']\n"})
+    secret = dataclasses.replace(
+        error("E356", "x", Location("c.yaml", 1, 11)), secret_at=Location("c.yaml", 1, 11)
+    )
+    later = error("E356", "y", Location("c.yaml", 1, 32))
+    out = render_text([secret, later], sm).splitlines()
+    assert "pw" not in "\n".join(out)
+    assert out[1] == out[4] == "    origins: [***"
+    assert out[5].index("^") == out[4].index("***")  # the caret stays on the shown text

@@ -15,7 +15,7 @@ from tokensmith.compiler.check import check_path
 from tokensmith.compiler.rules._common import Suggestions
 from tokensmith.compiler.rules._tenants import GITHUB_ACTIONS, GOOGLE, multi_tenant_issuer
 from tokensmith.compiler.rules._urls import is_loopback_host, origin_problem
-from tokensmith.reporters import render_text
+from tokensmith.reporters import render, render_text
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "compiler" / "rules"
@@ -239,3 +239,22 @@ def test_expires_in_in_seconds_is_bounded_like_the_written_form(
     provider = f"api: {{signing_key: main, expires_in: {expires_in}}}"
     text = _BASE.replace("api: {signing_key: main}", provider) + "  {}\n"
     assert [d.code for d in check_path(_write(tmp_path, text)).diagnostics] == [code]
+
+
+def test_credentials_in_key_urls_and_origins_are_never_repeated(tmp_path: Path) -> None:
+    text = _BASE.replace("identity_providers:\n", (
+        "cors: {allow_origins: ['https://bob:pa55word@app.example.com']}\n"
+        "identity_providers:\n"
+        "  acme:\n"
+        "    issuer: https://login.acme.test/\n"
+        "    algorithms: [RS256]\n"
+        "    jwks_url: ftp://user:hunter2@login.acme.test/jwks\n"
+    ))
+    result = check_path(_write(tmp_path, text))
+    assert sorted(d.code for d in result.diagnostics) == ["E330", "E356"]
+    for fmt in ("text", "json", "github", "sarif"):
+        out = render(fmt, result.diagnostics, result.source_map)
+        assert "hunter2" not in out and "pa55word" not in out
+    assert "entry 0 holds a user name or password" in render_text(
+        result.diagnostics, result.source_map
+    )
