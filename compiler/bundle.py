@@ -9,51 +9,32 @@ it is checked out.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from typing import Any
 
 from tokensmith import __version__
 from tokensmith.runtime.model import CONFIG_FORMAT
-from tokensmith.schema.location import ConfigPath, SourceMap
 from tokensmith.schema.models import Config, IdentityProvider, SecretRef, TokenProvider
 
 from .bundle_files import canonical_json, with_manifest
 from .check import CheckResult
-from .mappings.codegen import generate_module
-from .mappings.ir import LoweredMapping, LoweredRequire, Origin
-from .mappings.lower import lower_mapping, lower_require
+from .mappings import generate_config_module
 
 
 class CompileError(Exception):
     """The config did not pass `check`; the bundle is not written."""
 
 
-@dataclass(frozen=True)
-class _Sources:
-    """Makes `Location.file` paths relative to the config root, for reproducible output."""
-
-    root: str
-    source_map: SourceMap
-
-    def origin(self, path: ConfigPath) -> Origin:
-        location = self.source_map.key(path)
-        return Origin(self.relative(location.file), location.line)
-
-    def relative(self, file: str) -> str:
-        relative = os.path.relpath(os.path.abspath(file), os.path.abspath(self.root))
-        return relative.replace(os.sep, "/")
-
-
 def build_bundle(result: CheckResult) -> dict[str, bytes]:
     """The bundle files of a checked config; `CompileError` if `check` found errors."""
     if not result.ok or result.config is None:
         raise CompileError("the config has errors; run `tokensmith check` to see them")
-    config = result.config
-    sources = _Sources(result.loaded.root, result.source_map)
+    config, source_map = result.config, result.source_map
+    mappings = generate_config_module(
+        config, source_map, list(source_map.texts), __version__, result.loaded.root
+    )
     content = {
         "config.json": canonical_json(runtime_config(config)),
-        "mappings.py": mappings_module(config, sources).encode("utf-8"),
+        "mappings.py": mappings.encode("utf-8"),
     }
     return with_manifest(content)
 
@@ -80,23 +61,6 @@ def runtime_config(config: Config) -> dict[str, Any]:
             for service, tp in config.token_providers.items()
         },
     }
-
-
-def mappings_module(config: Config, sources: _Sources) -> str:
-    """The generated `mappings.py` of `config`."""
-    idp_maps: dict[str, LoweredMapping] = {}
-    requirements: dict[str, LoweredRequire] = {}
-    for name, idp in config.identity_providers.items():
-        base: ConfigPath = ("identity_providers", name)
-        idp_maps[name] = lower_mapping(idp.mapping, sources.origin((*base, "mapping")))
-        if idp.require:
-            requirements[name] = lower_require(idp.require, sources.origin((*base, "require")))
-    tp_maps = {
-        service: lower_mapping(tp.mapping, sources.origin(("token_providers", service, "mapping")))
-        for service, tp in config.token_providers.items()
-    }
-    files = sorted({sources.relative(f) for f in sources.source_map.texts})
-    return generate_module(idp_maps, requirements, tp_maps, files, __version__)
 
 
 def _identity_provider(idp: IdentityProvider) -> dict[str, Any]:

@@ -120,9 +120,6 @@ def test_diff_now_out_of_range(workdir: Path, capsys: pytest.CaptureFixture[str]
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, reason="tokensmith/reporters.py `_shown_source` cuts a source "
-                   "line only for the finding that flagged the secret; another finding on the "
-                   "same line (a flow mapping) prints the line with the secret in it")
 def test_a_literal_secret_is_not_shown_by_another_finding_on_its_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "secret.yaml"
