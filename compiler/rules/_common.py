@@ -36,6 +36,12 @@ def place(source_map: SourceMap, path: ConfigPath) -> str:
     return str(source_map.key(path))
 
 
+def shown(text: str) -> str:
+    """`text` quoted for a message: repr() shows control characters and odd spaces that would
+    hide in a plain quote, and a long text is shortened (a message is one line)."""
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+
+
 def quoted(names: Iterable[str]) -> str:
     return ", ".join(f"'{name}'" for name in names)
 

@@ -12,7 +12,7 @@ from tokensmith.schema.diagnostics import Diagnostic, error, warning
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 
-from ._common import Rule
+from ._common import Rule, shown
 from ._urls import has_userinfo, origin_problem
 
 
@@ -36,7 +36,7 @@ def allowed_origins(config: Config, source_map: SourceMap) -> Iterator[Diagnosti
             secret = has_userinfo(origin)
             yield error(
                 "E356",
-                f"`cors.allow_origins` entry {index if secret else repr(origin)} {problem}",
+                f"`cors.allow_origins` entry {index if secret else shown(origin)} {problem}",
                 where,
                 "an origin is scheme://host[:port], e.g. https://app.example.com",
                 secret_at=where if secret else None,

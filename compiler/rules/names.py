@@ -13,12 +13,7 @@ from tokensmith.schema.diagnostics import Diagnostic, error
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 
-from ._common import SAFE_NAME, SERVICE_NAME, Rule
-
-
-def _shown(name: str) -> str:
-    # repr() shows control characters and odd spaces that would hide in a plain quote
-    return repr(name) if len(name) <= 60 else repr(name[:57] + "...")
+from ._common import SAFE_NAME, SERVICE_NAME, Rule, shown
 
 
 def service_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
@@ -26,7 +21,7 @@ def service_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]
         if SERVICE_NAME.fullmatch(name) is None:
             yield error(
                 "E340",
-                f"service name {_shown(name)} is not 1 to 128 letters, digits, '_' or '-'",
+                f"service name {shown(name)} is not 1 to 128 letters, digits, '_' or '-'",
                 source_map.key(("token_providers", name)),
                 "the service name is the last path segment of the exchange `audience`",
             )
@@ -42,7 +37,7 @@ def provider_and_key_names(config: Config, source_map: SourceMap) -> Iterator[Di
             if SAFE_NAME.fullmatch(name) is None:
                 yield error(
                     "E341",
-                    f"{what} name {_shown(name)} is not 1 to 128 letters, digits, '_', '.' or '-'",
+                    f"{what} name {shown(name)} is not 1 to 128 letters, digits, '_', '.' or '-'",
                     source_map.key((section, name)),
                 )
 

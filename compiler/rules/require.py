@@ -14,7 +14,7 @@ from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 
 from ..mappings.paths import PathSyntaxError, parse_path
-from ._common import Rule, idp_path
+from ._common import Rule, idp_path, shown
 
 
 def require_paths(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
@@ -25,7 +25,7 @@ def require_paths(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]
             except PathSyntaxError as exc:
                 yield error(
                     "E355",
-                    f"`require` key {key!r} of identity provider '{name}' is not a valid "
+                    f"`require` key {shown(key)} of identity provider '{name}' is not a valid "
                     f"JSONPath: {exc.reason} (at character {exc.offset + 1})",
                     source_map.key(idp_path(name, "require", key)),
                     "a condition names a claim by path, e.g. `$.email_verified: true`",

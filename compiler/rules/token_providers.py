@@ -14,7 +14,7 @@ from tokensmith.schema.durations import parse_duration
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 
-from ._common import Rule, Suggestions, token_provider_path
+from ._common import Rule, Suggestions, shown, token_provider_path
 
 MAX_EXPIRES_IN = 24 * 3600
 
@@ -68,9 +68,10 @@ def expires_in_range(config: Config, source_map: SourceMap) -> Iterator[Diagnost
                 where,
             )
         elif seconds is None:
+            written = shown(value) if isinstance(value, str) else shown(str(value))[1:-1]
             yield error(
                 "E344",
-                f"`expires_in` of token provider '{service}' is {value!r}, which is not a duration",
+                f"`expires_in` of token provider '{service}' is {written}, which is not a duration",
                 where,
                 "write digits and one unit: 90s, 30m, 1h, 1d, or whole seconds",
             )

@@ -258,3 +258,11 @@ def test_credentials_in_key_urls_and_origins_are_never_repeated(tmp_path: Path) 
     assert "entry 0 holds a user name or password" in render_text(
         result.diagnostics, result.source_map
     )
+
+
+def test_long_values_are_shortened_in_messages(tmp_path: Path) -> None:
+    provider = "api: {signing_key: main, expires_in: " + "9" * 400 + "}"
+    text = _BASE.replace("api: {signing_key: main}", provider) + "  {}\n"
+    [found] = check_path(_write(tmp_path, text)).diagnostics
+    assert found.code == "E344"
+    assert "9" * 57 + "..." in found.message and len(found.message) < 160
