@@ -43,6 +43,7 @@ from tokensmith.runtime.idp_index import (
 from tokensmith.runtime.jose import ParsedJWS
 from tokensmith.runtime.jwk import parse_inline_jwks
 from tokensmith.runtime.keys import KeySource
+from tokensmith.runtime.mapping_api import mapping_context
 from tokensmith.runtime.model import IdentityProviderSpec
 from tokensmith.runtime.secrets import SecretError, resolve_secret
 from tokensmith.runtime.static_keys import StaticKeySource
@@ -149,7 +150,7 @@ class _Run:
 
     @property
     def context(self) -> dict[str, str]:
-        return {"identity_provider": self.provider, "service": self.out.service}
+        return mapping_context(self.provider, self.out.service)
 
 
 def _service(run: _Run) -> bool:

@@ -31,6 +31,7 @@ from .idp_index import IdentityProviderIndex, match_identity_provider
 from .issuing import issue_claims
 from .jose import MAX_TOKEN_LENGTH, ParsedJWS, parse_compact
 from .keys import KeySource
+from .mapping_api import mapping_context
 from .model import TokenProviderSpec
 from .state import ExchangeState
 
@@ -153,7 +154,7 @@ def decide_matched(
     idp = bundle.config.identity_providers[identity_provider]
     target = token_provider(bundle, service)
     subject_exp = validate_claims(claims, now, idp.leeway)
-    context = {"identity_provider": identity_provider, "service": service}
+    context = mapping_context(identity_provider, service)
     check_requirements(bundle, identity_provider, claims, context)
     # before any mapping runs: a refusal costs no mapping work
     check_allowed(target, identity_provider)

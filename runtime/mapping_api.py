@@ -16,6 +16,14 @@ from typing import Any, Final, final
 
 __all__ = ["MISSING", "compile_path", "copy_json", "json_equal", "json_in"]
 
+#: Names of the context object that `$$` paths read; the compiler refuses any other name.
+CONTEXT_NAMES: Final = ("identity_provider", "service")
+
+
+def mapping_context(identity_provider: str, service: str) -> dict[str, str]:
+    """The `$$` context object of one exchange (its keys are `CONTEXT_NAMES`)."""
+    return {"identity_provider": identity_provider, "service": service}
+
 
 @final
 class _Missing:

@@ -19,12 +19,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from tokensmith.runtime.issuing import RESERVED_CLAIMS
+from tokensmith.runtime.mapping_api import CONTEXT_NAMES
 from tokensmith.schema.diagnostics import Diagnostic, did_you_mean, error, warning
 from tokensmith.schema.location import ConfigPath, Location, SourceMap
 from tokensmith.schema.models import Config
 
 from .lower import PATH_SUFFIX, output_key
-from .paths import CONTEXT_NAMES, JsonPath, PathSyntaxError, parse_path
+from .paths import JsonPath, PathSyntaxError, parse_path
 
 #: Claims a user or an administrator can change: never a stable subject.
 MUTABLE_CLAIMS = frozenset(

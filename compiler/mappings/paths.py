@@ -29,8 +29,6 @@ from tokensmith.runtime.mapping_api import compile_path
 PathRoot = Literal["input", "context"]
 Step = str | int
 
-#: Names of the context object that `$$` paths read.
-CONTEXT_NAMES = ("identity_provider", "service")
 
 _STEP_NODES = (jp.Fields, jp.Index, jp.Wildcard, jp.Slice, jp_filter.Filter)
 _FILTER_NODES = (
