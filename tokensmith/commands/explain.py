@@ -15,13 +15,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ._args import epoch
+from ._input import InputError, read_text
 
 if TYPE_CHECKING:
     from tokensmith.compiler.explain import Explanation
-
-
-class _InputError(Exception):
-    pass
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         prepared = prepare(args.config)
-        text = _token_text(args.token) if args.token is not None else _read(args.claims)
-    except (ConfigReadError, _InputError) as exc:
+        text = _token_text(args.token) if args.token is not None else read_text(args.claims)
+    except (ConfigReadError, InputError) as exc:
         print(f"tokensmith explain: cannot read {exc}", file=sys.stderr)
         return 2
     if prepared.bundle is None:
@@ -74,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         try:
             claims = _claims_object(text, args.claims)
-        except _InputError as exc:
+        except InputError as exc:
             print(f"tokensmith explain: {exc}", file=sys.stderr)
             return 2
     now = time.time() if args.now is None else args.now
@@ -84,25 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _token_text(token: str) -> str:
-    return _read("-") if token == "-" else token
-
-
-def _read(source: str) -> str:
-    try:
-        if source == "-":
-            if sys.stdin is None:  # started with standard input closed
-                raise _InputError("-: standard input is closed")
-            data = sys.stdin.buffer.read()
-        else:
-            with open(source, "rb") as handle:
-                data = handle.read()
-    except OSError as exc:
-        raise _InputError(f"{source}: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _InputError(f"{source}: not UTF-8 text (byte {data[exc.start]:#04x} at offset "
-                          f"{exc.start})") from None
+    return read_text("-") if token == "-" else token
 
 
 def _claims_object(text: str, source: str) -> dict[str, Any]:
@@ -115,11 +94,11 @@ def _claims_object(text: str, source: str) -> dict[str, Any]:
     except StrictJSONError as exc:
         cause = exc.__cause__
         if isinstance(cause, json.JSONDecodeError):
-            raise _InputError(f"{source} is not JSON ({cause.msg} at line {cause.lineno} column "
+            raise InputError(f"{source} is not JSON ({cause.msg} at line {cause.lineno} column "
                               f"{cause.colno})") from None
-        raise _InputError(f"{source} is not usable JSON: {exc}") from None
+        raise InputError(f"{source} is not usable JSON: {exc}") from None
     if not isinstance(claims, dict):
-        raise _InputError(f"{source} must hold a JSON object")
+        raise InputError(f"{source} must hold a JSON object")
     return claims
 
 

@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+from ._input import InputError, read_text
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -46,11 +48,14 @@ def run(args: argparse.Namespace) -> int:
     )
 
     try:
-        idps = read_listing(_read(args.idps), "idps", args.idps)
-        providers = read_listing(_read(args.token_providers), "tokenProviders",
+        idps = read_listing(read_text(args.idps), "idps", args.idps)
+        providers = read_listing(read_text(args.token_providers), "tokenProviders",
                                  args.token_providers)
         imported = import_statebacked(idps, providers, args.issuer or DEFAULT_ISSUER)
-    except (OSError, ImportInputError) as exc:
+    except InputError as exc:
+        print(f"tokensmith import: cannot read {exc}", file=sys.stderr)
+        return 2
+    except ImportInputError as exc:
         print(f"tokensmith import: {exc}", file=sys.stderr)
         return 2
     for warning in imported.warnings:
@@ -59,19 +64,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(imported.text)
         return 0
     return _write_and_check(args.output, imported.text)
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise OSError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise OSError(f"cannot read {path}: not UTF-8 text (byte {data[exc.start]:#04x} at "
-                      f"offset {exc.start})") from None
 
 
 def _write_and_check(directory: str, text: str) -> int:
