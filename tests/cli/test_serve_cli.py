@@ -9,15 +9,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
 
-from tests.runtime.http_server import free_port
+from tests.runtime.http_server import free_port, serving
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "examples" / "quickstart"
@@ -45,36 +44,6 @@ def secrets_env() -> dict[str, str]:
         "QUICKSTART_IDP_SECRET": secrets.token_urlsafe(32),
         "TOKENSMITH_SIGNING_KEY": secrets.token_urlsafe(32),
     }
-
-
-@contextmanager
-def serving(bundle: Path, env: Mapping[str, str], *extra: str) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    log_path = bundle.parent / f"server-{port}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tokensmith", "serve", str(bundle), "--port", str(port), *extra],
-            env=dict(env), stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "server did not become ready"
-                try:
-                    if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
-            yield url, log_path
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def subject_token(env: Mapping[str, str], **overrides: object) -> str:

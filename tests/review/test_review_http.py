@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.runtime.http_server import free_port
+from tests.runtime.http_server import serving
 
 from .test_review_exchange import ENV, LOOP_CONFIG, UPSTREAM, UPSTREAM_SECRET
 
@@ -34,32 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert compiled.returncode == 0, compiled.stderr
-    port = free_port()
-    log_path = root / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tokensmith", "serve", str(bundle), "--port", str(port)],
-            env={**os.environ, **ENV}, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "server did not become ready"
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with serving(bundle, {**os.environ, **ENV}) as (url, _log):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def post(url: str, token: str, service: str) -> httpx.Response:

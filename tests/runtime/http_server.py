@@ -12,6 +12,8 @@ import hashlib
 import json
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import jwt.algorithms
 import uvicorn
@@ -142,6 +145,38 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextmanager
+def serving(bundle: Path, env: Mapping[str, str], *extra: str) -> Iterator[tuple[str, Path]]:
+    """`tokensmith serve BUNDLE` as a subprocess on a free port until `/readyz` is 200; stopped
+    by its PID on the way out. Yields the base URL and the path of its log."""
+    port = free_port()
+    log_path = bundle.parent / f"server-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tokensmith", "serve", str(bundle), "--port", str(port), *extra],
+            env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "server did not become ready"
+                try:
+                    if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            yield url, log_path
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 class RunningServer:

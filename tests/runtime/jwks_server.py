@@ -15,7 +15,6 @@ import contextlib
 import datetime
 import ipaddress
 import json
-import socket
 import ssl
 import tempfile
 import threading
@@ -88,12 +87,6 @@ def _header_names(headers: Mapping[str, str]) -> dict[str, str]:
     return {"-".join(p.capitalize() for p in k.split("_")): v for k, v in headers.items()}
 
 
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (connections to it are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class FaultServer:

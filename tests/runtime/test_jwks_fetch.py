@@ -18,13 +18,13 @@ import pytest
 from tokensmith.runtime.errors import KeysNotReady, StartupError
 from tokensmith.runtime.jwks import JwksCache, JwksPolicy
 
+from .http_server import free_port
 from .jwks_server import (
     POLICY,
     FaultServer,
     Reply,
     TestKey,
     accepts,
-    free_port,
     idp,
     jwks,
     refetch_allowed,

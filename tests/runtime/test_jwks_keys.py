@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from tokensmith.runtime.errors import KeysNotReady
 from tokensmith.runtime.jwks import JwksCache, JwksCollector
 
+from .http_server import free_port
 from .jwks_server import (
     POLICY,
     FaultServer,
@@ -27,7 +28,6 @@ from .jwks_server import (
     TestKey,
     accepts,
     b64url,
-    free_port,
     idp,
     jwks,
     refetch_allowed,
