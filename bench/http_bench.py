@@ -348,7 +348,7 @@ def _exchange_steps(service: Any, token: str, body: bytes) -> dict[str, Callable
     from tokensmith.runtime.idp_index import match_identity_provider
     from tokensmith.runtime.jose import parse_compact
     from tokensmith.runtime.request import ACCESS_TOKEN_TYPE, FORM, body_kind, parse_body
-    from tokensmith.runtime.startup import _new_jti
+    from tokensmith.runtime.jti import new_jti as _new_jti
 
     state = service.state
     now = time.time()

@@ -15,12 +15,19 @@ Header policy (docs/security.md repeats it):
   send a thumbprint beside `kid`, and a thumbprint selects nothing here.
 - `cty: JWT` (a nested token) is refused.
 - `kid`, when present, is a string of at most 256 characters.
+
+Tokens of one identity provider carry the same header segment, so a header segment that passed
+these checks is remembered (up to `HEADER_CACHE_ENTRIES` segments of at most
+`MAX_CACHED_HEADER_LENGTH` characters; the table is emptied when full, so a client sending
+endless distinct headers only costs itself the parsing it would have cost anyway). A refused
+header is never remembered, and the remembered header is read-only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from .b64 import Base64Error, b64url_decode
@@ -40,6 +47,10 @@ MALFORMED = "malformed token"
 UNSUPPORTED = "token header is not supported"
 
 _EMBEDDED_KEY_MEMBERS = frozenset({"jku", "jwk", "x5u", "x5c"})
+
+HEADER_CACHE_ENTRIES = 256
+MAX_CACHED_HEADER_LENGTH = 512
+_checked_headers: dict[str, Mapping[str, Any]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +86,26 @@ def parse_compact(token: str, max_length: int = MAX_TOKEN_LENGTH) -> ParsedJWS:
         raise InvalidRequest(MALFORMED, "jwe_not_supported" if dots == 4 else "segment_count")
     first = token.index(".")
     second = token.index(".", first + 1)
-    header = _json_object(_segment(token[:first]))
-    _check_header(header)
+    header = _header(token[:first])
     claims = _json_object(_segment(token[first + 1 : second]))
     signature = _segment(token[second + 1 :])
     if not signature:
         raise InvalidRequest(MALFORMED, "missing_signature")
     return ParsedJWS(header, claims, token[:second].encode("ascii"), signature)
+
+
+def _header(segment: str) -> Mapping[str, Any]:
+    """The checked header of `segment`, from the table of headers already seen when it is there."""
+    header = _checked_headers.get(segment)
+    if header is None:
+        parsed = _json_object(_segment(segment))
+        _check_header(parsed)
+        header = MappingProxyType(parsed)
+        if len(segment) <= MAX_CACHED_HEADER_LENGTH:
+            if len(_checked_headers) >= HEADER_CACHE_ENTRIES:
+                _checked_headers.clear()
+            _checked_headers[segment] = header
+    return header
 
 
 def _segment(text: str) -> bytes:

@@ -9,7 +9,6 @@ verifies wherever `@statebacked/token` would.
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -22,11 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from .b64 import b64url_encode
+from .hmac_state import PrecomputedHmac
 from .jose import EC_ALGORITHMS, HMAC_ALGORITHMS, OKP_ALGORITHMS, RSA_ALGORITHMS
 from .model import SigningKeySpec
 from .verification_keys import (
     EC_CURVES,
-    HMAC_DIGESTS,
     HMAC_MIN_BYTES,
     MAX_RSA_BITS,
     MIN_RSA_BITS,
@@ -139,9 +138,7 @@ def _hmac_signer(kid: str, alg: str, secret: bytes) -> Signer:
         raise SigningKeyError(f"an {alg} secret must be at least {minimum} bytes")
     if looks_like_public_key(secret):
         raise SigningKeyError("an HMAC secret must not be a public key")
-    digest = HMAC_DIGESTS[alg]
-    key = bytes(secret)
-    return Signer(kid, alg, lambda data: hmac.digest(key, data, digest), None)
+    return Signer(kid, alg, PrecomputedHmac.for_algorithm(bytes(secret), alg).digest, None)
 
 
 def _load_private_key(material: bytes) -> PrivateKey:

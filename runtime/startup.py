@@ -12,7 +12,6 @@ on `UnknownKeyId` it asks for one (cooldown-limited) refetch and retries once, o
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from .bundle import Bundle, load_bundle
 from .cors import CorsPolicy
 from .errors import KeysNotReady, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
+from .jti import new_jti
 from .keys import KeySource
 from .metrics import Metrics
 from .model import RuntimeConfig
@@ -82,11 +82,7 @@ class Service:
         return self._exchange_once(request)
 
     def _exchange_once(self, request: ExchangeRequest) -> Issued:
-        return exchange(self.state, request, time.time(), _new_jti)
-
-
-def _new_jti() -> str:
-    return secrets.token_urlsafe(16)
+        return exchange(self.state, request, time.time(), new_jti)
 
 
 def prepare(directory: str, env: Mapping[str, str]) -> Service:

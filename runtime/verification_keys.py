@@ -12,17 +12,16 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from .hmac_state import PrecomputedHmac
 from .jose import EC_ALGORITHMS, HMAC_ALGORITHMS, OKP_ALGORITHMS, RSA_ALGORITHMS
 
 MIN_RSA_BITS = 2048
@@ -33,11 +32,6 @@ SHA_BY_SIZE: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "256": hashes.SHA256,
     "384": hashes.SHA384,
     "512": hashes.SHA512,
-}
-HMAC_DIGESTS: dict[str, Callable[..., Any]] = {
-    "HS256": hashlib.sha256,
-    "HS384": hashlib.sha384,
-    "HS512": hashlib.sha512,
 }
 # RFC 7518 §3.2: an HMAC key at least as long as the hash output.
 HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -125,7 +119,7 @@ class _BaseKey:
 class HmacKey(_BaseKey):
     """A shared secret of an identity provider (HS256/384/512), compared in constant time."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_macs",)
 
     def __init__(self, kid: str | None, secret: bytes, algorithms: Iterable[str]) -> None:
         super().__init__(kid, algorithms, HMAC_ALGORITHMS)
@@ -133,10 +127,13 @@ class HmacKey(_BaseKey):
             raise KeyMaterialError("an HMAC secret must not be a public key (algorithm confusion)")
         if len(secret) < MIN_HMAC_BYTES:
             raise KeyMaterialError(f"an HMAC secret must be at least {MIN_HMAC_BYTES} bytes")
-        self._secret = bytes(secret)
+        # the key schedule once per allowed algorithm (see runtime.hmac_state)
+        self._macs = {
+            alg: PrecomputedHmac.for_algorithm(bytes(secret), alg) for alg in self._algorithms
+        }
 
     def _verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
-        expected = hmac.digest(self._secret, signing_input, HMAC_DIGESTS[alg])
+        expected = self._macs[alg].digest(signing_input)
         return hmac.compare_digest(expected, signature)
 
 

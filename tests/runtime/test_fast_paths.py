@@ -3,7 +3,9 @@
 - `signing.compact_json` (orjson with a stdlib fallback) writes the same bytes as the stdlib
   encoder the issued claims used to go through, and refuses what it refused;
 - `exchange` signs the size-checked bytes: the issued payload is `compact_json(claims)`;
-- the `/tokens` body deadline turns only its own cancellation into `body_timeout`.
+- the `/tokens` body deadline turns only its own cancellation into `body_timeout`;
+- the table of checked JWS headers answers only for the exact segment it checked, never
+  remembers a refused one, stays bounded and hands out read-only headers.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokensmith.runtime import app
+from tokensmith.runtime import app, jose
 from tokensmith.runtime.b64 import b64url_decode, b64url_encode
 from tokensmith.runtime.errors import InvalidRequest
 from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES, check_size
@@ -169,3 +171,43 @@ def test_embedded_key_headers_are_still_refused() -> None:
         with pytest.raises(InvalidRequest) as refused:
             parse_compact(f"{header}.{b64url_encode(b'{}')}.c2ln")
         assert refused.value.reason == "embedded_key_header"
+
+
+def _token(header: dict[str, Any]) -> str:
+    segment = b64url_encode(json.dumps(header, separators=(",", ":")).encode())
+    return f"{segment}.{b64url_encode(b'{}')}.c2ln"
+
+
+def test_a_refused_header_is_refused_every_time_and_never_remembered() -> None:
+    token = _token({"alg": "HS256", "crit": ["exp"]})
+    for _ in range(3):
+        with pytest.raises(InvalidRequest) as refused:
+            parse_compact(token)
+        assert refused.value.reason == "crit_header"
+    assert token.split(".")[0] not in jose._checked_headers
+
+
+def test_a_remembered_header_is_the_same_read_only_value() -> None:
+    token = _token({"alg": "HS256", "kid": "k1", "typ": "JWT"})
+    first, second = parse_compact(token), parse_compact(token)
+    assert dict(first.header) == {"alg": "HS256", "kid": "k1", "typ": "JWT"}
+    assert second.header is first.header
+    with pytest.raises(TypeError):
+        first.header["alg"] = "none"  # type: ignore[index]
+
+
+def test_one_character_more_is_another_header() -> None:
+    # the table is keyed by the exact segment: a look-alike with a refused member misses it
+    parse_compact(_token({"alg": "HS256"}))
+    with pytest.raises(InvalidRequest) as refused:
+        parse_compact(_token({"alg": "HS256", "jku": "https://attacker.example/jwks"}))
+    assert refused.value.reason == "embedded_key_header"
+
+
+def test_the_table_stays_bounded_and_long_headers_are_not_kept() -> None:
+    for i in range(jose.HEADER_CACHE_ENTRIES * 3):
+        parse_compact(_token({"alg": "HS256", "kid": f"key-{i}"}))
+        assert len(jose._checked_headers) <= jose.HEADER_CACHE_ENTRIES
+    long = _token({"alg": "HS256", "kid": "k" * 256, "x": "y" * 300})
+    parse_compact(long)
+    assert long.split(".")[0] not in jose._checked_headers
