@@ -171,7 +171,7 @@ class _Tokens:
             if params.service in self.services:
                 service = params.service
             issued = await self.service.exchange(
-                ExchangeRequest(params.subject_token, params.service)
+                ExchangeRequest(params.subject_token, params.service), self.loop
             )
             identity_provider = issued.identity_provider
             outcome = "issued"

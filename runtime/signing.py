@@ -103,11 +103,14 @@ def load_signer(spec: SigningKeySpec, material: bytes) -> Signer:
 
 # One encoder, built once: `json.dumps` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-# Output orjson may spell differently from `_ENCODER`: any float (a digit before `.`, `e` or
-# `E`: orjson writes 1e-05 as 0.00001) and `null` (orjson writes NaN and infinities as null
-# where `_ENCODER` refuses them). A string that merely contains such text only costs the slow
-# path. (One regex with `|null` is twice as slow as the two searches.)
-_FLOAT = re.compile(rb"[0-9][.eE]")
+# Output orjson may spell differently from `_ENCODER`: any float (orjson writes 1e-05 as
+# 0.00001) and `null` (orjson writes NaN and infinities as null where `_ENCODER` refuses them).
+# In compact output a number value follows `:`, `,` or `[`, and a float has `.` or `e`/`E`
+# after its leading digits, so `_FLOAT` finds every float. A string that merely contains such
+# text (or `null`) only costs the slow path; a random `jti` never does (no `:`, `,` or `[`),
+# where the earlier `[0-9][.eE]` sent about one exchange in ten down the slow path.
+# (One regex with `|null` is twice as slow as the two searches.)
+_FLOAT = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
 
 
 def compact_json(value: Mapping[str, Any]) -> bytes:

@@ -7,11 +7,14 @@ JWKS cache is created here but started by the app's lifespan, in the server's ev
 
 `Service.exchange` is the one place that talks to both the pure exchange and the JWKS cache:
 on `UnknownKeyId` it asks for one (cooldown-limited) refetch and retries once, on
-`KeysNotReady` it waits a short while for the provider's first keys and retries once.
+`KeysNotReady` it waits a short while for the provider's first keys and retries once. The first
+attempt runs in a batch with the other exchanges of the same event-loop turn
+(`runtime.batching`); a retry runs on its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .batching import Batcher
 from .bundle import Bundle, load_bundle
 from .cors import CorsPolicy
 from .errors import KeysNotReady, UnknownKeyId
@@ -48,6 +52,10 @@ class Service:
     metrics: Metrics
     cors: CorsPolicy
     documents: Mapping[str, bytes] = field(default_factory=dict)
+    batcher: Batcher[ExchangeRequest, Issued] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batcher", Batcher(self._exchange_once))
 
     @property
     def revision(self) -> str:
@@ -66,10 +74,18 @@ class Service:
         """True when every JWKS identity provider has keys (always, without any)."""
         return self.cache is None or self.cache.ready()
 
-    async def exchange(self, request: ExchangeRequest) -> Issued:
-        """The exchange, with one refetch on an unknown `kid` and one wait for first keys."""
+    async def exchange(
+        self, request: ExchangeRequest, loop: asyncio.AbstractEventLoop | None = None
+    ) -> Issued:
+        """The exchange, with one refetch on an unknown `kid` and one wait for first keys.
+
+        `loop` is the running loop when the caller knows it (looking it up costs a system call
+        on Python 3.11); a loop that is not running is ignored.
+        """
+        if loop is None or not loop.is_running():
+            loop = asyncio.get_running_loop()
         try:
-            return self._exchange_once(request)
+            return await self.batcher.submit(request, loop)
         except UnknownKeyId as exc:
             if self.cache is None:
                 raise

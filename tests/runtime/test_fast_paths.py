@@ -79,6 +79,11 @@ def test_compact_json_writes_and_refuses_exactly_what_the_stdlib_encoder_does(
         {"s": "\ud800"},
         {1: "non-string key"},
         {"f": 1e-05, "g": 1e16, "h": 0.1},
+        # a float as the first element of an array, nested, negative, after a string with digits
+        {"a": [1e-05]},
+        {"a": [[1e-05, 2]]},
+        {"a": {"b": [-1e-05]}},
+        {"s": "3e", "jti": "x1e2.0", "f": [7, 1e-05]},
     ],
 )
 def test_compact_json_edge_cases_match_the_stdlib(value: Any) -> None:

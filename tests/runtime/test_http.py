@@ -245,3 +245,35 @@ def test_a_well_formed_request_id_is_echoed_and_a_bad_one_replaced(client: httpx
     bad = client.get("/healthz", headers={"x-request-id": "<script>"})
     assert bad.headers["x-request-id"] != "<script>"
     assert len(bad.headers["x-request-id"]) == 24
+
+
+def test_concurrent_exchanges_each_get_their_own_answer(
+    server: RunningServer, world: World
+) -> None:
+    """Exchanges that arrive together run in one batch (`runtime.batching`): 96 concurrent
+    requests, a third of them refused, each get the answer for their own token, never another's.
+    """
+    import asyncio
+
+    def request(i: int) -> dict[str, str]:
+        if i % 3 == 2:  # expired: refused in the middle of a batch of good ones
+            return form(world.hs_token(sub=f"user-{i}", exp=int(time.time()) - 3600))
+        return form(world.hs_token(sub=f"user-{i}", email=f"u{i}@example.com"))
+
+    async def main() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=96)
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as client:
+            return list(await asyncio.gather(
+                *(client.post("/tokens", data=request(i)) for i in range(96))
+            ))
+
+    for i, response in enumerate(asyncio.run(main())):
+        if i % 3 == 2:
+            assert "expired" in assert_refused(response, 400, "invalid_request")["error_description"]
+            continue
+        assert response.status_code == 200, response.text
+        claims = jwt.decode(
+            response.json()["access_token"], world.signing_secret, ["HS256"],
+            audience="my-service", issuer="https://tokens.example.com/",
+        )
+        assert claims["act"] == {"sub": f"user-{i}", "email": f"u{i}@example.com"}

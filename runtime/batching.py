@@ -1,0 +1,74 @@
+"""Run the exchanges requested during one turn of the event loop together, one after another.
+
+Serving one request at a time, the server alternates between very different code: uvicorn's
+HTTP parsing, the kernel's TCP path for each answer, and the exchange (JSON, base64, HMAC,
+claim checks, the generated mappings). Each switch finds the processor's caches filled by the
+other side: one exchange costs about 20 µs with warm caches and 45-60 µs with cold ones
+(`bench/README.md`). `Batcher` applies cohort scheduling: a request's task submits its work and
+waits on a future; the first submission of a loop turn schedules one callback, which runs
+every submission of that turn back to back (warm), then the tasks resume and send their
+answers back to back too. Under load, with 64 connections, this took the server's CPU per
+HS256 exchange from about 74 µs to about 50 µs. With one request at a time a batch has one
+item and costs about 2 µs more than a direct call.
+
+The work function is synchronous and must not block (the exchange is pure). A batch runs at
+most `MAX_BATCH` items; the rest go to the next callback, so other tasks (health checks, JWKS
+refreshes) wait behind at most one batch. A future whose request was cancelled is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+MAX_BATCH = 128
+
+
+class Batcher(Generic[Item, Result]):
+    """`await batcher.submit(item)` is `work(item)`, run in a batch with the loop turn's others."""
+
+    __slots__ = ("_pending", "_scheduled", "_work")
+
+    def __init__(self, work: Callable[[Item], Result]) -> None:
+        self._work = work
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._scheduled = False
+
+    def submit(self, item: Item, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Result]:
+        """A future for `work(item)`; `loop` is the running loop."""
+        future: asyncio.Future[Result] = loop.create_future()
+        self._pending.append((item, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._run, loop)
+        return future
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending[:MAX_BATCH]
+        del self._pending[:MAX_BATCH]
+        if self._pending:
+            loop.call_soon(self._run, loop)
+        else:
+            self._scheduled = False
+        work = self._work
+        index = 0
+        try:
+            for index, (item, future) in enumerate(batch):  # noqa: B007 - read in `finally`
+                if future.done():  # cancelled while waiting: the task is gone
+                    continue
+                try:
+                    result = work(item)
+                except Exception as exc:
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+        finally:
+            # a BaseException out of `work` (KeyboardInterrupt) leaves the loop; the rest of
+            # the batch must not wait for ever
+            for _, future in batch[index:]:
+                if not future.done():
+                    future.cancel()

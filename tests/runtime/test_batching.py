@@ -1,0 +1,116 @@
+"""`Batcher`: one loop turn's submissions run together, each waiter gets its own result."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tokensmith.runtime import batching
+from tokensmith.runtime.batching import Batcher
+
+
+class _Work:
+    """Doubles its input, refuses negatives, and records what it was called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, item: int) -> int:
+        self.calls.append(item)
+        if item < 0:
+            raise ValueError(f"negative: {item}")
+        return item * 2
+
+
+def _run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_each_waiter_gets_its_own_result_or_exception() -> None:
+    work = _Work()
+    batcher: Batcher[int, int] = Batcher(work)
+
+    async def main() -> list[object]:
+        loop = asyncio.get_running_loop()
+        futures = [batcher.submit(i, loop) for i in (1, -2, 3)]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    one, two, three = _run(main())  # type: ignore[misc]
+    assert (one, three) == (2, 6)
+    assert isinstance(two, ValueError) and str(two) == "negative: -2"
+    assert work.calls == [1, -2, 3]
+
+
+def test_submissions_of_one_turn_run_in_one_callback(monkeypatch: pytest.MonkeyPatch) -> None:
+    work = _Work()
+    batcher: Batcher[int, int] = Batcher(work)
+    runs: list[int] = []
+    original = Batcher._run
+
+    def counting_run(self: Batcher[int, int], loop: asyncio.AbstractEventLoop) -> None:
+        runs.append(len(self._pending))
+        original(self, loop)
+
+    monkeypatch.setattr(Batcher, "_run", counting_run)
+
+    async def request(i: int) -> int:
+        return await batcher.submit(i, asyncio.get_running_loop())
+
+    async def main() -> list[int]:
+        first = await asyncio.gather(*(request(i) for i in range(10)))  # one turn: one batch
+        second = await request(100)  # a later turn: a batch of one
+        return [*first, second]
+
+    assert _run(main()) == [i * 2 for i in range(10)] + [200]
+    assert runs == [10, 1]
+
+
+def test_a_large_turn_is_split_into_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batching, "MAX_BATCH", 4)
+    work = _Work()
+    batcher: Batcher[int, int] = Batcher(work)
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        return list(await asyncio.gather(*(batcher.submit(i, loop) for i in range(10))))
+
+    assert _run(main()) == [i * 2 for i in range(10)]
+    assert work.calls == list(range(10))
+    assert not batcher._pending and not batcher._scheduled
+
+
+def test_a_cancelled_waiter_is_skipped() -> None:
+    work = _Work()
+    batcher: Batcher[int, int] = Batcher(work)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        gone = batcher.submit(1, loop)
+        kept = batcher.submit(2, loop)
+        gone.cancel()
+        return await kept
+
+    assert _run(main()) == 4
+    assert work.calls == [2]
+
+
+def test_a_base_exception_does_not_leave_the_rest_waiting() -> None:
+    def work(item: int) -> int:
+        if item == 2:
+            raise KeyboardInterrupt
+        return item
+
+    batcher: Batcher[int, int] = Batcher(work)
+    futures: list[asyncio.Future[int]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        futures.extend(batcher.submit(i, loop) for i in (1, 2, 3))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(main())
+    assert futures[0].result() == 1
+    assert futures[1].cancelled() and futures[2].cancelled()
