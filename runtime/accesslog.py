@@ -8,8 +8,12 @@ outcome is `issued` or the refusal's stable `reason` code.
 Where the lines go: `tokensmith serve` calls `configure()`, and lines are written straight to
 standard error through a 64 KiB buffer that `flush()` empties (the app flushes every
 `FLUSH_SECONDS` and at shutdown). Going through `logging` instead costs about 20 µs of CPU per
-request in the server, a sixth of an exchange. Without `configure()` (the app embedded, tests),
-lines go to the logger `tokensmith.access` at level INFO.
+request in the server, a sixth of an exchange. Lines are also formatted in batches: a request
+leaves its record and two clock readings in a list, and up to `PENDING_LINES` of them are
+formatted together (when the list is full, and at every flush). Formatted one by one between
+network writes each line cost about 4.5 µs of server CPU; together, with warm caches, a third of
+that. Without `configure()` (the app embedded, tests), each line goes at once to the logger
+`tokensmith.access` at level INFO.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import orjson
 LOGGER_NAME = "tokensmith.access"
 FLUSH_SECONDS = 0.5
 BUFFER_BYTES = 64 * 1024
+PENDING_LINES = 256
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -48,15 +53,26 @@ class RequestRecord:
 
 class _Sink:
     stream: BinaryIO | None = None
+    #: (record, revision, wall-clock time, perf_counter_ns at the end) of unformatted lines
+    pending: list[tuple[RequestRecord, str, float, int]] = []  # noqa: RUF012
 
 
 def log_request(record: RequestRecord, revision: str) -> None:
-    """Write the access line for a finished request (a cheap no-op when nothing listens)."""
-    stream = _Sink.stream
-    if stream is None and not logger.isEnabledFor(logging.INFO):
-        return
-    line = {
-        "time": _now_text(),
+    """Log a finished request (a cheap no-op when nothing listens); `record` must not change
+    afterwards, its line may be formatted later (see the module docstring)."""
+    if _Sink.stream is not None:
+        pending = _Sink.pending
+        pending.append((record, revision, time.time(), time.perf_counter_ns()))
+        if len(pending) >= PENDING_LINES:
+            _write_pending()
+    elif logger.isEnabledFor(logging.INFO):
+        line = _line(record, revision, time.time(), time.perf_counter_ns())
+        logger.info(orjson.dumps(line).decode())
+
+
+def _line(record: RequestRecord, revision: str, now: float, ended_ns: int) -> dict[str, Any]:
+    return {
+        "time": _time_text(now),
         "request_id": record.request_id,
         "method": record.method,
         "path": record.path,
@@ -64,17 +80,22 @@ def log_request(record: RequestRecord, revision: str) -> None:
         "outcome": record.outcome,
         "identity_provider": record.identity_provider,
         "service": record.service,
-        "latency_ms": round((time.perf_counter_ns() - record.started_ns) / 1e6, 3),
+        "latency_ms": round((ended_ns - record.started_ns) / 1e6, 3),
         "revision": revision,
     }
-    if stream is not None:
-        # a closed or broken stderr must not fail a request (try: `suppress` costs 0.25 µs)
-        try:  # noqa: SIM105
-            stream.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
-        except (OSError, ValueError):
-            pass
-    else:
-        logger.info(orjson.dumps(line).decode())
+
+
+def _write_pending() -> None:
+    """Format the pending lines into the stream's buffer."""
+    stream, pending = _Sink.stream, _Sink.pending
+    _Sink.pending = []
+    if stream is None:
+        return
+    option = orjson.OPT_APPEND_NEWLINE
+    text = b"".join(orjson.dumps(_line(*entry), option=option) for entry in pending)
+    # a closed or broken stderr must not fail a request
+    with contextlib.suppress(OSError, ValueError):
+        stream.write(text)
 
 
 def configure(stream: BinaryIO | None = None) -> None:
@@ -98,9 +119,10 @@ async def flush_periodically() -> None:
 
 
 def flush() -> None:
-    """Push buffered lines out (periodically and at shutdown)."""
+    """Push pending and buffered lines out (periodically and at shutdown)."""
     stream = _Sink.stream
     if stream is not None:
+        _write_pending()
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
 
@@ -108,11 +130,11 @@ def flush() -> None:
 _clock: list[Any] = [0, ""]
 
 
-def _now_text() -> str:
-    """The UTC time to the second, formatted once per second (strftime is not free)."""
-    now = int(time.time())
-    if now != _clock[0]:
-        _clock[0] = now
-        _clock[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+def _time_text(now: float) -> str:
+    """The UTC time `now` to the second, formatted once per second (strftime is not free)."""
+    second = int(now)
+    if second != _clock[0]:
+        _clock[0] = second
+        _clock[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
     text: str = _clock[1]
     return text

@@ -194,11 +194,9 @@ class _Tokens:
             await send_json(send, status, answer, [*_NO_STORE, *extra])
         except Exception as exc:  # the server refused the answer: nothing more can be sent
             error_logger.error("unexpected %s sending POST /tokens", exc.__class__.__name__)
-        metrics = self.service.metrics
-        metrics.exchange(
-            outcome, identity_provider, service, (time.perf_counter_ns() - started_ns) / 1e9
+        self.service.metrics.tokens(
+            outcome, identity_provider, service, status, (time.perf_counter_ns() - started_ns) / 1e9
         )
-        metrics.request("/tokens", status)
         log_request(
             RequestRecord(request_id, "POST", "/tokens", started_ns, status, outcome,
                           identity_provider, service),

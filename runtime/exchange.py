@@ -22,13 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .bundle import Bundle
 from .claims import validate_claims
 from .errors import InvalidRequest, InvalidTarget
 from .idp_index import IdentityProviderIndex, match_identity_provider
-from .issuing import issue_claims
+from .issuing import IssuedClaims, issue_claims
 from .jose import MAX_TOKEN_LENGTH, ParsedJWS, parse_compact
 from .keys import KeySource
 from .mapping_api import mapping_context
@@ -44,16 +44,14 @@ UNKNOWN_SERVICE = "unknown service"
 IDP_NOT_ALLOWED = "service does not accept this identity provider"
 
 
-@dataclass(frozen=True)
-class ExchangeRequest:
+class ExchangeRequest(NamedTuple):
     """What the HTTP layer extracted: the subject token and the service (from `audience`)."""
 
     subject_token: str
     service: str
 
 
-@dataclass(frozen=True)
-class Issued:
+class Issued(NamedTuple):
     """A successful exchange: the signed token and what the access log may name."""
 
     access_token: str
@@ -92,9 +90,11 @@ def exchange(
     name = match_identity_provider(state.index, jws.claims)
     algorithms = state.bundle.config.identity_providers[name].algorithms
     verify_signature(state.key_sources[name], algorithms, jws)
-    decision = decide_matched(state.bundle, name, jws.claims, request.service, now, new_jti)
-    token = state.signers[decision.signing_key].sign_payload(decision.payload)
-    return Issued(token, decision.expires_in, name, request.service, decision.claims)
+    target, _, issued = _decide(state.bundle, name, jws.claims, request.service, now, new_jti)
+    token = state.signers[target.signing_key].sign_payload(issued.payload)
+    return Issued(
+        token, issued.expires_in, name, request.service, MappingProxyType(issued.claims)
+    )
 
 
 def token_provider(bundle: Bundle, service: str) -> TokenProviderSpec:
@@ -151,16 +151,9 @@ def decide_matched(
     new_jti: Callable[[], str],
 ) -> Decision:
     """Steps 5 to 8 for claims of `identity_provider` whose signature has been verified."""
-    idp = bundle.config.identity_providers[identity_provider]
-    target = token_provider(bundle, service)
-    subject_exp = validate_claims(claims, now, idp.leeway)
-    context = mapping_context(identity_provider, service)
-    check_requirements(bundle, identity_provider, claims, context)
-    # before any mapping runs: a refusal costs no mapping work
-    check_allowed(target, identity_provider)
-    intermediate = _run_mapping(bundle.idp_mappings[identity_provider], claims, context)
-    mapped = _run_mapping(bundle.tp_mappings[service], intermediate, context)
-    issued = issue_claims(target, mapped, subject_exp, now, new_jti())
+    target, intermediate, issued = _decide(
+        bundle, identity_provider, claims, service, now, new_jti
+    )
     return Decision(
         identity_provider=identity_provider,
         service=service,
@@ -170,6 +163,27 @@ def decide_matched(
         signing_key=target.signing_key,
         payload=issued.payload,
     )
+
+
+def _decide(
+    bundle: Bundle,
+    identity_provider: str,
+    claims: Mapping[str, Any],
+    service: str,
+    now: float,
+    new_jti: Callable[[], str],
+) -> tuple[TokenProviderSpec, dict[str, Any], IssuedClaims]:
+    """`decide_matched` without building a `Decision`: what `exchange` needs, as it comes."""
+    idp = bundle.config.identity_providers[identity_provider]
+    target = token_provider(bundle, service)
+    subject_exp = validate_claims(claims, now, idp.leeway)
+    context = mapping_context(identity_provider, service)
+    check_requirements(bundle, identity_provider, claims, context)
+    # before any mapping runs: a refusal costs no mapping work
+    check_allowed(target, identity_provider)
+    intermediate = _run_mapping(bundle.idp_mappings[identity_provider], claims, context)
+    mapped = _run_mapping(bundle.tp_mappings[service], intermediate, context)
+    return target, intermediate, issue_claims(target, mapped, subject_exp, now, new_jti())
 
 
 def check_requirements(

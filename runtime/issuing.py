@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .claims import EXPIRED
 from .errors import InvalidRequest
@@ -24,14 +23,13 @@ MAX_ISSUED_CLAIMS_BYTES = 8 * 1024
 """Largest issued claim set, in bytes of compact UTF-8 JSON."""
 
 
-@dataclass(frozen=True)
-class IssuedClaims:
+class IssuedClaims(NamedTuple):
     """The claim set to sign, the lifetime to report as `expires_in`, and the claim set as the
     compact JSON that was size-checked, which is what gets signed (serialised once)."""
 
     claims: dict[str, Any]
     expires_in: int
-    payload: bytes = field(default=b"", repr=False, compare=False)
+    payload: bytes
 
 
 def issue_claims(

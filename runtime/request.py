@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote_plus, urlsplit
 
 from .errors import InvalidRequest, InvalidTarget, UnsupportedGrantType
@@ -64,8 +64,7 @@ class BodyTooLarge(InvalidRequest):
     status = 413
 
 
-@dataclass(frozen=True, slots=True)
-class TokenRequest:
+class TokenRequest(NamedTuple):
     """The parameters of one token exchange request, checked for shape but not for trust."""
 
     subject_token: str

@@ -17,6 +17,7 @@ from tokensmith.runtime.metrics import (
     EXCHANGE_SECONDS,
     EXCHANGES,
     LATENCY_BUCKETS,
+    PENDING_EXCHANGES,
     REQUESTS,
     Metrics,
 )
@@ -106,3 +107,16 @@ def test_many_label_sets_stay_separate() -> None:
         metrics.exchange(*args)
         reference.exchange(*args)
     assert _lines(metrics.render()) == _lines(generate_latest(reference.registry))
+
+
+def test_pending_tokens_are_counted_before_any_scrape() -> None:
+    ours, reference = Metrics("r"), _Reference("r")
+    for i in range(PENDING_EXCHANGES * 2 + 7):  # two full lists counted on the way, 7 pending
+        outcome = "issued" if i % 4 else "expired"
+        ours.tokens(outcome, "auth0", "app", 200 if i % 4 else 400, 0.001 * (i % 7))
+        reference.exchange(outcome, "auth0", "app", 0.001 * (i % 7))
+        reference.request("/tokens", 200 if i % 4 else 400)
+    assert len(ours._pending) == 7
+    # a scrape through the registry alone (as a pushgateway or a test would) counts them too
+    assert _lines(generate_latest(ours.registry)) == _lines(generate_latest(reference.registry))
+    assert ours._pending == []
