@@ -125,10 +125,29 @@ def compact_json(value: Mapping[str, Any]) -> bytes:
         data = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS
                             | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME)
     except TypeError:  # orjson.JSONEncodeError
-        data = None
-    if data is None or b"null" in data or _FLOAT.search(data) is not None:
         return _compact(value)
-    return data
+    # the usual claim set holds no float and no null: a walk over it is cheaper than the search
+    if _written_alike(value) or (b"null" not in data and _FLOAT.search(data) is None):
+        return data
+    return _compact(value)
+
+
+_ALIKE_SCALARS = frozenset({str, int, bool})
+
+
+def _written_alike(value: Any) -> bool:
+    """True when `value` (a dict or a list) holds only dicts, lists, strings, integers and
+    booleans, of exactly those types: values orjson writes as `_ENCODER` does, when it writes
+    them at all (a non-string key, a lone surrogate or a big integer makes it raise)."""
+    items = value.values() if type(value) is dict else value
+    for item in items:
+        kind = type(item)
+        if kind in _ALIKE_SCALARS:
+            continue
+        if (kind is dict or kind is list) and _written_alike(item):
+            continue
+        return False
+    return True
 
 
 def _compact(value: Mapping[str, Any]) -> bytes:

@@ -86,15 +86,18 @@ class Service:
             loop = asyncio.get_running_loop()
         try:
             return await self.batcher.submit(request, loop)
-        except UnknownKeyId as exc:
-            if self.cache is None:
-                raise
+        except (UnknownKeyId, KeysNotReady) as exc:
+            return await self.retry(request, exc)
+
+    async def retry(self, request: ExchangeRequest, exc: UnknownKeyId | KeysNotReady) -> Issued:
+        """After the first attempt's `exc`: refetch or wait for keys once, then retry once
+        (re-raises `exc` when there is no JWKS cache or the keys did not come)."""
+        if self.cache is None:
+            raise exc
+        if isinstance(exc, UnknownKeyId):
             await self.cache.refetch_for_unknown_kid(exc.identity_provider)
-        except KeysNotReady as exc:
-            if self.cache is None:
-                raise
-            if not await self.cache.wait_ready(exc.identity_provider, KEYS_WAIT_SECONDS):
-                raise
+        elif not await self.cache.wait_ready(exc.identity_provider, KEYS_WAIT_SECONDS):
+            raise exc
         return self._exchange_once(request)
 
     def _exchange_once(self, request: ExchangeRequest) -> Issued:
