@@ -188,18 +188,42 @@ def free_port() -> int:
 
 
 class Server:
-    """A server subprocess, stopped by PID; `startup` is the time to its first 200 on `ready`."""
+    """A server subprocess, stopped by PID; `startup` is the time to its first 200 on `ready`.
 
-    def __init__(self, argv: list[str], env: dict[str, str], ready_path: str) -> None:
+    With several workers the first 200 comes from the first worker up, while the others may
+    still be starting: a load started then puts every connection on that one worker (this is
+    how an early run measured 2 workers at the rate of 1). So the constructor also waits until
+    `workers` worker processes exist and none has used CPU for half a second.
+    """
+
+    def __init__(
+        self, argv: list[str], env: dict[str, str], ready_path: str, workers: int = 1
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         started = time.perf_counter()
         self.process = subprocess.Popen(
-            [*argv, "--port", str(self.port)], env=env,
+            [*argv, "--workers", str(workers), "--port", str(self.port)], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self.startup = self._wait(ready_path, started)
         self.startup_cpu = self.cpu_seconds()
+        if workers > 1:
+            self._wait_for_workers(workers)
+
+    def _wait_for_workers(self, workers: int) -> None:
+        deadline = time.monotonic() + 60
+        quiet_since, last = time.monotonic(), -1.0
+        while time.monotonic() < deadline:
+            kids = _children(self.process.pid)
+            cpu = self.cpu_seconds()
+            if len(kids) < workers or cpu != last:
+                quiet_since, last = time.monotonic(), cpu
+            elif time.monotonic() - quiet_since >= 0.5:
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise SystemExit("the workers did not settle")
 
     def _wait(self, path: str, started: float) -> float:
         deadline = time.monotonic() + 60
@@ -347,8 +371,8 @@ def _exchange_steps(service: Any, token: str, body: bytes) -> dict[str, Callable
     )
     from tokensmith.runtime.idp_index import match_identity_provider
     from tokensmith.runtime.jose import parse_compact
-    from tokensmith.runtime.request import ACCESS_TOKEN_TYPE, FORM, body_kind, parse_body
     from tokensmith.runtime.jti import new_jti as _new_jti
+    from tokensmith.runtime.request import ACCESS_TOKEN_TYPE, FORM, body_kind, parse_body
 
     state = service.state
     now = time.time()
@@ -513,11 +537,11 @@ def throughput(
     for workers in (1, 2):
         for label, bundle, alg, svc in scenarios:
             if bundle is None:
-                server = Server([*HELLO, "--workers", str(workers)], env, "/")
+                server = Server(HELLO, env, "/", workers)
                 body = None
                 url = server.url + "/"
             else:
-                server = Server([*SERVE, str(bundle), "--workers", str(workers)], env, "/readyz")
+                server = Server([*SERVE, str(bundle)], env, "/readyz", workers)
                 body = form_body(subject_token(keys, alg), svc)
                 url = server.url + "/tokens"
             try:
