@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import accesslog
 from .accesslog import RequestRecord, log_request
+from .body import read_body
 from .errors import (
     ExchangeError,
     InvalidRequest,
@@ -42,7 +43,7 @@ from .errors import (
 )
 from .exchange import ExchangeRequest
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .request import ACCESS_TOKEN_TYPE, MAX_BODY_BYTES, BodyTooLarge, body_kind, parse_body
+from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
 from .startup import Service
 
 ROUTES = frozenset(
@@ -57,7 +58,6 @@ READ_HEADERS = frozenset(
 )
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADER_COUNT = 100
-BODY_TIMEOUT_SECONDS = 10.0
 
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
@@ -242,79 +242,6 @@ class _HeadersTooLarge(InvalidRequest):
     """The request's header section is over `MAX_HEADER_COUNT` headers or `MAX_HEADER_BYTES`."""
 
     status = 431
-
-
-async def read_body(
-    receive: Receive, content_length: str | None, loop: asyncio.AbstractEventLoop | None = None
-) -> bytes:
-    """The body, read with a byte counter: 413 as soon as it is over the limit (chunked too).
-
-    `loop` is the running loop when the caller knows it (saves looking it up; see
-    `_BodyDeadline`).
-    """
-    if content_length is not None and (
-        not content_length.isdigit() or int(content_length) > MAX_BODY_BYTES
-    ):
-        raise BodyTooLarge("request body is too large", "body_too_large")
-    chunks: list[bytes] = []
-    size = 0
-    with _BodyDeadline(BODY_TIMEOUT_SECONDS, loop):
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise InvalidRequest("request body is incomplete", "disconnect")
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise BodyTooLarge("request body is too large", "body_too_large")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-class _BodyDeadline:
-    """`asyncio.timeout` for reading a body, at a third of its cost (one timer, no state machine).
-
-    When the timer fires it cancels the task; leaving the block turns that cancellation (and only
-    that one: not a shutdown's) into `InvalidRequest` "body_timeout". Costs about 1 µs where
-    `asyncio.timeout` costs 3.4 µs on every exchange.
-
-    Given the running loop, it does not look it up: on Python 3.11 every lookup of the running
-    loop (`asyncio.current_task()` included) makes a `getpid` system call.
-    """
-
-    __slots__ = ("_cancelling", "_expired", "_handle", "_loop", "_seconds", "_task")
-
-    def __init__(self, seconds: float, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self._seconds = seconds
-        self._expired = False
-        self._loop = loop
-
-    def __enter__(self) -> None:
-        loop = self._loop
-        task = None if loop is None or not loop.is_running() else asyncio.current_task(loop)
-        if loop is None or task is None:  # no loop given, or not the one running this request
-            loop = asyncio.get_running_loop()
-            task = asyncio.current_task(loop)
-        if task is None:  # pragma: no cover - always called from the request's task
-            raise RuntimeError("a body deadline needs a task")
-        self._task = task
-        self._cancelling = task.cancelling()
-        self._handle = loop.call_later(self._seconds, self._expire)
-
-    def _expire(self) -> None:
-        self._expired = True
-        self._task.cancel()
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        self._handle.cancel()
-        if (
-            kind is asyncio.CancelledError
-            and self._expired
-            and self._task.uncancel() <= self._cancelling
-        ):
-            raise InvalidRequest("request body was not received in time", "body_timeout") from None
 
 
 class _Pages:

@@ -3,14 +3,12 @@
 - `signing.compact_json` (orjson with a stdlib fallback) writes the same bytes as the stdlib
   encoder the issued claims used to go through, and refuses what it refused;
 - `exchange` signs the size-checked bytes: the issued payload is `compact_json(claims)`;
-- the `/tokens` body deadline turns only its own cancellation into `body_timeout`;
 - the table of checked JWS headers answers only for the exact segment it checked, never
   remembers a refused one, stays bounded and hands out read-only headers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import math
@@ -20,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokensmith.runtime import app, jose
+from tokensmith.runtime import jose
 from tokensmith.runtime.b64 import b64url_decode, b64url_encode
 from tokensmith.runtime.errors import InvalidRequest
 from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES, check_size
@@ -114,53 +112,6 @@ def test_sign_payload_signs_the_same_token_as_sign() -> None:
     assert token == signer.sign_payload(compact_json(claims))
     payload = token.split(".")[1]
     assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) == claims
-
-
-async def _hanging_receive() -> dict[str, Any]:
-    await asyncio.sleep(60)
-    raise AssertionError("not reached")
-
-
-def test_body_deadline_refuses_a_body_that_does_not_arrive(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app, "BODY_TIMEOUT_SECONDS", 0.05)
-
-    async def main() -> tuple[str, int]:
-        with pytest.raises(InvalidRequest) as refused:
-            await app.read_body(_hanging_receive, None)
-        task = asyncio.current_task()
-        assert task is not None
-        return refused.value.reason, task.cancelling()
-
-    assert asyncio.run(main()) == ("body_timeout", 0)
-
-
-def test_body_deadline_lets_an_outside_cancellation_through(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(app, "BODY_TIMEOUT_SECONDS", 0.05)
-
-    async def main() -> None:
-        reader = asyncio.ensure_future(app.read_body(_hanging_receive, None))
-        await asyncio.sleep(0.01)
-        reader.cancel()  # a shutdown, before the deadline: stays a cancellation
-        with pytest.raises(asyncio.CancelledError):
-            await reader
-
-    asyncio.run(main())
-
-
-def test_body_deadline_leaves_no_timer_behind() -> None:
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"a=b", "more_body": False}
-
-    async def main() -> bytes:
-        body = await app.read_body(receive, "3")
-        await asyncio.sleep(0)
-        loop = asyncio.get_running_loop()
-        assert not [h for h in getattr(loop, "_scheduled", []) if not h.cancelled()]
-        return body
-
-    assert asyncio.run(main()) == b"a=b"
 
 
 @given(st.binary(max_size=200))

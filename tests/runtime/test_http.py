@@ -223,9 +223,9 @@ def test_oversized_header_section_is_refused_before_the_app(client: httpx.Client
 def test_a_body_that_stalls_is_refused_after_the_deadline(
     server: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tokensmith.runtime import app
+    from tokensmith.runtime import body
 
-    monkeypatch.setattr(app, "BODY_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(body, "BODY_TIMEOUT_SECONDS", 0.3)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(
             b"POST /tokens HTTP/1.1\r\nHost: x\r\n"
