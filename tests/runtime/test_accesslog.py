@@ -8,7 +8,10 @@ import json
 import time
 from collections.abc import Iterator
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tokensmith.runtime import accesslog
 from tokensmith.runtime.accesslog import PENDING_LINES, RequestRecord, log_request
@@ -67,3 +70,41 @@ def test_a_closed_stream_does_not_fail_the_request(stream: io.BytesIO) -> None:
     for i in range(PENDING_LINES + 1):
         log_request(_record(i), "rev")  # formatting into a closed stream: dropped, no error
     accesslog.flush()
+
+
+_TEXT = st.text(max_size=20)  # quotes, backslashes, control and non-ASCII characters included
+
+
+@settings(max_examples=300)
+@given(
+    request_id=_TEXT,
+    method=st.sampled_from(["POST", "GET", "OPTIONS"]) | _TEXT,
+    path=st.sampled_from(["/tokens", "/healthz", "other"]) | _TEXT,
+    status=st.integers(min_value=0, max_value=999),
+    outcome=st.none() | _TEXT,
+    identity_provider=st.none() | _TEXT,
+    service=st.none() | _TEXT,
+    revision=_TEXT,
+    now=st.floats(min_value=0, max_value=4e9),
+    started_ns=st.integers(min_value=0, max_value=2**62),
+    took_ns=st.integers(min_value=0, max_value=10**13),
+)
+def test_fast_lines_are_exactly_orjsons_lines(
+    request_id: str, method: str, path: str, status: int, outcome: str | None,
+    identity_provider: str | None, service: str | None, revision: str, now: float,
+    started_ns: int, took_ns: int,
+) -> None:
+    record = RequestRecord(request_id, method, path, started_ns, status, outcome,
+                           identity_provider, service)
+    entry = (record, revision, now, started_ns + took_ns)
+    expected = orjson.dumps(accesslog._line(*entry), option=orjson.OPT_APPEND_NEWLINE)
+    assert accesslog._line_bytes(*entry) == expected
+    assert accesslog._line_bytes(*entry) == expected  # remembered the second time
+
+
+def test_the_table_of_repeated_members_stays_bounded() -> None:
+    for i in range(accesslog.MAX_MIDDLES * 2):
+        record = RequestRecord("r", "POST", "/tokens", 0, 200, "issued", f"idp-{i}", "app")
+        line = json.loads(accesslog._line_bytes(record, "rev", 0.0, 1000))
+        assert line["identity_provider"] == f"idp-{i}"
+        assert len(accesslog._middles) <= accesslog.MAX_MIDDLES
