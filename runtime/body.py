@@ -119,8 +119,17 @@ _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
 )
 
 
+# the last loop asked about (weakly) and its deadlines: a server has one loop per process
+_last: tuple[weakref.ref[asyncio.AbstractEventLoop], _Deadlines] | None = None
+
+
 def _deadlines_of(loop: asyncio.AbstractEventLoop) -> _Deadlines:
+    global _last
+    last = _last
+    if last is not None and last[0]() is loop:
+        return last[1]
     deadlines = _by_loop.get(loop)
     if deadlines is None:
         deadlines = _by_loop[loop] = _Deadlines()
+    _last = (weakref.ref(loop), deadlines)
     return deadlines

@@ -49,14 +49,14 @@ def read_audiences(claims: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     aud = claims["aud"]
     if isinstance(aud, str):
-        items: list[Any] = [aud]
-    elif isinstance(aud, list) and 0 < len(aud) <= MAX_AUDIENCES:
-        items = aud
-    else:
+        if aud == "":
+            raise InvalidRequest(MALFORMED, "malformed")
+        return (aud,)
+    if not isinstance(aud, list) or not 0 < len(aud) <= MAX_AUDIENCES:
         raise InvalidRequest(MALFORMED, "malformed")
-    if not all(isinstance(a, str) and a != "" for a in items):
+    if not all(isinstance(a, str) and a != "" for a in aud):
         raise InvalidRequest(MALFORMED, "malformed")
-    return tuple(items)
+    return tuple(aud)
 
 
 def numeric_date(claims: Mapping[str, Any], name: str) -> int | float | None:

@@ -83,14 +83,14 @@ def exchange(
     Raises an `ExchangeError`; `UnknownKeyId` and `KeysNotReady` (from the provider's key
     source) are left for the HTTP layer to refetch or wait on.
     """
-    token_provider(state.bundle, request.service)
+    target = token_provider(state.bundle, request.service)
     if len(request.subject_token) > MAX_SUBJECT_TOKEN_LENGTH:
         raise InvalidRequest("subject token is too large", "token_too_long")
     jws = parse_compact(request.subject_token, MAX_SUBJECT_TOKEN_LENGTH)
     name = match_identity_provider(state.index, jws.claims)
     algorithms = state.bundle.config.identity_providers[name].algorithms
     verify_signature(state.key_sources[name], algorithms, jws)
-    target, _, issued = _decide(state.bundle, name, jws.claims, request.service, now, new_jti)
+    _, issued = _decide(state.bundle, name, jws.claims, target, now, new_jti)
     token = state.signers[target.signing_key].sign_payload(issued.payload)
     return Issued(
         token, issued.expires_in, name, request.service, MappingProxyType(issued.claims)
@@ -151,9 +151,8 @@ def decide_matched(
     new_jti: Callable[[], str],
 ) -> Decision:
     """Steps 5 to 8 for claims of `identity_provider` whose signature has been verified."""
-    target, intermediate, issued = _decide(
-        bundle, identity_provider, claims, service, now, new_jti
-    )
+    target = token_provider(bundle, service)
+    intermediate, issued = _decide(bundle, identity_provider, claims, target, now, new_jti)
     return Decision(
         identity_provider=identity_provider,
         service=service,
@@ -169,13 +168,14 @@ def _decide(
     bundle: Bundle,
     identity_provider: str,
     claims: Mapping[str, Any],
-    service: str,
+    target: TokenProviderSpec,
     now: float,
     new_jti: Callable[[], str],
-) -> tuple[TokenProviderSpec, dict[str, Any], IssuedClaims]:
-    """`decide_matched` without building a `Decision`: what `exchange` needs, as it comes."""
+) -> tuple[dict[str, Any], IssuedClaims]:
+    """`decide_matched` for the token provider `target`, without building a `Decision`:
+    the intermediate claims and the issued ones, as `exchange` needs them."""
     idp = bundle.config.identity_providers[identity_provider]
-    target = token_provider(bundle, service)
+    service = target.service
     subject_exp = validate_claims(claims, now, idp.leeway)
     context = mapping_context(identity_provider, service)
     check_requirements(bundle, identity_provider, claims, context)
@@ -183,7 +183,7 @@ def _decide(
     check_allowed(target, identity_provider)
     intermediate = _run_mapping(bundle.idp_mappings[identity_provider], claims, context)
     mapped = _run_mapping(bundle.tp_mappings[service], intermediate, context)
-    return target, intermediate, issue_claims(target, mapped, subject_exp, now, new_jti())
+    return intermediate, issue_claims(target, mapped, subject_exp, now, new_jti())
 
 
 def check_requirements(

@@ -51,18 +51,17 @@ def issue_claims(
         exp = min(exp, math.floor(subject_exp))
     if exp <= iat:
         raise InvalidRequest(EXPIRED, "expired")
-    registered: dict[str, Any] = {
-        "iss": provider.issuer,
-        "aud": provider.audience,
-        "iat": iat,
-        "exp": exp,
-        "jti": jti,
-    }
+    claims: dict[str, Any]
     if provider.claims == "root":
         claims = {k: v for k, v in mapped.items() if k not in RESERVED_CLAIMS}
-        claims.update(registered)
+        claims.update(
+            {"iss": provider.issuer, "aud": provider.audience, "iat": iat, "exp": exp, "jti": jti}
+        )
     else:
-        claims = {**registered, "act": dict(mapped)}
+        claims = {
+            "iss": provider.issuer, "aud": provider.audience, "iat": iat, "exp": exp, "jti": jti,
+            "act": dict(mapped),
+        }
     return IssuedClaims(claims, exp - iat, check_size(claims))
 
 

@@ -50,6 +50,7 @@ _REFUSED_PARAMETERS = {
     "actor_token": "actor_token is not supported",
     "actor_token_type": "actor_token is not supported",
 }
+_REFUSED_NAMES = frozenset({*_REFUSED_PARAMETERS, "resource"})
 
 
 class UnsupportedMediaType(InvalidRequest):
@@ -169,10 +170,10 @@ def token_request(fields: Mapping[str, str]) -> TokenRequest:
         raise InvalidRequest("grant_type is missing", "missing_grant_type")
     if grant_type != TOKEN_EXCHANGE:
         raise UnsupportedGrantType("grant_type must be token exchange", "unsupported_grant_type")
-    for name, description in _REFUSED_PARAMETERS.items():
-        if name in fields:
-            raise InvalidRequest(description, "unsupported_parameter")
-    if "resource" in fields:
+    if not _REFUSED_NAMES.isdisjoint(fields):  # one test for the usual request: none of them
+        for name, description in _REFUSED_PARAMETERS.items():
+            if name in fields:
+                raise InvalidRequest(description, "unsupported_parameter")
         raise InvalidTarget("resource is not supported; name the service in audience", "resource")
     subject_token = fields.get("subject_token")
     if not subject_token:
