@@ -36,7 +36,7 @@ EXCHANGES = ("tokensmith_exchanges",
              "Token exchange requests by outcome (issued or the refusal reason).",
              ("outcome", "identity_provider", "service"))
 EXCHANGE_SECONDS = ("tokensmith_exchange_duration_seconds",
-                    "Time to answer POST /tokens, from the first byte of the body to the answer.",
+                    "Time to answer POST /tokens, from the request reaching the app to its answer.",
                     ("result",))
 REQUESTS = ("tokensmith_http_requests", "HTTP requests by route and status code.",
             ("route", "status"))
