@@ -34,13 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import accesslog
 from .accesslog import RequestRecord, log_request
 from .body import read_body
-from .errors import (
-    ExchangeError,
-    InvalidRequest,
-    KeysNotReady,
-    TemporarilyUnavailable,
-    UnknownKeyId,
-)
+from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable
 from .exchange import ExchangeRequest
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
@@ -143,7 +137,6 @@ class _Tokens:
         self.service = service
         self.services = service.bundle.config.token_providers
         # what every exchange reads, looked up once
-        self.batcher = service.batcher
         self.metrics = service.metrics
         self.revision = service.revision
         self.cors = service.cors if service.cors.enabled else None
@@ -182,15 +175,9 @@ class _Tokens:
             params = parse_body(kind, body)
             if params.service in self.services:
                 service = params.service
-            request = ExchangeRequest(params.subject_token, params.service)
-            # `Service.exchange`, written out: one coroutine less on every exchange
-            loop = self.loop
-            if loop is None or not loop.is_running():
-                loop = asyncio.get_running_loop()
-            try:
-                issued = await self.batcher.submit(request, loop)
-            except (UnknownKeyId, KeysNotReady) as exc:
-                issued = await self.service.retry(request, exc)
+            issued = await self.service.exchange(
+                ExchangeRequest(params.subject_token, params.service), self.loop
+            )
             identity_provider = issued.identity_provider
             outcome = "issued"
             answer = orjson.dumps({
@@ -208,18 +195,8 @@ class _Tokens:
             error_logger.error("unexpected %s in POST /tokens", exc.__class__.__name__)
             unexpected = InvalidRequest("request could not be processed", "internal_error")
             status, outcome, answer = unexpected.status, unexpected.reason, error_body(unexpected)
-        try:  # `send_json`, written out
-            await send({
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(answer)).encode()),
-                    *self.common_headers,
-                    *extra,
-                ],
-            })
-            await send({"type": "http.response.body", "body": answer})
+        try:
+            await send_json(send, status, answer, [*self.common_headers, *extra])
         except Exception as exc:  # the server refused the answer: nothing more can be sent
             error_logger.error("unexpected %s sending POST /tokens", exc.__class__.__name__)
         self.metrics.tokens(
