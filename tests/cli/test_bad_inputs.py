@@ -191,13 +191,14 @@ def test_serve_an_unreadable_bundle_is_an_io_error(
     (["--port=-1"], "between 0 and 65535"),
     (["--workers", "0"], "at least 1"),
     (["--workers", "two"], "not a whole number: 'two'"),
+    (["--workers", "100000"], "at most 256"),
 ])
 def test_serve_bad_options_are_usage_errors(workdir: Path, capsys: pytest.CaptureFixture[str],
                                             option: list[str], message: str) -> None:
     assert run(["serve", str(workdir / "bundle"), *option]) == 2
     err = capsys.readouterr().err
     assert message in err
-    assert "_port" not in err and "_positive" not in err
+    assert "_port" not in err and "_positive" not in err and "_workers" not in err
 
 
 # --- test: odd cases and options ------------------------------------------------------------------

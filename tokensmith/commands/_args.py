@@ -52,6 +52,17 @@ def port(text: str) -> int:
     return value
 
 
+MAX_WORKERS = 256
+
+
+def workers(text: str) -> int:
+    """A number of worker processes: 1 to `MAX_WORKERS` (a typo must not start 100,000)."""
+    value = positive(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_WORKERS}")
+    return value
+
+
 def positive(text: str) -> int:
     """A whole number of at least 1."""
     try:

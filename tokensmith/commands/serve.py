@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from ._args import port, positive
+from ._args import MAX_WORKERS, port, workers
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=port, default=8080, help="port to bind (default 8080)")
     parser.add_argument(
-        "--workers", type=positive, default=1, help="worker processes (default 1)"
+        "--workers", type=workers, default=1,
+        help=f"worker processes, 1 to {MAX_WORKERS} (default 1)",
     )
     parser.set_defaults(func=run)
 
