@@ -164,49 +164,57 @@ class _Tokens:
             extra.extend(self.cors.response_headers(headers.get(b"origin")))
         identity_provider: str | None = None
         service: str | None = None
-        status = 200
+        # a request cancelled before its answer (a shutdown's grace period running out) is
+        # still counted and logged, with status 0
+        status, outcome = 0, "cancelled"
         try:
-            if too_large:
-                raise _HeadersTooLarge("request headers are too large", "headers_too_large")
-            if scope["query_string"]:
-                raise InvalidRequest("parameters are not accepted in the URL", "query_parameters")
-            kind = body_kind(headers.get(b"content-type"))
-            body = await read_body(receive, headers.get(b"content-length"), self.loop)
-            params = parse_body(kind, body)
-            if params.service in self.services:
-                service = params.service
-            issued = await self.service.exchange(
-                ExchangeRequest(params.subject_token, params.service), self.loop
+            try:
+                if too_large:
+                    raise _HeadersTooLarge("request headers are too large", "headers_too_large")
+                if scope["query_string"]:
+                    raise InvalidRequest(
+                        "parameters are not accepted in the URL", "query_parameters"
+                    )
+                kind = body_kind(headers.get(b"content-type"))
+                body = await read_body(receive, headers.get(b"content-length"), self.loop)
+                params = parse_body(kind, body)
+                if params.service in self.services:
+                    service = params.service
+                issued = await self.service.exchange(
+                    ExchangeRequest(params.subject_token, params.service), self.loop
+                )
+                identity_provider = issued.identity_provider
+                answer = orjson.dumps({
+                    "access_token": issued.access_token,
+                    "issued_token_type": ACCESS_TOKEN_TYPE,
+                    "token_type": "Bearer",
+                    "expires_in": issued.expires_in,
+                })
+                status, outcome = 200, "issued"
+            except ExchangeError as exc:
+                status, outcome, answer = exc.status, exc.reason, error_body(exc)
+                identity_provider = getattr(exc, "identity_provider", identity_provider)
+                if isinstance(exc, TemporarilyUnavailable):
+                    extra.append((b"retry-after", str(exc.retry_after).encode()))
+            except Exception as exc:  # never a 500: log the class only, the message may hold input
+                error_logger.error("unexpected %s in POST /tokens", exc.__class__.__name__)
+                unexpected = InvalidRequest("request could not be processed", "internal_error")
+                status, outcome = unexpected.status, unexpected.reason
+                answer = error_body(unexpected)
+            try:
+                await send_json(send, status, answer, [*self.common_headers, *extra])
+            except Exception as exc:  # the server refused the answer: nothing more can be sent
+                error_logger.error("unexpected %s sending POST /tokens", exc.__class__.__name__)
+        finally:
+            self.metrics.tokens(
+                outcome, identity_provider, service, status,
+                (time.perf_counter_ns() - started_ns) / 1e9,
             )
-            identity_provider = issued.identity_provider
-            outcome = "issued"
-            answer = orjson.dumps({
-                "access_token": issued.access_token,
-                "issued_token_type": ACCESS_TOKEN_TYPE,
-                "token_type": "Bearer",
-                "expires_in": issued.expires_in,
-            })
-        except ExchangeError as exc:
-            status, outcome, answer = exc.status, exc.reason, error_body(exc)
-            identity_provider = getattr(exc, "identity_provider", identity_provider)
-            if isinstance(exc, TemporarilyUnavailable):
-                extra.append((b"retry-after", str(exc.retry_after).encode()))
-        except Exception as exc:  # never a 500: log the class only, the message may hold input
-            error_logger.error("unexpected %s in POST /tokens", exc.__class__.__name__)
-            unexpected = InvalidRequest("request could not be processed", "internal_error")
-            status, outcome, answer = unexpected.status, unexpected.reason, error_body(unexpected)
-        try:
-            await send_json(send, status, answer, [*self.common_headers, *extra])
-        except Exception as exc:  # the server refused the answer: nothing more can be sent
-            error_logger.error("unexpected %s sending POST /tokens", exc.__class__.__name__)
-        self.metrics.tokens(
-            outcome, identity_provider, service, status, (time.perf_counter_ns() - started_ns) / 1e9
-        )
-        log_request(
-            RequestRecord(request_id, "POST", "/tokens", started_ns, status, outcome,
-                          identity_provider, service),
-            self.revision,
-        )
+            log_request(
+                RequestRecord(request_id, "POST", "/tokens", started_ns, status, outcome,
+                              identity_provider, service),
+                self.revision,
+            )
 
     async def _preflight(self, scope: Scope, send: Send) -> None:
         headers: Mapping[bytes, str] = scope["tokensmith.headers"]

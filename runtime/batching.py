@@ -58,17 +58,29 @@ class Batcher(Generic[Item, Result]):
         index = 0
         try:
             for index, (item, future) in enumerate(batch):  # noqa: B007 - read in `finally`
-                if future.done():  # cancelled while waiting: the task is gone
-                    continue
-                try:
-                    result = work(item)
-                except Exception as exc:
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
+                if not future.done():  # done: cancelled while waiting, the task is gone
+                    _settle(work, item, future)
         finally:
             # a BaseException out of `work` (KeyboardInterrupt) leaves the loop; the rest of
             # the batch must not wait for ever
             for _, future in batch[index:]:
                 if not future.done():
                     future.cancel()
+
+
+def _settle(work: Callable[[Item], Result], item: Item, future: asyncio.Future[Result]) -> None:
+    """`work(item)`'s result or exception into `future`.
+
+    A function of its own so that an exception's traceback starts in a frame that holds this
+    item alone: caught in `Batcher._run`, its first frame would hold the whole batch, other
+    requests' subject tokens and issued tokens, for any error reporter that records locals.
+    """
+    try:
+        result = work(item)
+    except StopIteration:  # a future refuses StopIteration: it would fail the rest of the batch
+        future.set_exception(RuntimeError("the work raised StopIteration"))
+    except Exception as exc:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+

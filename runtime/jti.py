@@ -8,7 +8,8 @@ used up: every character of that text carries 6 uniformly random bits, so each `
 
 A forked child must not hand out its parent's unused characters: `os.register_at_fork` empties
 the buffer in every child (uvicorn's workers are spawned, not forked, but a program embedding
-the runtime might fork).
+the runtime might fork). `new_jti` is not thread-safe: the server calls it from its event-loop
+thread only; a program calling it from several threads must hold a lock around it.
 """
 
 from __future__ import annotations

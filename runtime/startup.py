@@ -88,6 +88,13 @@ class Service:
             return await self.batcher.submit(request, loop)
         except (UnknownKeyId, KeysNotReady) as exc:
             return await self.retry(request, exc)
+        except asyncio.CancelledError:
+            task = asyncio.current_task(loop)
+            if task is not None and task.cancelling() == 0:
+                # nobody cancelled this request: the batch gave up on its item (an exception
+                # that is not an Exception stopped it); answer as for any unexpected error
+                raise RuntimeError("the exchange batch was abandoned") from None
+            raise
 
     async def retry(self, request: ExchangeRequest, exc: UnknownKeyId | KeysNotReady) -> Issued:
         """After the first attempt's `exc`: refetch or wait for keys once, then retry once

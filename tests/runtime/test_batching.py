@@ -114,3 +114,49 @@ def test_a_base_exception_does_not_leave_the_rest_waiting() -> None:
         _run(main())
     assert futures[0].result() == 1
     assert futures[1].cancelled() and futures[2].cancelled()
+
+
+def test_stop_iteration_fails_its_own_waiter_only() -> None:
+    def work(item: int) -> int:
+        if item == 2:
+            raise StopIteration  # a future cannot hold it: must not fail the rest of the batch
+        return item * 10
+
+    batcher: Batcher[int, int] = Batcher(work)
+
+    async def main() -> list[object]:
+        loop = asyncio.get_running_loop()
+        futures = [batcher.submit(i, loop) for i in (1, 2, 3)]
+        return list(await asyncio.gather(*futures, return_exceptions=True))
+
+    one, two, three = _run(main())  # type: ignore[misc]
+    assert (one, three) == (10, 30)
+    assert isinstance(two, RuntimeError)
+
+
+def test_an_exception_does_not_carry_the_other_items() -> None:
+    """A traceback reporter that records locals (Sentry does) must not find other requests'
+    data in the frames of one request's exception."""
+    import traceback
+
+    def work(item: str) -> str:
+        if item.startswith("refused"):
+            raise ValueError("refused")
+        return f"ISSUED-FOR-{item}"
+
+    batcher: Batcher[str, str] = Batcher(work)
+
+    async def main() -> list[object]:
+        loop = asyncio.get_running_loop()
+        items = ["alice-SUBJECT-TOKEN", "refused-mallory", "carol-SUBJECT-TOKEN"]
+        return list(await asyncio.gather(*(batcher.submit(i, loop) for i in items),
+                                         return_exceptions=True))
+
+    results = _run(main())
+    refusal = results[1]  # type: ignore[index]
+    assert isinstance(refusal, ValueError)
+    text = "".join(traceback.TracebackException.from_exception(
+        refusal, capture_locals=True).format())
+    assert "refused-mallory" in text  # its own item is there
+    for other in ("alice", "carol", "ISSUED-FOR"):
+        assert other not in text
