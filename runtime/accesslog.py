@@ -66,23 +66,8 @@ def log_request(record: RequestRecord, revision: str) -> None:
         if len(pending) >= PENDING_LINES:
             _write_pending()
     elif logger.isEnabledFor(logging.INFO):
-        line = _line(record, revision, time.time(), time.perf_counter_ns())
-        logger.info(orjson.dumps(line).decode())
-
-
-def _line(record: RequestRecord, revision: str, now: float, ended_ns: int) -> dict[str, Any]:
-    return {
-        "time": _time_text(now),
-        "request_id": record.request_id,
-        "method": record.method,
-        "path": record.path,
-        "status": record.status,
-        "outcome": record.outcome,
-        "identity_provider": record.identity_provider,
-        "service": record.service,
-        "latency_ms": round((ended_ns - record.started_ns) / 1e6, 3),
-        "revision": revision,
-    }
+        line = _line_bytes(record, revision, time.time(), time.perf_counter_ns())
+        logger.info(line[:-1].decode())
 
 
 def _write_pending() -> None:
@@ -102,7 +87,9 @@ _middles: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
 
 
 def _line_bytes(record: RequestRecord, revision: str, now: float, ended_ns: int) -> bytes:
-    """`orjson.dumps(_line(...))` and a newline, byte for byte (tested), at a third of the cost.
+    """The JSON line of a request (`time`, `request_id`, `method`, `path`, `status`, `outcome`,
+    `identity_provider`, `service`, `latency_ms`, `revision`, in that order) and a newline: byte
+    for byte what orjson writes for that object (tested), at a third of the cost.
 
     Lines differ mostly in their time, request id and latency; the members from `method` to
     `service` (and the revision) repeat, so their JSON is written once per combination and

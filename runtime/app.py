@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import accesslog
 from .accesslog import RequestRecord, log_request
 from .body import read_body
+from .cors import CorsPolicy
 from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable
 from .exchange import ExchangeRequest
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -157,11 +158,7 @@ class _Tokens:
     async def exchange(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`POST /tokens`, from the request's headers to its access-log line."""
         started_ns = time.perf_counter_ns()
-        headers, too_large = _read_headers(scope)
-        request_id = _request_id(headers.get(b"x-request-id"))
-        extra = [(b"x-request-id", request_id.encode("ascii"))]
-        if self.cors is not None:
-            extra.extend(self.cors.response_headers(headers.get(b"origin")))
+        headers, too_large, request_id, extra = _request_headers(scope, self.cors)
         identity_provider: str | None = None
         service: str | None = None
         # a request cancelled before its answer (a shutdown's grace period running out) is
@@ -288,6 +285,7 @@ class _Envelope:
         self.tokens = tokens
         self.service = service
         self.revision_header = (b"x-tokensmith-revision", service.revision.encode("ascii"))
+        self.cors = service.cors if service.cors.enabled else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -298,15 +296,13 @@ class _Envelope:
             await self.tokens.exchange(scope, receive, send)
             return
         route = path if path in ROUTES else "other"
-        headers, too_large = _read_headers(scope)
-        request_id = _request_id(headers.get(b"x-request-id"))
+        # preflights get their CORS headers from the endpoint, which also checks the method
+        cors = self.cors if route in CORS_ROUTES and scope["method"] != "OPTIONS" else None
+        headers, too_large, request_id, answer_headers = _request_headers(scope, cors)
         record = RequestRecord(request_id, scope["method"], route, time.perf_counter_ns())
         scope["tokensmith.record"] = record
         scope["tokensmith.headers"] = headers
-        extra = [self.revision_header, (b"x-request-id", request_id.encode("ascii"))]
-        # preflights get their CORS headers from the endpoint, which also checks the method
-        if route in CORS_ROUTES and self.service.cors.enabled and scope["method"] != "OPTIONS":
-            extra.extend(self.service.cors.response_headers(headers.get(b"origin")))
+        extra = [self.revision_header, *answer_headers]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -338,6 +334,20 @@ async def _send_generic_error(send: Send, route: str) -> None:
         await send_error(send, InvalidRequest("request could not be processed", "internal_error"))
     else:
         await send_error(send, TemporarilyUnavailable("request could not be served", "internal"))
+
+
+def _request_headers(
+    scope: Scope, cors: CorsPolicy | None
+) -> tuple[Mapping[bytes, str], bool, str, list[tuple[bytes, bytes]]]:
+    """What every request starts with, for the envelope and for `POST /tokens` alike: the
+    headers the app reads and whether the section is too large (`_read_headers`), the request
+    id, and the headers its answer carries (`X-Request-Id`, and CORS's when `cors` is given)."""
+    headers, too_large = _read_headers(scope)
+    request_id = _request_id(headers.get(b"x-request-id"))
+    answer_headers = [(b"x-request-id", request_id.encode("ascii"))]
+    if cors is not None:
+        answer_headers.extend(cors.response_headers(headers.get(b"origin")))
+    return headers, too_large, request_id, answer_headers
 
 
 def _request_id(sent: str | None) -> str:
