@@ -7,27 +7,12 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.runtime.test_idp_index import spec
 from tokensmith.runtime.errors import BundleError
 from tokensmith.runtime.idp_index import build_index, candidates, provider_matches
-from tokensmith.runtime.model import IdentityProviderSpec
 
 NAMES = st.sampled_from(["i1", "i2", "a1", "a2", "own"])
 
-
-def spec(name: str, issuer: str | None, audience: str | None) -> IdentityProviderSpec:
-    return IdentityProviderSpec(
-        name=name,
-        issuer=issuer,
-        audience=audience,
-        algorithms=("ES256",),
-        leeway=60,
-        jwks_url=None,
-        discovery=False,
-        allow_insecure_http=False,
-        jwks=None,
-        secret=None,
-        has_require=False,
-    )
 
 
 @given(

@@ -241,7 +241,7 @@ class World:
             "IDP_SECRET": self.idp_secret,
             "VERIFIED_SECRET": self.verified_secret,
             "SIGNING_SECRET": self.signing_secret,
-            "ES_SIGNING_KEY": _pem(self.es_signing_key),
+            "ES_SIGNING_KEY": private_pem(self.es_signing_key),
         }
         self.config = self._config(cors)
 
@@ -316,7 +316,8 @@ def form(token: str, audience: str = "my-service", **extra: str) -> dict[str, st
     return fields
 
 
-def _pem(key: Any) -> str:
+def private_pem(key: Any) -> str:
+    """A private key as unencrypted PKCS#8 PEM text."""
     return str(
         key.private_bytes(
             serialization.Encoding.PEM,

@@ -19,21 +19,14 @@ from tokensmith.runtime.signing import Signer
 from tokensmith.runtime.static_keys import StaticKeySource
 from tokensmith.runtime.vault import keygen, parse_key, seal
 
+from .http_server import private_pem
+
 RSA_KEY = rsa.generate_private_key(65537, 2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
 MARK = "SECRETMARK"  # every secret value in these tests contains it
 GOOD_HMAC = MARK + "-good-hmac-secret-0123456789abcdef"
 OTHER_HMAC = MARK + "-another-hmac-secret-9876543210fedcba"
 
-
-def private_pem(key: Any) -> str:
-    return str(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
-    )
 
 
 def public_pem(key: Any) -> str:
