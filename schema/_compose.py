@@ -16,6 +16,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml import error as ruamel_error
 from ruamel.yaml import reader as ruamel_reader
 
+from .errors import BuildError
+
 
 def _libyaml() -> Any:
     try:
@@ -29,7 +31,7 @@ def _libyaml() -> Any:
 LIBYAML: Any = _libyaml()
 
 
-class YamlProblem(Exception):
+class YamlProblem(BuildError):
     """The text is not one well-formed YAML document. Line and column are 1-based."""
 
     def __init__(

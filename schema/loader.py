@@ -16,6 +16,7 @@ from typing import Any
 
 from ._yaml import ParsedText, parse_yaml
 from .diagnostics import Diagnostic, error
+from .errors import BuildError
 from .location import ConfigPath, Location, SourceMap
 
 #: Sections whose entries are merged by name across the files of a directory.
@@ -32,7 +33,7 @@ _SINGULAR = {
 }
 
 
-class ConfigReadError(Exception):
+class ConfigReadError(BuildError):
     """The config path cannot be read at all (missing, unreadable): a usage error, exit 2."""
 
 
