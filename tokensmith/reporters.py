@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 from tokensmith import __version__
-from tokensmith.schema.diagnostics import Diagnostic, Severity
+from tokensmith.schema.codes import Severity
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 
 FORMATS = ("text", "json", "github", "sarif")
