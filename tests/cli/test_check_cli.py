@@ -7,14 +7,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 
 from tokensmith.cli import main
 from tokensmith.reporters import render_github, render_sarif, render_text
-from tokensmith.schema.codes import E101, E106, E200, E202, E356, W320
+from tokensmith.schema.codes import CATALOGUE, E101, E106, E200, E202, E204, E356, W320
 from tokensmith.schema.diagnostics import Diagnostic, Severity
 from tokensmith.schema.location import Location, SourceMap
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The SARIF 2.1.0 schema as Microsoft's SARIF SDK ships it (see tests/fixtures/sarif/README.md).
+SARIF_SCHEMA = ROOT / "tests" / "fixtures" / "sarif" / "sarif-2.1.0-rtm.5.json"
 
 CLEAN = """\
 version: 1
@@ -181,6 +187,64 @@ def test_sarif_log_has_what_code_scanning_needs(
     assert results[0]["locations"][0]["physicalLocation"]["region"] == {
         "startLine": 6, "startColumn": 13,
     }  # fmt: skip
+
+
+def test_sarif_rules_carry_the_catalogue_metadata() -> None:
+    found = [
+        Diagnostic(E204, "x", Location("a.yaml", 1, 1)),
+        Diagnostic(W320, "y", Location("a.yaml", 2, 1)),
+        Diagnostic(E204, "z", Location("a.yaml", 3, 1)),
+    ]
+    driver = json.loads(render_sarif(found, SourceMap()))["runs"][0]["tool"]["driver"]
+    assert [rule["id"] for rule in driver["rules"]] == ["E204", "W320"]
+    page = (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    rules = {rule["id"]: rule for rule in driver["rules"]}
+    assert rules["W320"]["defaultConfiguration"] == {"level": "warning"}
+    assert rules["E204"] == {
+        "id": "E204",
+        "shortDescription": {"text": "literal secret"},
+        "fullDescription": {"text": CATALOGUE["E204"].help.replace("`", ""),
+                            "markdown": CATALOGUE["E204"].help},
+        "help": {"text": CATALOGUE["E204"].help.replace("`", ""),
+                 "markdown": CATALOGUE["E204"].help
+                 + "\n\n[E204 in docs/diagnostics.md](docs/diagnostics.md#e204)"},
+        "helpUri": "docs/diagnostics.md#e204",
+        "defaultConfiguration": {"level": "error"},
+    }  # fmt: skip
+    for rule_id, rule in rules.items():
+        entry = CATALOGUE[rule_id]
+        assert rule["shortDescription"]["text"] == entry.title.replace("`", "")
+        assert rule["defaultConfiguration"]["level"] == entry.severity.value
+        page_name, anchor = rule["helpUri"].split("#")
+        assert (ROOT / page_name).is_file() and f'<a id="{anchor}"></a>{rule_id}' in page
+
+
+def _sarif_validator() -> Any:
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)
+    validator.check_schema(schema)
+    return validator(schema)
+
+
+def test_sarif_of_every_code_is_valid_against_the_sarif_schema() -> None:
+    """Formats (`uri`) are not asserted by the validator: `helpUri` is relative on purpose
+    (`docs/diagnostics.md` says why); everything else of the log must fit the schema."""
+    found = [
+        Diagnostic(entry, f"finding {n}", Location("configs/a b.yaml", n + 1, 1), "a hint")
+        for n, entry in enumerate(CATALOGUE.values())
+    ]
+    log = json.loads(render_sarif(found, SourceMap()))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in _sarif_validator().iter_errors(log)]
+    assert errors == []
+    assert len(log["runs"][0]["tool"]["driver"]["rules"]) == len(CATALOGUE)
+
+
+def test_sarif_of_a_real_check_is_valid_against_the_sarif_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for text in (BROKEN, CLEAN):
+        _, out, _ = run(capsys, config(tmp_path, text), "--format", "sarif")
+        assert list(_sarif_validator().iter_errors(json.loads(out))) == []
 
 
 def test_github_annotations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
