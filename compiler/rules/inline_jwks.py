@@ -64,7 +64,8 @@ def _finding(
     if reason == "symmetric_key":
         hint = "a shared secret goes in `secret: {env: NAME}`, never in a key set"
         secret_at = _secret_start(jwk, path, where, source_map)
-        return Diagnostic(E336, f"{what} is a symmetric ('oct') key", where, hint, secret_at=secret_at)
+        message = f"{what} is a symmetric ('oct') key"
+        return Diagnostic(E336, message, where, hint, secret_at=secret_at)
     if reason == "weak_key":
         bits = _rsa_bits(jwk)
         found = f"an RSA key of {bits} bits" if bits is not None else "a weak RSA key"
