@@ -13,6 +13,7 @@ from typing import Any
 
 from tokensmith import __version__
 from tokensmith.runtime.model import CONFIG_FORMAT
+from tokensmith.schema.errors import BuildError
 from tokensmith.schema.models import Config, IdentityProvider, SecretRef, TokenProvider
 
 from .bundle_files import canonical_json, with_manifest
@@ -20,7 +21,7 @@ from .check import CheckResult
 from .mappings import generate_config_module
 
 
-class CompileError(Exception):
+class CompileError(BuildError):
     """The config did not pass `check`; the bundle is not written."""
 
 

@@ -17,9 +17,10 @@ from typing import Any
 
 from tokensmith import __version__
 from tokensmith.runtime.bundle import BUNDLE_FORMAT, CONTENT_FILES, MANIFEST, revision_of
+from tokensmith.schema.errors import BuildError
 
 
-class BundleWriteError(Exception):
+class BundleWriteError(BuildError):
     """The output directory cannot be written or replaced."""
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from tokensmith.runtime.bundle import MANIFEST, Bundle, load_bundle
 from tokensmith.runtime.errors import BundleError
 from tokensmith.runtime.model import RuntimeConfig, SecretRef
+from tokensmith.schema.errors import BuildError
 from tokensmith.schema.loader import ConfigReadError
 from tokensmith.schema.models import ConfigTest
 
@@ -351,7 +352,7 @@ def verdict(outcome: Outcome) -> str:
 # --- loading a side ---------------------------------------------------------------------------
 
 
-class SideError(Exception):
+class SideError(BuildError):
     """A side cannot be read (exit 2); `findings` is set when it does not pass check (exit 1)."""
 
     def __init__(self, message: str, check: CheckResult | None = None) -> None:

@@ -22,12 +22,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tokensmith.runtime import strict_json
+from tokensmith.schema.errors import BuildError
 
 HMAC = frozenset({"HS256", "HS384", "HS512"})
 DEFAULT_ISSUER = "https://tokens.example.com/"
 
 
-class ImportInputError(Exception):
+class ImportInputError(BuildError):
     """The State Backed JSON does not have the documented shape; the message says where."""
 
 

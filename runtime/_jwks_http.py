@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import strict_json
+from .errors import BundleError
 
 ACCEPT = "application/jwk-set+json, application/json;q=0.9"
 # Lenient on the label, strict on the content: IdPs serve JWKS as any of these.
@@ -35,7 +36,7 @@ _JSON_MEDIA_TYPES = frozenset(
 _MAX_DIGITS = 12
 
 
-class FetchError(Exception):
+class FetchError(BundleError):
     """A failed fetch. `kind` is a stable code; `retry_after` the server's Retry-After, in s."""
 
     def __init__(self, kind: str, detail: str = "", retry_after: float | None = None) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import binascii
 
+from .errors import ExchangeError
+
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _VALUE = {char: index for index, char in enumerate(_ALPHABET)}
 # To the standard alphabet for binascii's strict decoder, turning `+`, `/` and `=` (which
@@ -20,7 +22,7 @@ _PADDING = {0: b"", 2: b"==", 3: b"="}
 _UNUSED_BITS_MASK = {2: 0b1111, 3: 0b0011}
 
 
-class Base64Error(ValueError):
+class Base64Error(ExchangeError, ValueError):
     """The text is not canonical unpadded base64url."""
 
 

@@ -1,11 +1,15 @@
-"""Errors of the runtime side.
+"""The two roots of the runtime's errors (the build side's root is `schema/errors.py`).
 
 Request side: `ExchangeError` is the one root; each subclass carries the HTTP status and the RFC 6749
 §5.2 `error` code. `description` is a fixed, general sentence: it never contains token content,
 claim values, key ids, URLs or identity provider names. `reason` is a short stable code for logs
-and metrics (it may be more specific than the description, never secret).
+and metrics (it may be more specific than the description, never secret). The parsers of untrusted
+request input (`strict_json.StrictJSONError`, `b64.Base64Error`) are in this family too.
 
-Start-up side: `BundleError` (the bundle does not check out) and `StartupError` (secrets, keys).
+Bundle side: `BundleError` is the one root of "this bundle, or something it needs to serve, cannot
+be used": raised as is when the bundle's own files do not check out, and subclassed for secrets,
+the vault, signing and verification key material, JWKs and JWKS fetches (`StartupError` gathers
+every such problem found at start-up). `docs/architecture.md` ("Errors") lists every class.
 """
 
 from __future__ import annotations
@@ -71,10 +75,14 @@ class KeysNotReady(TemporarilyUnavailable):
 
 
 class BundleError(Exception):
-    """The bundle is missing, foreign, tampered with, truncated or too large. Names the file."""
+    """The bundle, or what it needs to serve, cannot be used.
+
+    Raised as is when the bundle is missing, foreign, tampered with, truncated or too large (the
+    message names the file); its subclasses say which other part cannot be used.
+    """
 
 
-class StartupError(Exception):
+class StartupError(BundleError):
     """Secrets or keys cannot be resolved. `problems` lists every one, not only the first."""
 
     def __init__(self, problems: list[str]) -> None:

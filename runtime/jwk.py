@@ -32,6 +32,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from .b64 import Base64Error, b64url_decode_lenient_padding
+from .errors import BundleError
 from .jose import EC_ALGORITHMS, MAX_KID_LENGTH, OKP_ALGORITHMS, RSA_ALGORITHMS
 from .keys import VerificationKey
 from .verification_keys import (
@@ -55,7 +56,7 @@ _EC_CURVES: dict[str, tuple[ec.EllipticCurve, str, int]] = {
 _OKP_CURVES = {"Ed25519": 32, "Ed448": 57}
 
 
-class JwkSetError(ValueError):
+class JwkSetError(BundleError, ValueError):
     """The document as a whole is not an acceptable JWK Set.
 
     `kind` is a stable code for logs and metrics: `too_many_keys`, or `document` (wrong shape).
@@ -66,7 +67,7 @@ class JwkSetError(ValueError):
         self.kind = kind
 
 
-class JwkRejected(ValueError):
+class JwkRejected(BundleError, ValueError):
     """One JWK is dropped; `reason` is a stable code from the module docstring."""
 
     def __init__(self, reason: str) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import StartupError
+from .errors import BundleError, StartupError
 from .jose import HMAC_ALGORITHMS
 from .jwk import JwkSetError, parse_inline_jwks
 from .keys import VerificationKey
@@ -39,7 +39,7 @@ MIN_DISTINCT_BYTES = 8
 LOW_ENTROPY = f"the secret has fewer than {MIN_DISTINCT_BYTES} distinct bytes (guessable)"
 
 
-class SecretError(ValueError):
+class SecretError(BundleError, ValueError):
     """One reference cannot be resolved; the message names the reference, never the secret."""
 
 

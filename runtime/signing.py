@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from .b64 import b64url_encode
+from .errors import BundleError
 from .hmac_state import PrecomputedHmac
 from .jose import EC_ALGORITHMS, HMAC_ALGORITHMS, OKP_ALGORITHMS, RSA_ALGORITHMS
 from .model import SigningKeySpec
@@ -40,7 +41,7 @@ _EdPrivateKey = ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | _EdPrivateKey
 
 
-class SigningKeyError(ValueError):
+class SigningKeyError(BundleError, ValueError):
     """Key material that does not make a signing key for its algorithm. Never holds the material."""
 
 

@@ -23,13 +23,15 @@ from typing import Any
 
 import orjson
 
+from .errors import ExchangeError
+
 MAX_DEPTH = 32
 
 # A `\uD800`-`\uDFFF` escape; only then can a lone surrogate reach a decoded string.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
-class StrictJSONError(ValueError):
+class StrictJSONError(ExchangeError, ValueError):
     """The bytes are not one strict JSON document (see the module docstring)."""
 
 

@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .b64 import Base64Error, b64url_decode, b64url_encode
+from .errors import BundleError
 
 KEY_PREFIX = "tsvk1_"
 SEALED_PREFIX = "tsv1:"
@@ -24,7 +25,7 @@ _NONCE_BYTES = 12
 _TAG_BYTES = 16
 
 
-class VaultError(ValueError):
+class VaultError(BundleError, ValueError):
     """A vault key or sealed value is unusable. The message never contains either."""
 
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from .errors import BundleError
 from .hmac_state import PrecomputedHmac
 from .jose import EC_ALGORITHMS, HMAC_ALGORITHMS, OKP_ALGORITHMS, RSA_ALGORITHMS
 
@@ -79,7 +80,7 @@ def is_roca_modulus(n: int) -> bool:
     return all(n % prime in residues for prime, residues in _ROCA_RESIDUES.items())
 
 
-class KeyMaterialError(ValueError):
+class KeyMaterialError(BundleError, ValueError):
     """Key material that cannot make a verification key of the requested type."""
 
 

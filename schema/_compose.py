@@ -16,6 +16,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml import error as ruamel_error
 from ruamel.yaml import reader as ruamel_reader
 
+from .codes import E101, E111, Code
+from .errors import BuildError
+
 
 def _libyaml() -> Any:
     try:
@@ -29,11 +32,11 @@ def _libyaml() -> Any:
 LIBYAML: Any = _libyaml()
 
 
-class YamlProblem(Exception):
+class YamlProblem(BuildError):
     """The text is not one well-formed YAML document. Line and column are 1-based."""
 
     def __init__(
-        self, message: str, line: int, column: int, hint: str | None = None, code: str = "E101"
+        self, message: str, line: int, column: int, hint: str | None = None, code: Code = E101
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -57,7 +60,7 @@ def compose(text: str) -> Any:
     except ruamel_error.YAMLError as exc:
         raise YamlProblem(f"YAML error: {_first_line(exc)}", 1, 1) from None
     except RecursionError:
-        raise YamlProblem("the YAML is nested too deeply", 1, 1, code="E111") from None
+        raise YamlProblem("the YAML is nested too deeply", 1, 1, code=E111) from None
 
 
 def _compose_libyaml(text: str, yaml: Any) -> Any:
@@ -80,7 +83,7 @@ def _marked(exc: Any, text: str) -> YamlProblem:
     if exc.context and exc.problem:
         problem = f"{problem} ({exc.context})"
     if "nesting depth" in problem:
-        return YamlProblem("the YAML is nested too deeply", line, column, code="E111")
+        return YamlProblem("the YAML is nested too deeply", line, column, code=E111)
     hint = _hint(exc, text, line, column)
     return YamlProblem(f"YAML syntax error: {problem}", line, column, hint)
 

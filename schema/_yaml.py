@@ -17,7 +17,8 @@ from typing import Any
 
 from ._compose import YamlProblem, compose
 from ._gc import gc_paused
-from .diagnostics import SECRET_FIELDS, Diagnostic, error, looks_secret
+from .codes import E102, E104, E105, E108, E109, E110, E111, Code
+from .diagnostics import SECRET_FIELDS, Diagnostic, looks_secret
 from .location import ConfigPath, Location
 
 #: Deeper nesting than this is refused: no real config needs it and it bounds recursion.
@@ -63,16 +64,16 @@ def _parse(text: str, file: str) -> ParsedText:
         where = Location(file, problem.line, problem.column)
         secret_at = _secret_value_on_line(text, where)
         out.diagnostics.append(
-            error(problem.code, problem.message, where, problem.hint, secret_at=secret_at)
+            Diagnostic(problem.code, problem.message, where, problem.hint, secret_at=secret_at)
         )
         return out
     if root is None:
         msg = "the file is empty: expected a mapping with at least `version: 1`"
-        out.diagnostics.append(error("E104", msg, Location(file, 1, 1)))
+        out.diagnostics.append(Diagnostic(E104, msg, Location(file, 1, 1)))
         return out
     if root.id != "mapping":
         msg = f"the top level must be a mapping of fields, found {_kind(root)}"
-        out.diagnostics.append(error("E105", msg, _loc(root, file)))
+        out.diagnostics.append(Diagnostic(E105, msg, _loc(root, file)))
         return out
     out.values[()] = _loc(root, file)
     out.data = _Walker(file, out).node(root, (), 0)
@@ -87,24 +88,24 @@ class _Walker:
         self.seen: set[int] = set()
 
     def fail(
-        self, code: str, message: str, node: Any, path: ConfigPath, hint: str | None = None,
+        self, code: Code, message: str, node: Any, path: ConfigPath, hint: str | None = None,
         value: Any = None,
     ) -> None:
         """A finding at `node`, met at `path`. Under a field that may hold a secret, its source
         line is cut where `value` (by default `node`) starts."""
         where = _loc(node, self.file)
         secret_at = _loc(value or node, self.file) if _under_secret(path) else None
-        self.out.diagnostics.append(error(code, message, where, hint, secret_at=secret_at))
+        self.out.diagnostics.append(Diagnostic(code, message, where, hint, secret_at=secret_at))
 
     def node(self, node: Any, path: ConfigPath, depth: int) -> Any:
         if id(node) in self.seen:
-            self.fail("E108", "this value is used again through a YAML alias; aliases are not "
+            self.fail(E108, "this value is used again through a YAML alias; aliases are not "
                       "supported in a config", node, path,
                       "write the value out in full where it is used")
             return None
         self.seen.add(id(node))
         if depth > MAX_DEPTH:
-            self.fail("E111", f"the YAML is nested more than {MAX_DEPTH} levels deep", node, path)
+            self.fail(E111, f"the YAML is nested more than {MAX_DEPTH} levels deep", node, path)
             return None
         if node.id == "mapping":
             return self.mapping(node, path, depth)
@@ -134,7 +135,7 @@ class _Walker:
             child = (*path, key)
             if key in result:
                 first = self.out.keys[child]
-                self.fail("E102", f"duplicate key '{key}': it is already set on line {first.line}",
+                self.fail(E102, f"duplicate key '{key}': it is already set on line {first.line}",
                           key_node, child, "a YAML mapping holds each key once; remove one "
                           "of them", value=value_node)
                 continue
@@ -147,15 +148,15 @@ class _Walker:
 
     def key(self, node: Any, path: ConfigPath) -> str | None:
         if node.tag == _TAG + "merge" or (node.value == "<<" and not node.style):
-            self.fail("E108", "YAML merge keys (`<<`) are not supported in a config", node, path,
+            self.fail(E108, "YAML merge keys (`<<`) are not supported in a config", node, path,
                       "write the fields out in full")
             return None
         if node.id != "scalar":
-            self.fail("E109", f"a key must be a plain string, found {_kind(node)}", node, path)
+            self.fail(E109, f"a key must be a plain string, found {_kind(node)}", node, path)
             return None
         value = self.scalar(node, path)
         if not isinstance(value, str):
-            self.fail("E109", f"a key must be a string, found {_kind(node)}", node, path,
+            self.fail(E109, f"a key must be a string, found {_kind(node)}", node, path,
                       f"quote it: '{node.value}'")
             return None
         return value
@@ -169,16 +170,16 @@ class _Walker:
         try:
             value = plain_scalar(text)
         except ValueError:  # more digits than `int()` converts (sys.get_int_max_str_digits)
-            self.fail("E110", "the number has too many digits to be a JSON number", node, path)
+            self.fail(E110, "the number has too many digits to be a JSON number", node, path)
             return None
         if isinstance(value, float) and not math.isfinite(value):
-            self.fail("E110", "infinity and NaN are not JSON numbers", node, path)
+            self.fail(E110, "infinity and NaN are not JSON numbers", node, path)
             return None
         return value
 
     def bad_tag(self, node: Any, path: ConfigPath) -> None:
         tag = str(node.tag).replace(_TAG, "!!")
-        self.fail("E110", f"unsupported YAML tag {tag}", node, path,
+        self.fail(E110, f"unsupported YAML tag {tag}", node, path,
                   "use plain strings, numbers, booleans, lists and mappings; "
                   "secrets are written {env: NAME}, {file: PATH} or {encrypted: TEXT}")
 

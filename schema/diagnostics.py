@@ -1,42 +1,47 @@
-"""Findings about a config: a stable code, a severity, a message and a location.
+"""Findings about a config: a catalogued code, a message and a location.
 
-Codes are stable and grouped: E1xx loading (files, YAML), E2xx schema (fields and types),
-E3xx references and mappings, Wxxx warnings. `docs/diagnostics.md` lists every code.
+Every finding is built from an entry of the catalogue (`codes.py`), which gives its stable code
+and its severity: `Diagnostic(E342, message, location, hint)`. `docs/diagnostics.md` lists every
+code.
 """
 
 from __future__ import annotations
 
 import difflib
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .codes import Code
+from .codes import Severity as Severity  # re-exported: readers of findings compare with it
 from .location import Location
-
-
-class Severity(enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
 
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One finding. `hint` is an optional second sentence, such as a did-you-mean.
+    """One finding of the catalogued code `entry`. `hint` is an optional second sentence, such
+    as a did-you-mean.
 
     `secret_at`, on the finding's own line, is where a value that may be a secret starts: a
     reporter that shows the source line never shows the text from there on.
     """
 
-    code: str
-    severity: Severity
+    entry: Code
     message: str
     location: Location
     hint: str | None = None
     secret_at: Location | None = None
 
     @property
+    def code(self) -> str:
+        return self.entry.id
+
+    @property
+    def severity(self) -> Severity:
+        return self.entry.severity
+
+    @property
     def is_error(self) -> bool:
-        return self.severity is Severity.ERROR
+        return self.entry.severity is Severity.ERROR
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         loc = self.location
@@ -54,17 +59,6 @@ def looks_secret(field: str) -> bool:
     lowered = field.lower()
     close = difflib.get_close_matches(lowered, SECRET_FIELDS, n=1, cutoff=0.6)
     return bool(close) or any(word in lowered for word in _SECRET_WORDS)
-
-
-def error(
-    code: str, message: str, location: Location, hint: str | None = None,
-    *, secret_at: Location | None = None,
-) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, location, hint, secret_at)
-
-
-def warning(code: str, message: str, location: Location, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(code, Severity.WARNING, message, location, hint)
 
 
 def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

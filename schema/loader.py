@@ -15,7 +15,9 @@ from types import MappingProxyType
 from typing import Any
 
 from ._yaml import ParsedText, parse_yaml
-from .diagnostics import Diagnostic, error
+from .codes import E103, E106, E107, E112
+from .diagnostics import Diagnostic
+from .errors import BuildError
 from .location import ConfigPath, Location, SourceMap
 
 #: Sections whose entries are merged by name across the files of a directory.
@@ -32,7 +34,7 @@ _SINGULAR = {
 }
 
 
-class ConfigReadError(Exception):
+class ConfigReadError(BuildError):
     """The config path cannot be read at all (missing, unreadable): a usage error, exit 2."""
 
 
@@ -69,7 +71,7 @@ def load_config_source(path: str) -> LoadedSource:
     merger = _Merger()
     if not files:
         msg = "the directory holds no *.yaml or *.yml files"
-        merger.diagnostics.append(error("E106", msg, Location(path, 1, 1)))
+        merger.diagnostics.append(Diagnostic(E106, msg, Location(path, 1, 1)))
     for file in files:
         text, diagnostic = _read_text(file)
         merger.texts[file] = text
@@ -108,7 +110,7 @@ def _read_text(file: str) -> tuple[str, Diagnostic | None]:
         raise ConfigReadError(f"{file}: {exc.strerror or exc}") from exc
     if len(raw) > MAX_FILE_BYTES:
         msg = f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB"
-        return "", error("E112", msg, Location(file, 1, 1))
+        return "", Diagnostic(E112, msg, Location(file, 1, 1))
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -117,7 +119,7 @@ def _read_text(file: str) -> tuple[str, Diagnostic | None]:
         line = before.count(b"\n") + 1
         column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
         msg = f"the file is not valid UTF-8 (byte 0x{raw[start]:02x})"
-        return "", error("E103", msg, Location(file, line, column), "save the file as UTF-8")
+        return "", Diagnostic(E103, msg, Location(file, line, column), "save the file as UTF-8")
 
 
 class _Merger:
@@ -175,7 +177,7 @@ class _Merger:
         here = parsed.keys[path]
         msg = f"{what} is defined in two files: here and in {first.file}:{first.line}"
         hint = "each name and top-level field may be defined in one file only"
-        self.diagnostics.append(error("E107", msg, here, hint))
+        self.diagnostics.append(Diagnostic(E107, msg, here, hint))
 
 
 @dataclass

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .diagnostics import Diagnostic, did_you_mean, error, looks_secret
+from .codes import E260, E261, E262, E263, E264, Code
+from .diagnostics import Diagnostic, did_you_mean, looks_secret
 from .location import ConfigPath, Location, SourceMap
 
 #: Every field an identity provider may have besides a preset's parameters.
@@ -174,10 +175,10 @@ class _Expansion:
     source_map: SourceMap
 
     def fail(
-        self, code: str, message: str, where: Location, hint: str | None = None,
+        self, code: Code, message: str, where: Location, hint: str | None = None,
         secret_at: Location | None = None,
     ) -> None:
-        self.diagnostics.append(error(code, message, where, hint, secret_at=secret_at))
+        self.diagnostics.append(Diagnostic(code, message, where, hint, secret_at=secret_at))
 
 
 def expand_presets(
@@ -214,13 +215,13 @@ def _expand_one(name: str, provider: dict[str, Any], work: _Expansion) -> dict[s
     where = work.source_map.value((*path, "preset"))
     preset_name = provider["preset"]
     if not isinstance(preset_name, str):
-        work.fail("E264", "`preset` must be the name of a preset", where,
+        work.fail(E264, "`preset` must be the name of a preset", where,
                   f"one of: {', '.join(sorted(PRESETS))}")
         return _strip(provider)
     preset = PRESETS.get(preset_name)
     if preset is None:
         hint = did_you_mean(preset_name, sorted(PRESETS)) or f"one of: {', '.join(sorted(PRESETS))}"
-        work.fail("E260", f"unknown preset '{preset_name}'", where, hint)
+        work.fail(E260, f"unknown preset '{preset_name}'", where, hint)
         return _strip(provider)
     params = _parameters(name, provider, preset, work)
     if params is None:
@@ -247,22 +248,22 @@ def _parameters(
             if isinstance(value, str) and value.strip():
                 params[key] = value
             else:
-                work.fail("E263", f"preset parameter `{key}` must be a non-empty string",
+                work.fail(E263, f"preset parameter `{key}` must be a non-empty string",
                           work.source_map.value((*path, key)))
         elif key not in PROVIDER_FIELDS:
             hint = did_you_mean(key, [*preset.parameters, *sorted(PROVIDER_FIELDS)])
             known = ", ".join(preset.parameters)
             # a misspelt `secret:` may hold the secret itself: its line is shown cut there
             secret_at = work.source_map.value((*path, key)) if looks_secret(key) else None
-            work.fail("E262", f"unknown parameter `{key}` for preset {preset.name} "
+            work.fail(E262, f"unknown parameter `{key}` for preset {preset.name} "
                       f"(it takes {known})", work.source_map.key((*path, key)), hint, secret_at)
     preset_key = work.source_map.key((*path, "preset"))
     for missing in preset.required:
         if missing not in provider:
-            work.fail("E261", f"preset {preset.name} needs the parameter `{missing}`", preset_key)
+            work.fail(E261, f"preset {preset.name} needs the parameter `{missing}`", preset_key)
     for needed, why in preset.needs.items():
         if needed not in provider and not any(k in provider for k in KEY_SOURCE_FIELDS):
-            work.fail("E261", f"preset {preset.name} needs `{needed}` beside it: {why}",
+            work.fail(E261, f"preset {preset.name} needs `{needed}` beside it: {why}",
                       preset_key)
     return params if len(work.diagnostics) == before else None
 

@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .diagnostics import SECRET_FIELDS, Diagnostic, did_you_mean, error, looks_secret
+from .codes import E200, E201, E202, E203, E204, E205, E206, E207, E209
+from .diagnostics import SECRET_FIELDS, Diagnostic, did_you_mean, looks_secret
 from .loader import LoadedSource
 from .location import ConfigPath, Location, SourceMap
 from .models import Config
@@ -36,7 +37,7 @@ _EXPECTED = {
     "tuple_type": "a list",
 }
 
-_CUSTOM_CODES = {"secret_literal": "E204", "algorithm_none": "E205", "secret_ref_shape": "E206"}
+_CUSTOM_CODES = {"secret_literal": E204, "algorithm_none": E205, "secret_ref_shape": E206}
 
 _SECRET_SECTIONS = frozenset({"signing_keys", "identity_providers"})
 
@@ -91,27 +92,27 @@ def _diagnose(err: ErrorDetails, source_map: SourceMap) -> Diagnostic:
         # inside a secret reference the "field" may be the secret itself: never repeat it
         shown = "an unknown field" if _in_secret(loc) else f"unknown field '{name}'"
         message = f"{_owner(loc[:-1])}: {shown}"
-        return error("E200", message, source_map.key(loc), hint)
+        return Diagnostic(E200, message, source_map.key(loc), hint)
     if kind == "missing":
         message = f"{_owner(loc[:-1])}: missing required field '{loc[-1]}'"
         owner = loc[:-1]
         # a list item has no key: point at the item itself
         at_owner = source_map.value(owner) if owner and isinstance(owner[-1], int) else None
-        return error("E201", message, at_owner or source_map.key(owner))
+        return Diagnostic(E201, message, at_owner or source_map.key(owner))
     at = source_map.value(loc)
     if kind in _CUSTOM_CODES:
         secret_hint = _SECRET_HINT if kind == "secret_literal" else None
-        return error(_CUSTOM_CODES[kind], f"{where}: {err['msg']}", at, secret_hint)
+        return Diagnostic(_CUSTOM_CODES[kind], f"{where}: {err['msg']}", at, secret_hint)
     if kind == "duration_type":
-        return error("E202", f"{where}: {err['msg']}; found {describe(err['input'])}", at)
+        return Diagnostic(E202, f"{where}: {err['msg']}; found {describe(err['input'])}", at)
     if kind in _EXPECTED:
         message = f"{where}: expected {_EXPECTED[kind]}, found {describe(err['input'])}"
-        return error("E202", message, at)
+        return Diagnostic(E202, message, at)
     if kind == "string_too_short":
-        return error("E207", f"{where}: must not be empty", at)
+        return Diagnostic(E207, f"{where}: must not be empty", at)
     if kind == "literal_error":
         return _literal(err, where, at, _in_secret(loc))
-    return error("E209", f"{where}: {err['msg']}", at)
+    return Diagnostic(E209, f"{where}: {err['msg']}", at)
 
 
 def _literal(err: ErrorDetails, where: str, at: Location, in_secret: bool) -> Diagnostic:
@@ -129,7 +130,7 @@ def _literal(err: ErrorDetails, where: str, at: Location, in_secret: bool) -> Di
         shown = json.dumps(value)  # a number or boolean is never a secret
     else:
         shown = describe(value)
-    return error("E203", f"{where}: expected {expected}, found {shown}", at, hint)
+    return Diagnostic(E203, f"{where}: expected {expected}, found {shown}", at, hint)
 
 
 def describe(value: Any) -> str:

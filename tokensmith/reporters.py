@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 from tokensmith import __version__
-from tokensmith.schema.diagnostics import Diagnostic, Severity
+from tokensmith.schema.codes import Code
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 
 FORMATS = ("text", "json", "github", "sarif")
@@ -129,10 +130,12 @@ def render_github(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> s
 
 
 def render_sarif(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str:
-    """A SARIF 2.1.0 log with one run; each code is a rule of the driver."""
-    codes = sorted({d.code for d in diagnostics})
-    rules = [{"id": code} for code in codes]
-    results = [_sarif_result(d, codes.index(d.code)) for d in diagnostics]
+    """A SARIF 2.1.0 log with one run; each code that occurs is a rule of the driver, described
+    from the catalogue."""
+    entries = sorted({d.entry for d in diagnostics}, key=lambda entry: entry.id)
+    index = {entry.id: i for i, entry in enumerate(entries)}
+    rules = [sarif_rule(entry) for entry in entries]
+    results = [_sarif_result(d, index[d.code]) for d in diagnostics]
     log: dict[str, Any] = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -152,12 +155,32 @@ def render_sarif(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> st
     return json.dumps(log, indent=2) + "\n"
 
 
+def sarif_rule(entry: Code) -> dict[str, Any]:
+    """The SARIF `reportingDescriptor` of a catalogued code. `helpUri` is relative to the root of
+    the tokensmith repository (see `docs/diagnostics.md`)."""
+    help_markdown = f"{entry.help}\n\n[{entry.id} in docs/diagnostics.md]({entry.help_uri})"
+    return {
+        "id": entry.id,
+        "shortDescription": {"text": _plain(entry.title)},
+        "fullDescription": {"text": _plain(entry.help), "markdown": entry.help},
+        "help": {"text": _plain(entry.help), "markdown": help_markdown},
+        "helpUri": entry.help_uri,
+        # `error` and `warning` are SARIF levels as they are
+        "defaultConfiguration": {"level": entry.severity.value},
+    }
+
+
+def _plain(markdown: str) -> str:
+    # code spans are the only Markdown the catalogue writes: dropping their backticks is enough
+    return markdown.replace("`", "")
+
+
 def _sarif_result(d: Diagnostic, rule_index: int) -> dict[str, Any]:
     text = d.message if not d.hint else f"{d.message} ({d.hint})"
     return {
         "ruleId": d.code,
         "ruleIndex": rule_index,
-        "level": "error" if d.severity is Severity.ERROR else "warning",
+        "level": d.severity.value,
         "message": {"text": text},
         "locations": [
             {

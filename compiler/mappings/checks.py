@@ -20,7 +20,21 @@ from typing import Any
 
 from tokensmith.runtime.issuing import RESERVED_CLAIMS
 from tokensmith.runtime.mapping_api import CONTEXT_NAMES
-from tokensmith.schema.diagnostics import Diagnostic, did_you_mean, error, warning
+from tokensmith.schema.codes import (
+    E300,
+    E301,
+    E302,
+    E303,
+    E304,
+    E305,
+    E306,
+    E307,
+    W300,
+    W301,
+    W302,
+    W303,
+)
+from tokensmith.schema.diagnostics import Diagnostic, did_you_mean
 from tokensmith.schema.location import ConfigPath, Location, SourceMap
 from tokensmith.schema.models import Config
 
@@ -73,8 +87,8 @@ def check_mapping(
         for key in mapping:
             if isinstance(key, str) and output_key(key) in RESERVED_CLAIMS:
                 found.append(
-                    error(
-                        "E306",
+                    Diagnostic(
+                        E306,
                         f"`{output_key(key)}` is a reserved claim, set by tokensmith itself; "
                         "this token provider puts its mapping at the root (`claims: root`)",
                         source_map.key((*path, key)),
@@ -94,8 +108,8 @@ def check_require(
         at = (*path, key)
         if expected == []:
             found.append(
-                error(
-                    "E307",
+                Diagnostic(
+                    E307,
                     f"the condition {key!r} lists no accepted value, so it never holds and every "
                     "token of this identity provider is refused",
                     source_map.value(at),
@@ -121,16 +135,16 @@ def _check_object(
         at = (*path, key)
         name = output_key(key)
         if not name:
-            yield error(
-                "E302",
+            yield Diagnostic(
+                E302,
                 f"the key {key!r} gives an empty output key",
                 source_map.key(at),
                 "name the output claim, e.g. `sub.$: $.sub`",
             )
         elif name in first_of:
             other = source_map.key((*path, first_of[name]))
-            yield error(
-                "E303",
+            yield Diagnostic(
+                E303,
                 f"the keys {first_of[name]!r} ({other}) and {key!r} both give the output key "
                 f"{name!r}",
                 source_map.key(at),
@@ -153,8 +167,8 @@ def _check_template(
         for index, item in enumerate(value):
             yield from _check_template(None, item, (*at, index), source_map, incoming)
     elif key is not None and isinstance(value, str) and _LOOKS_LIKE_PATH.match(value):
-        yield warning(
-            "W300",
+        yield Diagnostic(
+            W300,
             f"the constant {value!r} looks like a path, but the key {key!r} does not end in "
             "`.$`, so it is copied as text",
             source_map.key(at),
@@ -171,8 +185,8 @@ def _check_path_value(
     try:
         parsed = parse_path(value)
     except PathSyntaxError as exc:
-        yield error(
-            "E300",
+        yield Diagnostic(
+            E300,
             f"invalid JSONPath {value!r}: {exc.reason}",
             value_column(source_map, at, exc.offset),
             "docs/mappings.md lists the supported path syntax",
@@ -182,8 +196,8 @@ def _check_path_value(
     if incoming:
         yield from _steerable(parsed, source_map, at, in_key=False)
     if output_key(key) == "sub" and parsed.steps and parsed.steps[-1] in MUTABLE_CLAIMS:
-        yield warning(
-            "W302",
+        yield Diagnostic(
+            W302,
             f"`sub` is taken from `{parsed.steps[-1]}`, which its owner or an administrator "
             "can change; another user may later get the same subject",
             source_map.value(at),
@@ -203,8 +217,8 @@ def _not_a_path(key: str, value: object, at: ConfigPath, source_map: SourceMap) 
             else repr(value)
         )
         found, hint = kind, f"to keep a constant, drop `.$`: `{output_key(key)}: ...`"
-    return error(
-        "E301",
+    return Diagnostic(
+        E301,
         f"the value of {key!r} must be a JSONPath starting with `$` (the input) or `$$` "
         f"(the context), found {found}",
         source_map.value(at),
@@ -219,8 +233,8 @@ def _context_name(
         return []
     offset = max(parsed.text.find(parsed.head, 2), 0)
     return [
-        error(
-            "E305",
+        Diagnostic(
+            E305,
             f"the context has no {parsed.head!r}: `$$` paths read "
             + " and ".join(f"`$$.{n}`" for n in CONTEXT_NAMES),
             key_column(source_map, at, offset) if in_key else value_column(source_map, at, offset),
@@ -245,8 +259,8 @@ def _steerable(
         return []
     place = key_column(source_map, at, offset) if in_key else value_column(source_map, at, offset)
     return [
-        warning(
-            "W303",
+        Diagnostic(
+            W303,
             f"the path {parsed.text!r} {how}: it also matches claims that users can often set "
             "themselves (e.g. Supabase's user_metadata)",
             place,
@@ -277,16 +291,16 @@ def _check_produced(
         missing = [name for name in allowed if head not in produced[name]]
         if len(missing) == len(allowed):
             keys = sorted(set().union(*(produced[name] for name in allowed)))
-            yield error(
-                "E304",
+            yield Diagnostic(
+                E304,
                 f"no allowed identity provider's mapping produces {head!r}, so "
                 f"{parsed.text!r} never matches ({_names(allowed)})",
                 value_column(source_map, at, max(parsed.text.find(head), 0)),
                 did_you_mean(head, keys) or "add it to the identity provider mappings",
             )
         elif missing:
-            yield warning(
-                "W301",
+            yield Diagnostic(
+                W301,
                 f"{head!r} is not produced by the mapping of {_names(missing)}; with a token "
                 f"from {'it' if len(missing) == 1 else 'them'}, {parsed.text!r} matches nothing",
                 value_column(source_map, at, max(parsed.text.find(head), 0)),

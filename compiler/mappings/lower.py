@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from tokensmith.schema.errors import BuildError
+
 from .ir import (
     Condition,
     Constant,
@@ -29,7 +31,7 @@ from .paths import PathSyntaxError, parse_path
 PATH_SUFFIX = ".$"
 
 
-class MappingError(ValueError):
+class MappingError(BuildError, ValueError):
     """A mapping that does not pass the compile-time checks (run them before lowering)."""
 
 

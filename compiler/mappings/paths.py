@@ -25,6 +25,7 @@ from jsonpath_ng.ext import filter as jp_filter
 from jsonpath_ng.ext.parser import parse as jp_parse
 
 from tokensmith.runtime.mapping_api import compile_path
+from tokensmith.schema.errors import BuildError
 
 PathRoot = Literal["input", "context"]
 Step = str | int
@@ -48,7 +49,7 @@ _FILTER_NODES = (
 _POSITION = re.compile(r"(?:col |at \d+:)(\d+)")
 
 
-class PathSyntaxError(ValueError):
+class PathSyntaxError(BuildError, ValueError):
     """A path that does not parse or uses syntax outside the supported dialect.
 
     `offset` is the 0-based position of the offending character in the written text

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error, warning
+from tokensmith.schema.codes import E356, W321
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 
@@ -22,8 +23,8 @@ def allowed_origins(config: Config, source_map: SourceMap) -> Iterator[Diagnosti
     for index, origin in enumerate(config.cors.allow_origins):
         where = source_map.value(("cors", "allow_origins", index))
         if origin == "*":
-            yield warning(
-                "W321",
+            yield Diagnostic(
+                W321,
                 "`cors.allow_origins` allows every origin ('*'): any web page can send its "
                 "visitors' tokens to this exchange",
                 where,
@@ -34,8 +35,8 @@ def allowed_origins(config: Config, source_map: SourceMap) -> Iterator[Diagnosti
         if problem is not None:
             # user information may be a password: never repeated, nor its source line shown
             secret = has_userinfo(origin)
-            yield error(
-                "E356",
+            yield Diagnostic(
+                E356,
                 f"`cors.allow_origins` entry {index if secret else shown(origin)} {problem}",
                 where,
                 "an origin is scheme://host[:port], e.g. https://app.example.com",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.codes import E320, E321, E322, E323, E324, E325, E326, E327, E328
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import HMAC_ALGORITHMS, Config, IdentityProvider
 
@@ -42,8 +43,8 @@ def families(idp: IdentityProvider) -> tuple[list[str], list[str]]:
 def issuer_or_audience(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for name, idp in config.identity_providers.items():
         if idp.issuer is None and idp.audience is None:
-            yield error(
-                "E320",
+            yield Diagnostic(
+                E320,
                 f"identity provider '{name}' has neither `issuer` nor `audience`, so no token "
                 "can be matched to it",
                 source_map.key(idp_path(name)),
@@ -54,8 +55,8 @@ def issuer_or_audience(config: Config, source_map: SourceMap) -> Iterator[Diagno
 def algorithms_not_empty(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for name, idp in config.identity_providers.items():
         if not idp.algorithms:
-            yield error(
-                "E321",
+            yield Diagnostic(
+                E321,
                 f"identity provider '{name}' allows no algorithm: `algorithms` is empty",
                 source_map.value(idp_path(name, "algorithms")),
                 "list the algorithms its tokens are signed with, e.g. [RS256]",
@@ -67,8 +68,8 @@ def algorithm_families(config: Config, source_map: SourceMap) -> Iterator[Diagno
     for name, idp in config.identity_providers.items():
         hmac, other = families(idp)
         if hmac and other:
-            yield error(
-                "E322",
+            yield Diagnostic(
+                E322,
                 f"identity provider '{name}' mixes HMAC ({quoted(hmac)}) and asymmetric "
                 f"({quoted(other)}) algorithms; one provider verifies with one kind of key",
                 source_map.value(idp_path(name, "algorithms")),
@@ -81,16 +82,16 @@ def algorithms_fit_key_source(config: Config, source_map: SourceMap) -> Iterator
         hmac, other = families(idp)
         sources = key_sources(idp)
         if hmac and not other and idp.secret is None and sources:
-            yield error(
-                "E323",
+            yield Diagnostic(
+                E323,
                 f"identity provider '{name}' allows {quoted(hmac)}, which verifies with a "
                 f"shared `secret`, but it has {quoted(sources)} instead",
                 source_map.value(idp_path(name, "algorithms")),
                 "HS* needs `secret: {env: NAME}`; public keys take RS*, PS*, ES* or EdDSA",
             )
         if other and not hmac and idp.secret is not None:
-            yield error(
-                "E324",
+            yield Diagnostic(
+                E324,
                 f"identity provider '{name}' has a `secret` but allows {quoted(other)}, "
                 "which verify with public keys",
                 source_map.key(idp_path(name, "secret")),
@@ -103,15 +104,15 @@ def one_key_source(config: Config, source_map: SourceMap) -> Iterator[Diagnostic
     for name, idp in config.identity_providers.items():
         sources = key_sources(idp)
         if not sources:
-            yield error(
-                "E325",
+            yield Diagnostic(
+                E325,
                 f"identity provider '{name}' has no key to verify tokens with",
                 source_map.key(idp_path(name)),
                 "set one of `jwks_url`, `jwks`, `secret` or `discovery: true`",
             )
         elif len(sources) > 1:
-            yield error(
-                "E326",
+            yield Diagnostic(
+                E326,
                 f"identity provider '{name}' sets {len(sources)} key sources "
                 f"({quoted(sources)}); exactly one is allowed",
                 source_map.key(idp_path(name, sources[1])),
@@ -122,8 +123,8 @@ def one_key_source(config: Config, source_map: SourceMap) -> Iterator[Diagnostic
 def discovery_needs_issuer(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for name, idp in config.identity_providers.items():
         if idp.discovery and idp.issuer is None:
-            yield error(
-                "E327",
+            yield Diagnostic(
+                E327,
                 f"identity provider '{name}' sets `discovery: true` without an `issuer`; "
                 "discovery reads <issuer>/.well-known/openid-configuration",
                 source_map.key(idp_path(name, "discovery")),
@@ -134,8 +135,8 @@ def discovery_needs_issuer(config: Config, source_map: SourceMap) -> Iterator[Di
 def leeway_bounds(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for name, idp in config.identity_providers.items():
         if not 0 <= idp.leeway <= MAX_LEEWAY:
-            yield error(
-                "E328",
+            yield Diagnostic(
+                E328,
                 f"`leeway` of identity provider '{name}' is {idp.leeway} seconds; expected "
                 f"0 to {MAX_LEEWAY}",
                 source_map.value(idp_path(name, "leeway")),

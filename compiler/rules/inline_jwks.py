@@ -18,7 +18,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tokensmith.runtime.jwk import PRIVATE_MEMBERS, JwkRejected, parse_jwk
-from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.codes import E335, E336, E337, E338, E339
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import ConfigPath, Location, SourceMap
 from tokensmith.schema.models import Config
 
@@ -59,18 +60,19 @@ def _finding(
         msg = f"{what} holds private key members ({quoted(members)})"
         hint = "publish only the public half: drop the private members"
         at = source_map.key((*path, members[0]))
-        return error("E335", msg, at, hint, secret_at=_secret_start(jwk, path, at, source_map))
+        return Diagnostic(E335, msg, at, hint, secret_at=_secret_start(jwk, path, at, source_map))
     if reason == "symmetric_key":
         hint = "a shared secret goes in `secret: {env: NAME}`, never in a key set"
         secret_at = _secret_start(jwk, path, where, source_map)
-        return error("E336", f"{what} is a symmetric ('oct') key", where, hint, secret_at=secret_at)
+        message = f"{what} is a symmetric ('oct') key"
+        return Diagnostic(E336, message, where, hint, secret_at=secret_at)
     if reason == "weak_key":
         bits = _rsa_bits(jwk)
         found = f"an RSA key of {bits} bits" if bits is not None else "a weak RSA key"
         expected = "expected 2048 to 8192 bits and an odd exponent of at least 3"
-        return error("E338", f"{what} is {found}; {expected}", where)
+        return Diagnostic(E338, f"{what} is {found}; {expected}", where)
     detail = _UNUSABLE.get(reason, f"is not usable ({reason})")
-    return error("E337", f"{what} {detail}", where)
+    return Diagnostic(E337, f"{what} {detail}", where)
 
 
 def _secret_start(
@@ -88,8 +90,8 @@ def inline_keys(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
         if idp.jwks is None:
             continue
         if not idp.jwks.keys:
-            yield error(
-                "E339",
+            yield Diagnostic(
+                E339,
                 f"the inline `jwks` of identity provider '{name}' holds no keys",
                 source_map.value(idp_path(name, "jwks", "keys")),
             )

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error, warning
+from tokensmith.schema.codes import E350, E351, E352, E353, E354, W322
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import Location, SourceMap
 from tokensmith.schema.models import Config, IdentityProvider
 
@@ -62,8 +63,8 @@ def _ambiguous(name: str, other: str, config: Config, source_map: SourceMap) -> 
         claims.append(f"iss '{idp.issuer if idp.issuer is not None else first.issuer}'")
     if idp.audience is not None or first.audience is not None:
         claims.append(f"aud '{idp.audience if idp.audience is not None else first.audience}'")
-    return error(
-        "E350",
+    return Diagnostic(
+        E350,
         f"identity providers '{other}' ({place(source_map, idp_path(other))}) and '{name}' both "
         f"match a token with {' and '.join(claims)}; the runtime refuses such tokens as ambiguous",
         source_map.value(idp_path(name, _matching_field(idp))),
@@ -75,8 +76,8 @@ def multi_tenant_needs_audience(config: Config, source_map: SourceMap) -> Iterat
     for name, idp in config.identity_providers.items():
         tenant = multi_tenant_issuer(idp.issuer)
         if tenant is not None and idp.audience is None:
-            yield error(
-                "E351",
+            yield Diagnostic(
+                E351,
                 f"identity provider '{name}' trusts {tenant.label} without an `audience`: "
                 f"{tenant.audience_reason}",
                 source_map.value(idp_path(name, "issuer")),
@@ -114,8 +115,8 @@ def shared_issuer_needs_condition(config: Config, source_map: SourceMap) -> Iter
         tenant = _ci_platform(idp)
         if tenant is None or _conditioned_claims(idp) & set(tenant.owner_claims):
             continue
-        yield error(
-            "E352",
+        yield Diagnostic(
+            E352,
             f"identity provider '{name}' trusts {tenant.label} without a `require` condition "
             f"on the owner or project: every {tenant.tenant_word} on it can get a token with "
             "any audience, so this would accept tokens from all of them",
@@ -130,8 +131,8 @@ def shared_ci_keys_need_issuer(config: Config, source_map: SourceMap) -> Iterato
         tenant = shared_ci_keys(idp.jwks_url) if idp.issuer is None else None
         if tenant is None:
             continue
-        yield error(
-            "E354",
+        yield Diagnostic(
+            E354,
             f"identity provider '{name}' verifies with the keys of {tenant.label} but sets no "
             f"`issuer`: every {tenant.tenant_word} on the platform can get a token with the "
             "audience it wants, signed by those keys",
@@ -162,8 +163,8 @@ def not_own_issuer(config: Config, source_map: SourceMap) -> Iterator[Diagnostic
             )
     for name, idp in config.identity_providers.items():
         if idp.issuer is not None and idp.issuer in own:
-            yield error(
-                "E353",
+            yield Diagnostic(
+                E353,
                 f"identity provider '{name}' trusts '{idp.issuer}', the issuer of tokensmith's "
                 f"own tokens ({own[idp.issuer]}); exchanging issued tokens again would turn one "
                 "service's token into another's, so the runtime never matches this issuer",
@@ -180,8 +181,8 @@ def audience_only_not_own_audience(config: Config, source_map: SourceMap) -> Ite
         own.setdefault(provider.audience if provider.audience is not None else service, service)
     for name, idp in config.identity_providers.items():
         if idp.issuer is None and idp.audience is not None and idp.audience in own:
-            yield warning(
-                "W322",
+            yield Diagnostic(
+                W322,
                 f"identity provider '{name}' matches tokens for the audience '{idp.audience}', "
                 f"which tokensmith's own tokens for the service '{own[idp.audience]}' carry; "
                 "the runtime never accepts its own tokens as subject tokens",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.codes import E330, E331, E332, E333, E334
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import ConfigPath, SourceMap
 from tokensmith.schema.models import Config, IdentityProvider
 
@@ -37,26 +38,26 @@ def _url_finding(
     what = f"`{field}` of identity provider '{name}'"
     parts = split_url(url)
     if parts is None or not parts.scheme:
-        return error("E330", f"{what} is not an absolute URL", where, "write https://host/path")
+        return Diagnostic(E330, f"{what} is not an absolute URL", where, "write https://host/path")
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http"):
-        return error("E330", f"{what} uses the scheme '{parts.scheme}'; expected https", where)
+        return Diagnostic(E330, f"{what} uses the scheme '{parts.scheme}'; expected https", where)
     if parts.username is not None or parts.password is not None:
-        return error(
-            "E331",
+        return Diagnostic(
+            E331,
             f"{what} holds a user name or password; credentials never go in a key URL",
             where,
             "key sets are public: remove the user information",
         )
     if not parts.hostname:
-        return error("E332", f"{what} has no host", where, "write https://host/path")
+        return Diagnostic(E332, f"{what} has no host", where, "write https://host/path")
     if scheme == "http" and not is_loopback_host(parts.hostname):
-        return error(
-            "E330", f"{what} uses http to '{parts.hostname}'; expected https", where, _LOCAL_HINT
+        return Diagnostic(
+            E330, f"{what} uses http to '{parts.hostname}'; expected https", where, _LOCAL_HINT
         )
     if scheme == "http" and not idp.allow_insecure_http:
-        return error(
-            "E333",
+        return Diagnostic(
+            E333,
             f"{what} uses http to the loopback host '{parts.hostname}' without "
             "`allow_insecure_http: true`",
             where,
@@ -82,8 +83,8 @@ def insecure_http_only_on_loopback(config: Config, source_map: SourceMap) -> Ite
             continue
         if any(is_loopback_http(url) for _, url in fetched_urls(idp)):
             continue
-        yield error(
-            "E334",
+        yield Diagnostic(
+            E334,
             f"identity provider '{name}' sets `allow_insecure_http: true` but fetches no "
             "plain http URL on a loopback host",
             source_map.key(idp_path(name, "allow_insecure_http")),

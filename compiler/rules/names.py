@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.codes import E340, E341
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 
@@ -19,8 +20,8 @@ from ._common import SAFE_NAME, SERVICE_NAME, Rule, shown
 def service_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for name in config.token_providers:
         if SERVICE_NAME.fullmatch(name) is None:
-            yield error(
-                "E340",
+            yield Diagnostic(
+                E340,
                 f"service name {shown(name)} is not 1 to 128 letters, digits, '_' or '-'",
                 source_map.key(("token_providers", name)),
                 "the service name is the last path segment of the exchange `audience`",
@@ -35,8 +36,8 @@ def provider_and_key_names(config: Config, source_map: SourceMap) -> Iterator[Di
     for section, what, table in sections:
         for name in table:
             if SAFE_NAME.fullmatch(name) is None:
-                yield error(
-                    "E341",
+                yield Diagnostic(
+                    E341,
                     f"{what} name {shown(name)} is not 1 to 128 letters, digits, '_', '.' or '-'",
                     source_map.key((section, name)),
                 )

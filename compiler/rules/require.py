@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.codes import E355
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 
@@ -23,8 +24,8 @@ def require_paths(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]
             try:
                 parse_path(key)
             except PathSyntaxError as exc:
-                yield error(
-                    "E355",
+                yield Diagnostic(
+                    E355,
                     f"`require` key {shown(key)} of identity provider '{name}' is not a valid "
                     f"JSONPath: {exc.reason} (at character {exc.offset + 1})",
                     source_map.key(idp_path(name, "require", key)),

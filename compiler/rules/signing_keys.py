@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.codes import E346
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import HMAC_ALGORITHMS, Config, SigningKey
 
@@ -40,8 +41,8 @@ def material_fits_algorithm(config: Config, source_map: SourceMap) -> Iterator[D
         if problem is None:
             continue
         field, message = problem
-        yield error(
-            "E346",
+        yield Diagnostic(
+            E346,
             f"signing key '{name}': {message}",
             source_map.key(signing_key_path(name, field)),
             "HS256/384/512 take `secret: {env: NAME}`; RS*, PS*, ES*, EdDSA take "

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.codes import E360, E361, E362, E363, E364, E365
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config, Expectation
 
@@ -22,8 +23,8 @@ def known_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     providers = Suggestions(config.identity_providers, None)
     for index, case in enumerate(config.tests):
         if case.service not in config.token_providers:
-            yield error(
-                "E360",
+            yield Diagnostic(
+                E360,
                 f"test '{case.name}' exchanges for the service '{case.service}', which "
                 "`token_providers` does not define",
                 source_map.value(("tests", index, "service")),
@@ -31,8 +32,8 @@ def known_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
             )
         expected = case.expect.identity_provider
         if expected is not None and expected not in config.identity_providers:
-            yield error(
-                "E361",
+            yield Diagnostic(
+                E361,
                 f"test '{case.name}' expects the identity provider '{expected}', which "
                 "`identity_providers` does not define",
                 source_map.value(("tests", index, "expect", "identity_provider")),
@@ -48,8 +49,8 @@ def allowed_expected_provider(config: Config, source_map: SourceMap) -> Iterator
         if expected is None or service is None or service.identity_providers is None:
             continue
         if expected in config.identity_providers and expected not in service.identity_providers:
-            yield error(
-                "E365",
+            yield Diagnostic(
+                E365,
                 f"test '{case.name}' expects the identity provider '{expected}', which the "
                 f"service '{case.service}' does not accept (its `identity_providers` leave it "
                 "out), so the exchange can only fail",
@@ -67,23 +68,23 @@ def expectations(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for index, case in enumerate(config.tests):
         expect, path = case.expect, ("tests", index, "expect")
         if expect.claims is not None and expect.claims_subset is not None:
-            yield error(
-                "E362",
+            yield Diagnostic(
+                E362,
                 f"test '{case.name}' expects both `claims` (all claims) and `claims_subset`",
                 source_map.key((*path, "claims_subset")),
                 "keep `claims` to compare every claim, or `claims_subset` for some of them",
             )
         success = _success_fields(expect)
         if expect.error is None and not success:
-            yield error(
-                "E363",
+            yield Diagnostic(
+                E363,
                 f"the `expect` of test '{case.name}' checks nothing",
                 source_map.key(path),
                 "expect `claims`, `claims_subset` or `identity_provider`, or an `error`",
             )
         elif expect.error is not None and success:
-            yield error(
-                "E364",
+            yield Diagnostic(
+                E364,
                 f"test '{case.name}' expects the error '{expect.error}' and also "
                 f"`{success[0]}`, which only a successful exchange has",
                 source_map.key((*path, success[0])),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tokensmith.schema.diagnostics import Diagnostic, error, warning
+from tokensmith.schema.codes import E342, E343, E344, E345, W320
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.durations import parse_duration
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
@@ -24,8 +25,8 @@ def known_signing_key(config: Config, source_map: SourceMap) -> Iterator[Diagnos
     suggest = Suggestions(names, _defined("signing keys", names))
     for service, provider in config.token_providers.items():
         if provider.signing_key not in config.signing_keys:
-            yield error(
-                "E342",
+            yield Diagnostic(
+                E342,
                 f"token provider '{service}' names the signing key '{provider.signing_key}', "
                 "which `signing_keys` does not define",
                 source_map.value(token_provider_path(service, "signing_key")),
@@ -39,8 +40,8 @@ def known_identity_providers(config: Config, source_map: SourceMap) -> Iterator[
     for service, provider in config.token_providers.items():
         for index, name in enumerate(provider.identity_providers or ()):
             if name not in config.identity_providers:
-                yield error(
-                    "E343",
+                yield Diagnostic(
+                    E343,
                     f"token provider '{service}' allows the identity provider '{name}', "
                     "which `identity_providers` does not define",
                     source_map.value(token_provider_path(service, "identity_providers", index)),
@@ -61,23 +62,23 @@ def expires_in_range(config: Config, source_map: SourceMap) -> Iterator[Diagnost
         where = source_map.value(token_provider_path(service, "expires_in"))
         seconds = parse_duration(value)
         if (isinstance(value, int) and value < 0) or seconds == 0:
-            yield error(
-                "E345",
+            yield Diagnostic(
+                E345,
                 f"`expires_in` of token provider '{service}' is {value}; a token must live "
                 "for at least one second",
                 where,
             )
         elif seconds is None:
             written = shown(value) if isinstance(value, str) else shown(str(value))[1:-1]
-            yield error(
-                "E344",
+            yield Diagnostic(
+                E344,
                 f"`expires_in` of token provider '{service}' is {written}, which is not a duration",
                 where,
                 "write digits and one unit: 90s, 30m, 1h, 1d, or whole seconds",
             )
         elif seconds > MAX_EXPIRES_IN:
-            yield warning(
-                "W320",
+            yield Diagnostic(
+                W320,
                 f"`expires_in` of token provider '{service}' is {value} ({seconds} s), over "
                 "24 hours; a leaked token stays valid that long",
                 where,

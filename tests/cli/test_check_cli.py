@@ -7,13 +7,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 
 from tokensmith.cli import main
 from tokensmith.reporters import render_github, render_sarif, render_text
-from tokensmith.schema.diagnostics import Severity, error, warning
+from tokensmith.schema.codes import CATALOGUE, E101, E106, E200, E202, E204, E356, W320
+from tokensmith.schema.diagnostics import Diagnostic, Severity
 from tokensmith.schema.location import Location, SourceMap
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The SARIF 2.1.0 schema as Microsoft's SARIF SDK ships it (see tests/fixtures/sarif/README.md).
+SARIF_SCHEMA = ROOT / "tests" / "fixtures" / "sarif" / "sarif-2.1.0-rtm.5.json"
 
 CLEAN = """\
 version: 1
@@ -182,6 +189,64 @@ def test_sarif_log_has_what_code_scanning_needs(
     }  # fmt: skip
 
 
+def test_sarif_rules_carry_the_catalogue_metadata() -> None:
+    found = [
+        Diagnostic(E204, "x", Location("a.yaml", 1, 1)),
+        Diagnostic(W320, "y", Location("a.yaml", 2, 1)),
+        Diagnostic(E204, "z", Location("a.yaml", 3, 1)),
+    ]
+    driver = json.loads(render_sarif(found, SourceMap()))["runs"][0]["tool"]["driver"]
+    assert [rule["id"] for rule in driver["rules"]] == ["E204", "W320"]
+    page = (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    rules = {rule["id"]: rule for rule in driver["rules"]}
+    assert rules["W320"]["defaultConfiguration"] == {"level": "warning"}
+    assert rules["E204"] == {
+        "id": "E204",
+        "shortDescription": {"text": "literal secret"},
+        "fullDescription": {"text": CATALOGUE["E204"].help.replace("`", ""),
+                            "markdown": CATALOGUE["E204"].help},
+        "help": {"text": CATALOGUE["E204"].help.replace("`", ""),
+                 "markdown": CATALOGUE["E204"].help
+                 + "\n\n[E204 in docs/diagnostics.md](docs/diagnostics.md#e204)"},
+        "helpUri": "docs/diagnostics.md#e204",
+        "defaultConfiguration": {"level": "error"},
+    }  # fmt: skip
+    for rule_id, rule in rules.items():
+        entry = CATALOGUE[rule_id]
+        assert rule["shortDescription"]["text"] == entry.title.replace("`", "")
+        assert rule["defaultConfiguration"]["level"] == entry.severity.value
+        page_name, anchor = rule["helpUri"].split("#")
+        assert (ROOT / page_name).is_file() and f'<a id="{anchor}"></a>{rule_id}' in page
+
+
+def _sarif_validator() -> Any:
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)
+    validator.check_schema(schema)
+    return validator(schema)
+
+
+def test_sarif_of_every_code_is_valid_against_the_sarif_schema() -> None:
+    """Formats (`uri`) are not asserted by the validator: `helpUri` is relative on purpose
+    (`docs/diagnostics.md` says why); everything else of the log must fit the schema."""
+    found = [
+        Diagnostic(entry, f"finding {n}", Location("configs/a b.yaml", n + 1, 1), "a hint")
+        for n, entry in enumerate(CATALOGUE.values())
+    ]
+    log = json.loads(render_sarif(found, SourceMap()))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in _sarif_validator().iter_errors(log)]
+    assert errors == []
+    assert len(log["runs"][0]["tool"]["driver"]["rules"]) == len(CATALOGUE)
+
+
+def test_sarif_of_a_real_check_is_valid_against_the_sarif_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for text in (BROKEN, CLEAN):
+        _, out, _ = run(capsys, config(tmp_path, text), "--format", "sarif")
+        assert list(_sarif_validator().iter_errors(json.loads(out))) == []
+
+
 def test_github_annotations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     file = config(tmp_path, BROKEN)
     code, out, _ = run(capsys, file, "--format", "github")
@@ -197,8 +262,8 @@ def test_github_annotations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_github_escaping_of_properties_and_data() -> None:
     found = [
-        error("E101", "50% done\nnext: line", Location("dir,a/b:c.yaml", 3, 4)),
-        warning("W320", "long", Location("a.yaml", 1, 1)),
+        Diagnostic(E101, "50% done\nnext: line", Location("dir,a/b:c.yaml", 3, 4)),
+        Diagnostic(W320, "long", Location("a.yaml", 1, 1)),
     ]
     out = render_github(found, SourceMap())
     assert out.splitlines() == [
@@ -234,8 +299,8 @@ def test_directory_findings_are_sorted_by_file_then_position(
 
 def test_sarif_uris_are_relative_as_given_or_file_uris() -> None:
     found = [
-        error("E101", "x", Location("./configs/a b.yaml", 1, 1)),
-        error("E101", "x", Location("/srv/config/c.yaml", 1, 1)),
+        Diagnostic(E101, "x", Location("./configs/a b.yaml", 1, 1)),
+        Diagnostic(E101, "x", Location("/srv/config/c.yaml", 1, 1)),
     ]
     results = json.loads(render_sarif(found, SourceMap()))["runs"][0]["results"]
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results]
@@ -245,8 +310,8 @@ def test_sarif_uris_are_relative_as_given_or_file_uris() -> None:
 def test_text_caret_keeps_tabs_and_skips_unknown_files() -> None:
     source_map = SourceMap(texts={"a.yaml": "k: [\tx, y]\n"})
     found = [
-        error("E202", "bad", Location("a.yaml", 1, 6), "a hint"),
-        error("E106", "no files", Location("configs", 1, 1)),
+        Diagnostic(E202, "bad", Location("a.yaml", 1, 6), "a hint"),
+        Diagnostic(E106, "no files", Location("configs", 1, 1)),
     ]
     assert render_text(found, source_map) == (
         "a.yaml:1:6: E202 bad\n    k: [\tx, y]\n        \t^\n    hint: a hint\n"
@@ -257,10 +322,10 @@ def test_text_caret_keeps_tabs_and_skips_unknown_files() -> None:
 def test_text_cuts_a_source_line_where_its_secret_starts() -> None:
     sm = SourceMap(texts={"c.yaml": "a: 1\nsecret: hunter2\nkeep: this\n"})
     cut = dataclasses.replace(
-        error("E200", "unknown", Location("c.yaml", 2, 1)), secret_at=Location("c.yaml", 2, 9)
+        Diagnostic(E200, "unknown", Location("c.yaml", 2, 1)), secret_at=Location("c.yaml", 2, 9)
     )
     elsewhere = dataclasses.replace(  # a cut on another line than the finding's is no cut
-        error("E200", "unknown", Location("c.yaml", 3, 1)), secret_at=Location("c.yaml", 2, 9)
+        Diagnostic(E200, "unknown", Location("c.yaml", 3, 1)), secret_at=Location("c.yaml", 2, 9)
     )
     out = render_text([cut, elsewhere], sm).splitlines()
     assert out[1:3] == ["    secret: ***", "    ^"]
@@ -270,7 +335,7 @@ def test_text_cuts_a_source_line_where_its_secret_starts() -> None:
 @pytest.mark.parametrize("column", [1, 5000, 10_000])
 def test_text_shows_a_window_of_a_very_long_line_with_the_caret_in_it(column: int) -> None:
     text = "".join(chr(ord("a") + i % 26) for i in range(10_000)) + "\n"
-    found = error("E202", "x", Location("c.json", 1, column))
+    found = Diagnostic(E202, "x", Location("c.json", 1, column))
     _, source, caret = render_text([found], SourceMap(texts={"c.json": text})).splitlines()[:3]
     assert len(source) <= 4 + 3 + 120 + 3
     assert source[caret.index("^")] == text[column - 1]
@@ -281,9 +346,9 @@ def test_text_shows_a_window_of_a_very_long_line_with_the_caret_in_it(column: in
 def test_every_finding_on_a_line_with_a_secret_is_cut_at_the_first_one() -> None:
     sm = SourceMap(texts={"c.yaml": "origins: [https://u:pw@a.test, 'ftp://b.test']\n"})
     secret = dataclasses.replace(
-        error("E356", "x", Location("c.yaml", 1, 11)), secret_at=Location("c.yaml", 1, 11)
+        Diagnostic(E356, "x", Location("c.yaml", 1, 11)), secret_at=Location("c.yaml", 1, 11)
     )
-    later = error("E356", "y", Location("c.yaml", 1, 32))
+    later = Diagnostic(E356, "y", Location("c.yaml", 1, 32))
     out = render_text([secret, later], sm).splitlines()
     assert "pw" not in "\n".join(out)
     assert out[1] == out[4] == "    origins: [***"

@@ -1,5 +1,6 @@
-"""Every rule has a fixture config under `tests/fixtures/rules/` whose last lines say exactly
-which findings it must produce (`# expect: CODE line:col`, or `# expect: nothing`).
+"""Every rule, and every other code one YAML file can show, has a fixture config under
+`tests/fixtures/rules/` (named after its code) whose last lines say exactly which findings it
+must produce (`# expect: CODE line:col`, or `# expect: nothing`).
 
 The fixtures run through the real `check` pipeline (load, presets, model, rules), so a finding
 that a rule's code claims but the pipeline never reaches fails here.

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from tokensmith.compiler.check import CheckResult, check_loaded, check_path
-from tokensmith.schema.diagnostics import Diagnostic, error
+from tokensmith.schema.codes import E342, E343
+from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.loader import load_config_source
 from tokensmith.schema.location import Location, SourceMap
 from tokensmith.schema.models import Config
@@ -87,12 +88,12 @@ def test_findings_are_sorted_and_deduplicated(tmp_path: Path) -> None:
     file = str(path)
 
     def rules(config: Config, source_map: SourceMap) -> list[Diagnostic]:
-        late = error("E999", "late", Location(file, 9, 1))
-        early = error("E998", "early", Location(file, 2, 1))
+        late = Diagnostic(E342, "late", Location(file, 9, 1))
+        early = Diagnostic(E343, "early", Location(file, 2, 1))
         return [late, early, late]
 
     result = check_loaded(load_config_source(file), rules)
-    assert [d.code for d in result.diagnostics] == ["E998", "E999"]
+    assert [d.code for d in result.diagnostics] == ["E343", "E342"]  # by position, not code
     assert result.errors == result.diagnostics
     assert result.warnings == ()
 

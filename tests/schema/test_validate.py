@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic_core import ErrorDetails
 
 from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.durations import parse_duration
 from tokensmith.schema.loader import load_config_source
-from tokensmith.schema.location import Location
+from tokensmith.schema.location import Location, SourceMap
 from tokensmith.schema.models import Config
-from tokensmith.schema.validate import field_path, validate
+from tokensmith.schema.validate import diagnose, field_path, validate
 
 BASE = """\
 version: 1
@@ -216,3 +217,19 @@ def test_empty_strings_where_a_value_is_needed(
     finding, file = one(tmp_path, BASE.replace(old, new))
     assert (finding.code, finding.location) == ("E207", Location(file, *where))
     assert finding.message.endswith(": must not be empty")
+
+
+def test_a_refusal_without_a_code_of_its_own_falls_back_to_e209() -> None:
+    """No config reaches E209 today (every refusal of the model has its own code); a refusal a
+    later pydantic adds must still become one located finding that names the field."""
+    here = Location("c.yaml", 3, 9)
+    source_map = SourceMap(values={("token_providers", "svc", "expires_in"): here})
+    err: ErrorDetails = {
+        "type": "greater_than",
+        "loc": ("token_providers", "svc", "expires_in"),
+        "msg": "Input should be greater than 0",
+        "input": -1,
+    }
+    found = diagnose(err, source_map)
+    assert (found.code, found.location, found.hint) == ("E209", here, None)
+    assert found.message == "token_providers.svc.expires_in: Input should be greater than 0"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from tokensmith.schema.errors import BuildError
 
-class InputError(Exception):
+
+class InputError(BuildError):
     """The input cannot be read as UTF-8 text; the message starts with where it came from."""
 
 

@@ -49,13 +49,13 @@ def run(args: argparse.Namespace) -> int:
         where = exc.filename or args.bundle
         print(f"tokensmith serve: cannot read {where}: {exc.strerror}", file=sys.stderr)
         return 2
-    except BundleError as exc:
-        print(f"tokensmith serve: {exc}", file=sys.stderr)
-        return 1
-    except StartupError as exc:
+    except StartupError as exc:  # before BundleError, its root
         print("tokensmith serve: cannot start:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except BundleError as exc:
+        print(f"tokensmith serve: {exc}", file=sys.stderr)
         return 1
     print(
         f"tokensmith serve: bundle {service.revision[:12]} on http://{args.host}:{args.port}"
