@@ -14,9 +14,11 @@ from typing import Any
 import jwt
 import pytest
 
+from tokensmith import __version__
 from tokensmith.cli import main
-from tokensmith.compiler.import_statebacked import import_statebacked
-from tokensmith.compiler.testing import evaluate, prepare, prepare_index
+from tokensmith.review.import_statebacked import import_statebacked
+from tokensmith.review.outcome import evaluate, prepare_index
+from tokensmith.review.prepared import prepare
 from tokensmith.schema.loader import load_config_source
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "statebacked"
@@ -94,7 +96,7 @@ SAME_CLAIMS = [
 def test_exchanges_give_the_claims_state_backed_gives(
     imported: Path, service: str, token: dict[str, Any], act: dict[str, Any]
 ) -> None:
-    prepared = prepare(str(imported))
+    prepared = prepare(str(imported), version=__version__)
     assert prepared.bundle is not None
     outcome = evaluate(prepared.bundle, prepare_index(prepared.bundle), token, service, NOW)
     assert outcome.issued, outcome.summary()
