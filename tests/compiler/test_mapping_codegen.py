@@ -31,9 +31,9 @@ from tokensmith.compiler.mappings import (
     lower_require,
 )
 from tokensmith.compiler.mappings.codegen import comment_text, identifier, py_literal
-from tokensmith.compiler.mappings.interpreter import apply_mapping, require_holds
+from tokensmith.compiler.mappings.interpreter import apply_mapping
 
-from ._mapping_support import CONTEXT, canonical, load_module
+from ._mapping_support import CONTEXT, canonical, load_module, require_holds
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "mappings"
