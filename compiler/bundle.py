@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokensmith import __version__
 from tokensmith.runtime.model import CONFIG_FORMAT
 from tokensmith.schema.errors import BuildError
 from tokensmith.schema.models import Config, IdentityProvider, SecretRef, TokenProvider
@@ -25,19 +24,20 @@ class CompileError(BuildError):
     """The config did not pass `check`; the bundle is not written."""
 
 
-def build_bundle(result: CheckResult) -> dict[str, bytes]:
-    """The bundle files of a checked config; `CompileError` if `check` found errors."""
+def build_bundle(result: CheckResult, *, version: str) -> dict[str, bytes]:
+    """The bundle files of a checked config, as tokensmith `version` writes them (the version
+    is named in `mappings.py` and the manifest); `CompileError` if `check` found errors."""
     if not result.ok or result.config is None:
         raise CompileError("the config has errors; run `tokensmith check` to see them")
     config, source_map = result.config, result.source_map
     mappings = generate_config_module(
-        config, source_map, list(source_map.texts), __version__, result.loaded.root
+        config, source_map, list(source_map.texts), version, result.loaded.root
     )
     content = {
         "config.json": canonical_json(runtime_config(config)),
         "mappings.py": mappings.encode("utf-8"),
     }
-    return with_manifest(content)
+    return with_manifest(content, version=version)
 
 
 def runtime_config(config: Config) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from tokensmith import __version__
 from tokensmith.runtime.bundle import BUNDLE_FORMAT, CONTENT_FILES, MANIFEST, revision_of
 from tokensmith.schema.errors import BuildError
 
@@ -30,14 +29,15 @@ def canonical_json(value: Any) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def with_manifest(content: Mapping[str, bytes]) -> dict[str, bytes]:
-    """The content files plus a `manifest.json` that lists their sizes, hashes and the revision."""
+def with_manifest(content: Mapping[str, bytes], *, version: str) -> dict[str, bytes]:
+    """The content files plus a `manifest.json` that lists their sizes, hashes and the revision,
+    and names tokensmith `version` as the compiler."""
     if sorted(content) != sorted(CONTENT_FILES):
         raise ValueError(f"a bundle holds exactly {', '.join(CONTENT_FILES)}")
     hashes = {name: hashlib.sha256(data).hexdigest() for name, data in content.items()}
     manifest = {
         "format": BUNDLE_FORMAT,
-        "compiler": f"tokensmith {__version__}",
+        "compiler": f"tokensmith {version}",
         "revision": revision_of(hashes),
         "files": {name: {"sha256": hashes[name], "size": len(content[name])} for name in content},
     }

@@ -1,19 +1,25 @@
 """The token exchange: a pure function of (state, request, now).
 
-No Starlette, no I/O, no clock reads, no randomness but the injected `new_jti`. The checks run in
-a fixed order, cheap before expensive, and nothing is mapped before it is verified:
+No Starlette, no I/O, no clock reads, no randomness but the injected `new_jti`. The steps run in
+a fixed order, cheap before expensive, and nothing is mapped before it is verified; `STEPS`
+publishes this list, and a test holds the code, this docstring and `STEPS` to one order:
 
-1. the service exists (`InvalidTarget`); the subject token is at most 16 KiB;
-2. the compact JWS envelope is strict (`runtime.jose.parse_compact`);
-3. exactly one identity provider matches the byte-exact `iss`/`aud` (`runtime.idp_index`);
-4. `alg` is in that provider's allow-list, a key of that provider only verifies the signature;
-5. `exp` (required), `nbf`, `iat`, `sub` (`runtime.claims`), with the provider's leeway;
-6. the provider's `require` conditions;
-7. the service's allow-list of providers, the provider's mapping, the service's mapping;
-8. the issued claims (`runtime.issuing`), signed with the service's key.
+1. `service`: the requested service has a token provider
+2. `token_size`: the subject token is at most 16,384 characters
+3. `envelope`: the compact JWS envelope is strict (`runtime.jose.parse_compact`)
+4. `identity_provider`: exactly one identity provider matches the byte-exact `iss`/`aud`
+5. `algorithm`: `alg` is in that provider's allow-list
+6. `signature`: a key of that provider, and of no other, verifies the signature
+7. `times`: `exp` (required), `nbf`, `iat` and `sub`, with the provider's leeway
+8. `conditions`: the provider's `require` conditions hold
+9. `allowed_identity_provider`: the service accepts that identity provider
+10. `mappings`: the provider's mapping, then the service's, each give a JSON object
+11. `issued_claims`: the issued claims are built and small enough (`runtime.issuing`)
+12. `signing`: the issued claims are signed with the service's key
 
-Steps 1 and 3 to 8 but the signing are `decide(...)`, which `tokensmith test` and `explain` call
-with claims they take as verified: the HTTP path and the test path share everything but parsing
+`decide(...)` runs them all but `token_size`, `envelope`, `algorithm`, `signature` and `signing`,
+on claims its caller takes as verified: `tokensmith test` calls it, and `explain` walks `STEPS`
+calling the same functions, so the HTTP path and the review tools share everything but parsing
 and the signature. Every refusal is an `ExchangeError` with a fixed description and a `reason`.
 """
 
@@ -42,6 +48,31 @@ CONDITION_FAILED = "token does not meet the identity provider's conditions"
 MAPPING_FAILED = "token claims could not be mapped"
 UNKNOWN_SERVICE = "unknown service"
 IDP_NOT_ALLOWED = "service does not accept this identity provider"
+
+
+class Step(NamedTuple):
+    """One step of the exchange: a stable name (`explain` and the docs use it) and what it does."""
+
+    name: str
+    summary: str
+
+
+STEPS: tuple[Step, ...] = (
+    Step("service", "the requested service has a token provider"),
+    Step("token_size", "the subject token is at most 16,384 characters"),
+    Step("envelope", "the compact JWS envelope is strict (`runtime.jose.parse_compact`)"),
+    Step("identity_provider",
+         "exactly one identity provider matches the byte-exact `iss`/`aud`"),
+    Step("algorithm", "`alg` is in that provider's allow-list"),
+    Step("signature", "a key of that provider, and of no other, verifies the signature"),
+    Step("times", "`exp` (required), `nbf`, `iat` and `sub`, with the provider's leeway"),
+    Step("conditions", "the provider's `require` conditions hold"),
+    Step("allowed_identity_provider", "the service accepts that identity provider"),
+    Step("mappings", "the provider's mapping, then the service's, each give a JSON object"),
+    Step("issued_claims", "the issued claims are built and small enough (`runtime.issuing`)"),
+    Step("signing", "the issued claims are signed with the service's key"),
+)
+"""The steps of `exchange()` in the order it runs them (inline, for speed; a test checks it)."""
 
 
 class ExchangeRequest(NamedTuple):
@@ -83,15 +114,17 @@ def exchange(
     Raises an `ExchangeError`; `UnknownKeyId` and `KeysNotReady` (from the provider's key
     source) are left for the HTTP layer to refetch or wait on.
     """
-    target = token_provider(state.bundle, request.service)
-    if len(request.subject_token) > MAX_SUBJECT_TOKEN_LENGTH:
+    # The steps of `STEPS`, inline: a loop over them would cost a call each on the hot path.
+    target = token_provider(state.bundle, request.service)  # service
+    if len(request.subject_token) > MAX_SUBJECT_TOKEN_LENGTH:  # token_size
         raise InvalidRequest("subject token is too large", "token_too_long")
-    jws = parse_compact(request.subject_token, MAX_SUBJECT_TOKEN_LENGTH)
-    name = match_identity_provider(state.index, jws.claims)
+    jws = parse_compact(request.subject_token, MAX_SUBJECT_TOKEN_LENGTH)  # envelope
+    name = match_identity_provider(state.index, jws.claims)  # identity_provider
     algorithms = state.bundle.config.identity_providers[name].algorithms
-    verify_signature(state.key_sources[name], algorithms, jws)
+    verify_signature(state.key_sources[name], algorithms, jws)  # algorithm, signature
+    # times, conditions, allowed_identity_provider, mappings, issued_claims
     _, issued = _decide(state.bundle, name, jws.claims, target, now, new_jti)
-    token = state.signers[target.signing_key].sign_payload(issued.payload)
+    token = state.signers[target.signing_key].sign_payload(issued.payload)  # signing
     return Issued(
         token, issued.expires_in, name, request.service, MappingProxyType(issued.claims)
     )
@@ -106,7 +139,8 @@ def token_provider(bundle: Bundle, service: str) -> TokenProviderSpec:
 
 
 def verify_signature(source: KeySource, allowed: tuple[str, ...], jws: ParsedJWS) -> None:
-    """Check `alg` against the provider's allow-list, then try that provider's keys for `kid`.
+    """Steps `algorithm` and `signature`: `alg` against the provider's allow-list, then that
+    provider's keys for `kid`.
 
     Every failure reads "token signature is not valid" so a caller cannot tell an algorithm,
     a key id and a signature apart; the `reason` tells the logs.
@@ -136,7 +170,8 @@ def decide(
     now: float,
     new_jti: Callable[[], str],
 ) -> Decision:
-    """Steps 1 and 3 to 8 on claims taken as verified (no envelope, no signature, no signing)."""
+    """The steps on claims taken as verified: all but `token_size`, `envelope`, `algorithm`,
+    `signature` and `signing`."""
     token_provider(bundle, service)
     name = match_identity_provider(index, claims)
     return decide_matched(bundle, name, claims, service, now, new_jti)
@@ -150,7 +185,8 @@ def decide_matched(
     now: float,
     new_jti: Callable[[], str],
 ) -> Decision:
-    """Steps 5 to 8 for claims of `identity_provider` whose signature has been verified."""
+    """The steps from `times` to `issued_claims` for claims of `identity_provider` whose
+    signature has been verified."""
     target = token_provider(bundle, service)
     intermediate, issued = _decide(bundle, identity_provider, claims, target, now, new_jti)
     return Decision(
@@ -176,20 +212,21 @@ def _decide(
     the intermediate claims and the issued ones, as `exchange` needs them."""
     idp = bundle.config.identity_providers[identity_provider]
     service = target.service
-    subject_exp = validate_claims(claims, now, idp.leeway)
+    subject_exp = validate_claims(claims, now, idp.leeway)  # times
     context = mapping_context(identity_provider, service)
-    check_requirements(bundle, identity_provider, claims, context)
+    check_requirements(bundle, identity_provider, claims, context)  # conditions
     # before any mapping runs: a refusal costs no mapping work
-    check_allowed(target, identity_provider)
-    intermediate = _run_mapping(bundle.idp_mappings[identity_provider], claims, context)
+    check_allowed(target, identity_provider)  # allowed_identity_provider
+    intermediate = _run_mapping(bundle.idp_mappings[identity_provider], claims, context)  # mappings
     mapped = _run_mapping(bundle.tp_mappings[service], intermediate, context)
-    return intermediate, issue_claims(target, mapped, subject_exp, now, new_jti())
+    return intermediate, issue_claims(target, mapped, subject_exp, now, new_jti())  # issued_claims
 
 
 def check_requirements(
     bundle: Bundle, identity_provider: str, claims: Mapping[str, Any], context: Mapping[str, Any]
 ) -> None:
-    """The provider's `require` conditions, when it has any; anything but `True` refuses."""
+    """Step `conditions`: the provider's `require` conditions, when it has any; anything but
+    `True` refuses."""
     requirement = bundle.idp_requirements.get(identity_provider)
     if requirement is None:
         return
@@ -202,7 +239,8 @@ def check_requirements(
 
 
 def check_allowed(target: TokenProviderSpec, identity_provider: str) -> None:
-    """The service's allow-list of identity providers (None: every provider)."""
+    """Step `allowed_identity_provider`: the service's allow-list of identity providers (None:
+    every provider)."""
     allowed = target.identity_providers
     if allowed is not None and identity_provider not in allowed:
         raise InvalidTarget(IDP_NOT_ALLOWED, "idp_not_allowed")

@@ -139,11 +139,6 @@ PRESETS: Mapping[str, Preset] = _table(
 )
 
 
-def expand_preset(name: str, params: Params) -> dict[str, Any]:
-    """The provider fields that preset `name` derives from `params` (all required ones given)."""
-    return PRESETS[name].expand(params)
-
-
 def json_schema_fragment() -> dict[str, Any]:
     """What the JSON Schema of an identity provider gains from presets.
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The top-level layer folders, each installed as `tokensmith.<name>` through a relative link.
+LAYERS = ("schema", "compiler", "runtime", "review")
 
 
 def _readme_test_command() -> str:
@@ -30,7 +32,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_layer_links_are_relative_symlinks() -> None:
-    for name in ("schema", "compiler", "runtime"):
+    for name in LAYERS:
         link = ROOT / "tokensmith" / name
         assert link.is_symlink()
         assert str(link.readlink()) == f"../{name}"
@@ -50,7 +52,8 @@ def test_wheel_holds_only_the_tokensmith_package(tmp_path: Path) -> None:
     assert "tokensmith/runtime/bundle.py" in names
     assert "tokensmith/schema/location.py" in names
     assert "tokensmith/compiler/__init__.py" in names
-    assert not any(n.startswith(("schema/", "compiler/", "runtime/", "tests/")) for n in names)
+    assert "tokensmith/review/explain.py" in names
+    assert not any(n.startswith(tuple(f"{layer}/" for layer in (*LAYERS, "tests"))) for n in names)
 
 
 def test_source_lines_are_split_once_per_file() -> None:

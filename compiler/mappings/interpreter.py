@@ -70,13 +70,6 @@ def evaluate_require(
     return verdicts
 
 
-def require_holds(
-    require: Mapping[str, Any], claims: Mapping[str, Any], context: Mapping[str, Any]
-) -> bool:
-    """Whether every condition holds (a definite path that matches nothing fails)."""
-    return all(v.holds for v in evaluate_require(require, claims, context))
-
-
 def _object(
     mapping: Mapping[str, Any],
     claims: Mapping[str, Any],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +13,10 @@ from typing import Any
 import jwt
 import pytest
 
+from tokensmith import __version__
 from tokensmith.cli import main
-from tokensmith.compiler.import_statebacked import import_statebacked
-from tokensmith.compiler.testing import evaluate, prepare, prepare_index
+from tokensmith.review.outcome import evaluate, prepare_index
+from tokensmith.review.prepared import prepare
 from tokensmith.schema.loader import load_config_source
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "statebacked"
@@ -94,7 +94,7 @@ SAME_CLAIMS = [
 def test_exchanges_give_the_claims_state_backed_gives(
     imported: Path, service: str, token: dict[str, Any], act: dict[str, Any]
 ) -> None:
-    prepared = prepare(str(imported))
+    prepared = prepare(str(imported), version=__version__)
     assert prepared.bundle is not None
     outcome = evaluate(prepared.bundle, prepare_index(prepared.bundle), token, service, NOW)
     assert outcome.issued, outcome.summary()
@@ -145,24 +145,3 @@ def test_unreadable_or_malformed_input_exits_2(
     assert main(["import", "statebacked", "--idps", str(bad),
                  "--token-providers", TOKEN_PROVIDERS]) == 2
     assert "idps[0]: has neither iss nor aud" in capsys.readouterr().err
-
-
-def test_an_asymmetric_key_without_jwks_url_is_flagged() -> None:
-    result = import_statebacked(
-        [{"iss": "https://idp.example.com", "algs": ["RS256"], "mapping": {}}], [])
-    assert result.warnings and "public key" in result.warnings[0]
-    assert "jwks: {keys: []}" in result.text
-
-
-def test_values_that_yaml_would_misread_are_quoted(tmp_path: Path) -> None:
-    mapping = {"yes": "no", "n.$": "$.n", "num": "0123", "colon": "a: b", "hash": "#x",
-               "empty": "", "null": None, "list": [1, "true", {"x.$": "$.x"}]}
-    result = import_statebacked(
-        [{"iss": "https://i.example.com", "algs": ["RS256"], "jwksUrl": "https://i.example.com/k",
-          "mapping": mapping}], [])
-    path = tmp_path / "c.yaml"
-    path.write_text(result.text)
-    loaded = load_config_source(str(path))
-    assert loaded.ok
-    assert loaded.data["identity_providers"]["i.example.com"]["mapping"] == mapping
-    assert os.path.getsize(path) > 0

@@ -12,6 +12,7 @@ from tokensmith.compiler.mappings import (
     lower_mapping,
     lower_require,
 )
+from tokensmith.compiler.mappings.interpreter import evaluate_require
 
 CONTEXT = {"identity_provider": "auth0", "service": "my-service"}
 ORIGIN = Origin("tokensmith.yaml", 1)
@@ -42,6 +43,13 @@ def generated_require(require: Mapping[str, Any]) -> MappingFunction:
     text = generate_module(mappings, lowered, {}, ["t.yaml"], VERSION)
     function: MappingFunction = load_module(text)["IDENTITY_PROVIDER_REQUIREMENTS"]["p"]
     return function
+
+
+def require_holds(
+    require: Mapping[str, Any], claims: Mapping[str, Any], context: Mapping[str, Any]
+) -> bool:
+    """Whether every condition holds, by the reference interpreter (`explain`'s verdicts)."""
+    return all(verdict.holds for verdict in evaluate_require(require, claims, context))
 
 
 def canonical(value: Any) -> str:

@@ -10,10 +10,16 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokensmith.compiler.mappings.interpreter import apply_mapping, require_holds
+from tokensmith.compiler.mappings.interpreter import apply_mapping
 from tokensmith.compiler.mappings.paths import parse_path
 
-from ._mapping_support import CONTEXT, canonical, generated_mapping, generated_require
+from ._mapping_support import (
+    CONTEXT,
+    canonical,
+    generated_mapping,
+    generated_require,
+    require_holds,
+)
 
 NAMES = ["a", "b", "sub", "email", "x y", "é", "true", "0", "it's", 'q"', "back\\slash"]
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tokensmith.compiler.mappings.interpreter import apply_mapping, evaluate_require, require_holds
+from tokensmith.compiler.mappings.interpreter import apply_mapping, evaluate_require
 
-from ._mapping_support import CONTEXT, generated_mapping, generated_require
+from ._mapping_support import CONTEXT, generated_mapping, generated_require, require_holds
 
 Evaluate = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 

@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from tokensmith import __version__
     from tokensmith.compiler.bundle import build_bundle
     from tokensmith.compiler.bundle_files import BundleWriteError, write_bundle
     from tokensmith.compiler.check import check_path
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if not result.ok:
         print("tokensmith compile: not written: the config has errors", file=sys.stderr)
         return 1
-    files = build_bundle(result)
+    files = build_bundle(result, version=__version__)
     # Load what we are about to write, exactly as the runtime will: a bundle that does not
     # load is a compiler bug and must never reach a deployment.
     bundle = load_bundle_files(files, origin=args.output)

@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compile(config_path: str, bundle_dir: str) -> str | None:
+    from tokensmith import __version__
     from tokensmith.compiler.bundle import build_bundle
     from tokensmith.compiler.bundle_files import write_bundle
     from tokensmith.compiler.check import check_path
@@ -132,7 +133,7 @@ def _compile(config_path: str, bundle_dir: str) -> str | None:
     if not result.ok:
         print("tokensmith demo: the embedded quickstart does not check", file=sys.stderr)
         return None
-    files = build_bundle(result)
+    files = build_bundle(result, version=__version__)
     bundle = load_bundle_files(files, origin=bundle_dir)
     write_bundle(files, bundle_dir)
     return bundle.revision

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ._args import whole_epoch
 
 if TYPE_CHECKING:
-    from tokensmith.compiler.diff import CaseChange, Diff, FieldChange, ItemChange
+    from tokensmith.review.diff import CaseChange, Diff, FieldChange, ItemChange
 
 TITLES = {
     "config": "Top-level settings",
@@ -51,13 +51,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokensmith.compiler.diff import SideError, diff_sides, load_side
+    from tokensmith import __version__
     from tokensmith.reporters import render_text
+    from tokensmith.review.diff import SideError, diff_sides, load_side
 
     sides = []
     for path in (args.old, args.new):
         try:
-            sides.append(load_side(path))
+            sides.append(load_side(path, version=__version__))
         except SideError as exc:
             print(f"tokensmith diff: {exc}", file=sys.stderr)
             if exc.check is None:
@@ -97,7 +98,7 @@ def _text_field(kind: str, change: FieldChange) -> str:
 
 
 def _text_cases(cases: Sequence[CaseChange]) -> list[str]:
-    from tokensmith.compiler.diff import verdict
+    from tokensmith.review.diff import verdict
 
     changed = [case for case in cases if case.changed]
     lines = [f"test cases: {len(changed)} changed, {len(cases) - len(changed)} unchanged"]
@@ -148,7 +149,7 @@ def _markdown_item(item: ItemChange) -> list[str]:
 
 
 def _markdown_cases(cases: Sequence[CaseChange]) -> list[str]:
-    from tokensmith.compiler.diff import verdict
+    from tokensmith.review.diff import verdict
 
     changed = [case for case in cases if case.changed]
     lines = ["### Test cases", "",
@@ -208,7 +209,7 @@ def _field_json(change: FieldChange) -> dict[str, Any]:
 
 
 def _case_json(case: CaseChange) -> dict[str, Any]:
-    from tokensmith.compiler.diff import verdict
+    from tokensmith.review.diff import verdict
 
     return {"name": case.name, "changed": case.changed, "old": verdict(case.old),
             "new": verdict(case.new), "claims": [_field_json(f) for f in case.claims]}

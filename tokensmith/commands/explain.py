@@ -14,11 +14,14 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from tokensmith.review.flatten import as_json
+from tokensmith.review.time_text import when
+
 from ._args import epoch
 from ._input import InputError, read_text
 
 if TYPE_CHECKING:
-    from tokensmith.compiler.explain import Explanation
+    from tokensmith.review.explain import Explanation
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,15 +47,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokensmith.compiler.explain import explain
-    from tokensmith.compiler.testing import prepare
+    from tokensmith import __version__
     from tokensmith.reporters import render_text
+    from tokensmith.review.explain import explain
+    from tokensmith.review.prepared import prepare
     from tokensmith.runtime.errors import ExchangeError
     from tokensmith.runtime.jose import parse_compact
     from tokensmith.schema.loader import ConfigReadError
 
     try:
-        prepared = prepare(args.config)
+        prepared = prepare(args.config, version=__version__)
         text = _token_text(args.token) if args.token is not None else read_text(args.claims)
     except (ConfigReadError, InputError) as exc:
         print(f"tokensmith explain: cannot read {exc}", file=sys.stderr)
@@ -107,10 +111,10 @@ MARKS = {"ok": "ok  ", "failed": "FAIL", "skipped": "skip", "info": "    "}
 
 def render_text_trace(result: Explanation) -> str:
     """The trace for a person: sections in the exchange's order, the verdict last."""
-    lines = [f"explain: service {result.service} at {_stamp(result.now)}", ""]
+    lines = [f"explain: service {result.service} at {when(result.now)}", ""]
     if result.header is not None:
-        lines.append("token header: " + _inline(result.header))
-    lines += ["token claims: " + _inline(result.claims), ""]
+        lines.append("token header: " + as_json(result.header))
+    lines += ["token claims: " + as_json(result.claims), ""]
     if result.providers:
         lines.append("identity providers:")
         width = max(len(p.name) for p in result.providers)
@@ -124,7 +128,8 @@ def render_text_trace(result: Explanation) -> str:
         key_width = max((len(v.output) for v in mapping.values), default=0)
         source_width = max((len(v.source) for v in mapping.values), default=0)
         for value in mapping.values:
-            got = f"= {_json(value.value)}" if value.present else "left out: the path matched nothing"
+            got = (f"= {as_json(value.value)}" if value.present
+                   else "left out: the path matched nothing")
             lines.append(f"  {value.output:<{key_width}}  {value.source:<{source_width}}  {got}")
         if not mapping.values:
             lines.append("  (empty mapping: nothing is passed on)")
@@ -159,25 +164,10 @@ def render_json(result: Explanation) -> str:
         "issued": result.issued,
         "issued_claims": result.issued_claims,
         "failed_check": result.failed_check,
+        "failed_step": result.failed_step,
         "error": None if error is None else {"error": error.error, "reason": error.reason,
                                              "description": error.description},
     }
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def _inline(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _stamp(epoch: float) -> str:
-    from datetime import UTC, datetime
-
-    return f"{datetime.fromtimestamp(epoch, UTC):%Y-%m-%dT%H:%M:%SZ} ({_epoch(epoch)})"
-
-
-def _epoch(epoch: float) -> str:
-    return str(int(epoch)) if float(epoch).is_integer() else f"{epoch:.3f}"

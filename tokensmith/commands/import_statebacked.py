@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokensmith.compiler.import_statebacked import (
+    from tokensmith.review.import_statebacked import (
         DEFAULT_ISSUER,
         ImportInputError,
         import_statebacked,

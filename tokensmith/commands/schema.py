@@ -8,9 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
-
-JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,33 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from tokensmith.schema.json_schema import config_json_schema
+
     sys.stdout.write(json.dumps(config_json_schema(), indent=2) + "\n")
     return 0
-
-
-def config_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a config file, presets included."""
-    from tokensmith.schema.models import Config
-    from tokensmith.schema.presets import json_schema_fragment
-
-    generated = Config.model_json_schema()
-    schema: dict[str, Any] = {
-        "$schema": JSON_SCHEMA_DIALECT,
-        "title": "tokensmith config",
-        "description": "A tokensmith config file (see docs/config.md).",
-        **{k: v for k, v in generated.items() if k != "title"},
-    }
-    # any one file of a config directory validates: `version` and `issuer` may be in another
-    schema.pop("required", None)
-    provider = schema["$defs"]["IdentityProvider"]
-    presets = json_schema_fragment()
-    provider["properties"].update(presets["properties"])
-    # with a preset, `algorithms` comes from the preset instead of the user
-    provider["required"] = [r for r in provider.get("required", []) if r != "algorithms"]
-    if not provider["required"]:
-        del provider["required"]
-    provider["allOf"] = [
-        {"anyOf": [{"required": ["preset"]}, {"required": ["algorithms"]}]},
-        *presets["allOf"],
-    ]
-    return schema

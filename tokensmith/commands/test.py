@@ -1,6 +1,6 @@
 """`tokensmith test CONFIG [-k PATTERN] [--format text|json|junit] [--now EPOCH]`.
 
-Runs the config's `tests:` offline (see `compiler/testing.py` for what a case checks). Text
+Runs the config's `tests:` offline (see `review/testing.py` for what a case checks). Text
 output ends with exactly `N passed, N failed`; with json or junit that line goes to stderr so
 that stdout stays one document. Exit 0 when every case passed, 1 when one failed or the config
 does not pass `check`, 2 when the config cannot be read or no case name contains the `-k` PATTERN.
@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 from ._args import whole_epoch
 
 if TYPE_CHECKING:
-    from tokensmith.compiler.testing import CaseResult
+    from tokensmith.review.testing import CaseResult
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,12 +41,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokensmith.compiler.testing import prepare, run_tests
+    from tokensmith import __version__
     from tokensmith.reporters import render_text
+    from tokensmith.review.prepared import prepare
+    from tokensmith.review.testing import run_tests
     from tokensmith.schema.loader import ConfigReadError
 
     try:
-        prepared = prepare(args.config)
+        prepared = prepare(args.config, version=__version__)
     except ConfigReadError as exc:
         print(f"tokensmith test: cannot read {exc}", file=sys.stderr)
         return 2

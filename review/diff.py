@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tokensmith.compiler.bundle import runtime_config
+from tokensmith.compiler.check import CheckResult
 from tokensmith.runtime.bundle import MANIFEST, Bundle, load_bundle
 from tokensmith.runtime.errors import BundleError
 from tokensmith.runtime.model import RuntimeConfig, SecretRef
@@ -26,9 +28,9 @@ from tokensmith.schema.errors import BuildError
 from tokensmith.schema.loader import ConfigReadError
 from tokensmith.schema.models import ConfigTest
 
-from .bundle import runtime_config
-from .check import CheckResult
-from .testing import Outcome, effective_now, evaluate, prepare, prepare_index
+from .flatten import as_json, flatten_mapping
+from .outcome import Outcome, effective_now, evaluate, prepare_index
+from .prepared import prepare
 
 #: Claims that change with the clock alone, left out of the comparison of outcomes.
 CLOCK_CLAIMS = frozenset({"iat", "exp", "nbf", "jti"})
@@ -268,22 +270,6 @@ def _mapping_changes(
     ]
 
 
-def flatten_mapping(mapping: Mapping[str, Any], conditions: bool = False) -> dict[str, str]:
-    """Output key -> `<- path` or `= constant`; a `require` is path -> `= value` / `in [...]`."""
-    if conditions:
-        return {path: ("in " if isinstance(v, list) else "= ") + _json(v)
-                for path, v in mapping.items()}
-    out: dict[str, str] = {}
-    for key, value in mapping.items():
-        if key.endswith(".$"):
-            out[key[:-2]] = f"<- {value}"
-        elif isinstance(value, dict) and value:
-            out.update({f"{key}.{k}": v for k, v in flatten_mapping(value).items()})
-        else:
-            out[key] = f"= {_json(value)}"
-    return out
-
-
 def _show(value: Any) -> str | None:
     if value is None:
         return None
@@ -293,11 +279,7 @@ def _show(value: Any) -> str | None:
         return ", ".join(f"{k} {v}" for k, v in flatten_mapping(value).items()) or "{}"
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "[" + ", ".join(value) + "]"
-    return _json(value)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return as_json(value)
 
 
 def _cases(old: Side, new: Side, now: float | None) -> list[CaseChange]:
@@ -338,7 +320,7 @@ def _flat_claims(claims: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         if isinstance(value, dict) and value:
             out.update(_flat_claims(value, f"{prefix}{key}."))
         else:
-            out[f"{prefix}{key}"] = _json(value)
+            out[f"{prefix}{key}"] = as_json(value)
     return out
 
 
@@ -360,8 +342,9 @@ class SideError(BuildError):
         self.check = check
 
 
-def load_side(path: str) -> Side:
-    """A config file or directory, or a bundle directory (one holding `manifest.json`)."""
+def load_side(path: str, *, version: str) -> Side:
+    """A config file or directory, or a bundle directory (one holding `manifest.json`); a
+    config is compiled in memory as tokensmith `version` would."""
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, MANIFEST)):
         try:
             bundle = load_bundle(path)
@@ -371,7 +354,7 @@ def load_side(path: str) -> Side:
             raise SideError(f"{path}: {exc}") from None
         return Side(path, "bundle", view_of_bundle(bundle.config, raw), bundle)
     try:
-        prepared = prepare(path)
+        prepared = prepare(path, version=version)
     except ConfigReadError as exc:
         raise SideError(str(exc)) from None
     config = prepared.check.config

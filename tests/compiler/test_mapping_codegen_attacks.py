@@ -1,4 +1,4 @@
-"""Security review 2026-11-29: the generated mapping code, attacked through config and claims.
+"""The generated mapping code, attacked through config and claims.
 
 Config text reaches `mappings.py` only through the codegen filters; claims reach the generated
 functions at every request. These tests compile real configs (written as JSON, which is YAML),
@@ -14,10 +14,15 @@ from typing import Any
 
 import pytest
 
+from tests.runtime.compiled_world import (
+    NOW,
+    base_config,
+    compiled_service,
+    exchange_for,
+    upstream_token,
+)
 from tokensmith.runtime.errors import ExchangeError
 from tokensmith.runtime.startup import Service
-
-from .test_review_exchange import NOW, compiled_service, exchange_for, upstream_token
 
 # Strings that would end a literal, a comment, a line or a jinja2 expression if any of them
 # reached the generated code other than through `repr()` or the comment filter.
@@ -42,28 +47,6 @@ def _printable(text: str) -> str:
 def _bracket(name: str) -> str:
     """The JSONPath `$['name']` of a top-level claim."""
     return "$['" + name.replace("\\", "\\\\").replace("'", "\\'") + "']"
-
-
-def base_config(idp_mapping: dict[str, Any], tp_mapping: dict[str, Any], **idp: Any) -> str:
-    config = {
-        "version": 1,
-        "issuer": "https://tokens.example.com/",
-        "signing_keys": {
-            "es_main": {"algorithm": "ES256", "private_key": {"env": "REVIEW_ES_MAIN"}}
-        },
-        "identity_providers": {
-            "upstream": {
-                "issuer": "https://upstream.example/",
-                "audience": "upstream-api",
-                "secret": {"env": "REVIEW_UPSTREAM_SECRET"},
-                "algorithms": ["HS256"],
-                "mapping": idp_mapping,
-                **idp,
-            }
-        },
-        "token_providers": {"svc": {"signing_key": "es_main", "mapping": tp_mapping}},
-    }
-    return json.dumps(config, indent=2)
 
 
 def hostile_service(tmp_path: Path) -> Service:

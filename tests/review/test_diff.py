@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokensmith.compiler.diff import Diff, FieldChange, diff_sides, flatten_mapping, load_side
+from tokensmith import __version__
+from tokensmith.review.diff import Diff, FieldChange, diff_sides, load_side
+from tokensmith.review.flatten import flatten_mapping
 
 BASE = """\
 version: 1
@@ -30,7 +32,8 @@ def diff(tmp_path: Path, old: str, new: str) -> Diff:
     for name, text in (("old.yaml", old), ("new.yaml", new)):
         (tmp_path / name).write_text(text)
         paths.append(str(tmp_path / name))
-    return diff_sides(load_side(paths[0]), load_side(paths[1]), now=1_767_225_600.0)
+    sides = [load_side(path, version=__version__) for path in paths]
+    return diff_sides(sides[0], sides[1], now=1_767_225_600.0)
 
 
 def fields(result: Diff, name: str) -> list[FieldChange]:

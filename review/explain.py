@@ -1,8 +1,10 @@
 """Why a token would be issued or refused: a trace of the exchange, step by step.
 
-The verdicts come from the runtime's own functions, called in the exchange's order (provider
-match, algorithm and signature, times, `require`, the service's allow-list, the mappings and
-the issued claims); the first one that refuses ends the trace and is named as the failed check.
+The trace walks the runtime's own list of steps (`runtime.exchange.STEPS`) in its order, and the
+verdicts come from the runtime's own functions (provider match, algorithm and signature, times,
+`require`, the service's allow-list, the mappings and the issued claims); the first one that
+refuses ends the trace and is named as the failed check. The token's size and envelope were
+checked when it was parsed (`--token`; claims given as JSON have neither), and nothing is signed.
 Around each verdict the trace adds what a person needs to see why: every provider and why it
 did not match, times with their distance from `now` and the leeway, each condition with the
 values found, and every mapped value with the path it came from (the reference interpreter of
@@ -12,14 +14,11 @@ reference, and `--verify` reads a secret only to check the signature with it.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from tokensmith.compiler.mappings.interpreter import Trace, apply_mapping, evaluate_require
 from tokensmith.runtime.claims import (
     numeric_date,
     read_audiences,
@@ -28,6 +27,7 @@ from tokensmith.runtime.claims import (
 )
 from tokensmith.runtime.errors import ExchangeError, InvalidRequest
 from tokensmith.runtime.exchange import (
+    STEPS,
     check_allowed,
     check_requirements,
     decide_matched,
@@ -41,19 +41,14 @@ from tokensmith.runtime.idp_index import (
     provider_matches,
 )
 from tokensmith.runtime.jose import ParsedJWS
-from tokensmith.runtime.jwk import parse_inline_jwks
-from tokensmith.runtime.keys import KeySource
 from tokensmith.runtime.mapping_api import mapping_context
 from tokensmith.runtime.model import IdentityProviderSpec
-from tokensmith.runtime.secrets import SecretError, resolve_secret
-from tokensmith.runtime.static_keys import StaticKeySource
-from tokensmith.runtime.vault import VAULT_KEY_ENV, VaultError, parse_key
-from tokensmith.runtime.verification_keys import HmacKey, KeyMaterialError
 from tokensmith.schema.diagnostics import did_you_mean
 
-from .diff import flatten_mapping
-from .mappings.interpreter import Trace, apply_mapping, evaluate_require
-from .testing import Prepared
+from .flatten import as_json, flatten_mapping
+from .offline_keys import offline_key_source
+from .prepared import Prepared
+from .time_text import delta, when
 
 EXPLAIN_JTI = "tokensmith-explain"
 
@@ -92,7 +87,8 @@ class MappingTrace:
 
 @dataclass
 class Explanation:
-    """The whole trace; `failed_check` names the check that refused, when one did."""
+    """The whole trace; `failed_check` names the check that refused, when one did, and
+    `failed_step` the step of `runtime.exchange.STEPS` it belongs to."""
 
     service: str
     now: float
@@ -103,6 +99,7 @@ class Explanation:
     mappings: list[MappingTrace] = field(default_factory=list)
     issued_claims: dict[str, Any] | None = None
     failed_check: str | None = None
+    failed_step: str | None = None
     error: ExchangeError | None = None
 
     @property
@@ -125,12 +122,10 @@ def explain(
     """Trace the exchange of `claims` (from `jws` when a token was given) for `service`."""
     assert prepared.bundle is not None and prepared.check.config is not None
     out = Explanation(service, now, None if jws is None else dict(jws.header), dict(claims))
-    steps: list[Callable[[_Run], bool]] = [
-        _service, _match, _algorithm, _signature, _times, _require, _allowed, _issue,
-    ]
     run = _Run(prepared, out, jws, verify)
-    for step in steps:
-        if not step(run):
+    for step in STEPS:
+        if not _TRACERS[step.name](run):
+            out.failed_step = step.name
             break
     return out
 
@@ -227,7 +222,7 @@ def _signature(run: _Run) -> bool:
     if not run.verify:
         run.out.checks.append(Check("signature", "skipped", "not checked (pass --verify)"))
         return True
-    source, why_not = _key_source(run)
+    source, why_not = offline_key_source(run.spec, run.prepared.check.loaded.root)
     if source is None:
         run.out.checks.append(Check("signature", "skipped", why_not))
         return True
@@ -238,28 +233,6 @@ def _signature(run: _Run) -> bool:
         return False
     run.out.checks.append(Check("signature", "ok", f"verified with {why_not}"))
     return True
-
-
-def _key_source(run: _Run) -> tuple[KeySource | None, str]:
-    """The provider's keys when they are at hand offline, else None and why not."""
-    spec = run.spec
-    if spec.uses_remote_keys:
-        where = spec.jwks_url or f"{spec.issuer}/.well-known/openid-configuration"
-        return None, f"not checked offline: the keys are fetched from {where}"
-    if spec.jwks is not None:
-        result = parse_inline_jwks(spec.jwks, spec.algorithms)
-        return StaticKeySource(result.keys), "the inline jwks"
-    if spec.secret is None:
-        return None, "no key source"
-    try:
-        vault_text = os.environ.get(VAULT_KEY_ENV)
-        vault_key = None if vault_text is None else parse_key(vault_text)
-        root = Path(run.prepared.check.loaded.root)
-        secret = resolve_secret(spec.secret, os.environ, vault_key, base_dir=root)
-        key = HmacKey(None, secret, spec.algorithms)
-    except (SecretError, VaultError, KeyMaterialError) as exc:
-        return None, f"not checked: {exc}"
-    return StaticKeySource([key]), f"the secret {spec.secret.describe()}"
 
 
 #: The check each refusal of `validate_claims` names.
@@ -278,7 +251,7 @@ def _times(run: _Run) -> bool:
             lines[name] = "not a number"
             continue
         lines[name] = absent if value is None else (
-            f"{_when(value)}: {_delta(value - now)} (leeway {leeway}s)")
+            f"{when(value)}: {delta(value - now)} (leeway {leeway}s)")
     try:
         validate_claims(run.out.claims, now, leeway)
     except InvalidRequest as exc:
@@ -299,8 +272,8 @@ def _require(run: _Run) -> bool:
     require = run.prepared.check.config.identity_providers[run.provider].require or {}
     verdicts = evaluate_require(require, run.out.claims, run.context)
     for verdict in verdicts:
-        found = ", ".join(_json(m) for m in verdict.matches) or "nothing"
-        wanted = ("one of " if isinstance(verdict.expected, list) else "") + _json(
+        found = ", ".join(as_json(m) for m in verdict.matches) or "nothing"
+        wanted = ("one of " if isinstance(verdict.expected, list) else "") + as_json(
             verdict.expected)
         run.out.checks.append(Check(f"require {verdict.path}",
                                     "ok" if verdict.holds else "failed",
@@ -328,8 +301,10 @@ def _allowed(run: _Run) -> bool:
     return True
 
 
-def _issue(run: _Run) -> bool:
-    assert run.prepared.bundle is not None and run.prepared.check.config is not None
+def _mappings(run: _Run) -> bool:
+    """Both mappings run by the reference interpreter, to show where each value came from; the
+    compiled functions run in `_issue`, which names any refusal."""
+    assert run.prepared.check.config is not None
     config = run.prepared.check.config
     idp_mapping = config.identity_providers[run.provider].mapping
     tp_mapping = config.token_providers[run.out.service].mapping
@@ -337,6 +312,11 @@ def _issue(run: _Run) -> bool:
                            "intermediate claims)", idp_mapping, run.out.claims)
     _traced(run, f"token provider {run.out.service} (intermediate claims -> issued claims)",
             tp_mapping, intermediate)
+    return True
+
+
+def _issue(run: _Run) -> bool:
+    assert run.prepared.bundle is not None
     try:
         decision = decide_matched(run.prepared.bundle, run.provider, run.out.claims,
                                   run.out.service, run.out.now, lambda: EXPLAIN_JTI)
@@ -365,34 +345,34 @@ def _traced(run: _Run, title: str, mapping: Mapping[str, Any], data: Mapping[str
     return output
 
 
+def _checked_before(run: _Run) -> bool:
+    """`token_size` and `envelope`: the caller parsed the token with `jose.parse_compact`."""
+    return True
+
+
+def _not_signed(run: _Run) -> bool:
+    """`signing`: an explanation issues nothing, so nothing is signed."""
+    return True
+
+
+#: How each step of `runtime.exchange.STEPS` is traced: False ends the trace (refused).
+_TRACERS: Mapping[str, Callable[[_Run], bool]] = {
+    "service": _service,
+    "token_size": _checked_before,
+    "envelope": _checked_before,
+    "identity_provider": _match,
+    "algorithm": _algorithm,
+    "signature": _signature,
+    "times": _times,
+    "conditions": _require,
+    "allowed_identity_provider": _allowed,
+    "mappings": _mappings,
+    "issued_claims": _issue,
+    "signing": _not_signed,
+}
+
+
 def _lookup(data: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         data = data.get(part) if isinstance(data, dict) else None
     return data
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _when(epoch: float) -> str:
-    try:
-        stamp = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        stamp = "out of range"
-    return f"{stamp} ({_epoch(epoch)})"
-
-
-def _delta(seconds: float) -> str:
-    """`in 59m 30s` or `2h 5m ago`."""
-    whole = abs(int(seconds))
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if n]
-    text = " ".join(parts[:2]) or "0s"
-    return f"in {text}" if seconds > 0 else f"{text} ago" if seconds < 0 else "now"
-
-
-def _epoch(epoch: float) -> str:
-    return str(int(epoch)) if float(epoch).is_integer() else f"{epoch:.3f}"

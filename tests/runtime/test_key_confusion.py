@@ -1,4 +1,5 @@
-"""Security review 2026-11-29: key material and key selection.
+"""Key material and key selection: a public key is never an HMAC secret, and each identity
+provider verifies with its own keys only.
 
 The identity provider's public key pasted as its HMAC `secret` is the configuration behind
 RS256 -> HS256 forgeries (CVE-2022-29217 and kin): whoever knows the public key can then sign.
@@ -23,7 +24,7 @@ from jwt.algorithms import RSAAlgorithm
 from tokensmith.runtime.errors import ExchangeError, StartupError
 from tokensmith.runtime.verification_keys import looks_like_public_key
 
-from .test_review_exchange import (
+from .compiled_world import (
     ENV,
     LOOP_CONFIG,
     NOW,

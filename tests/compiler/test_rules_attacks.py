@@ -1,4 +1,5 @@
-"""Security review 2026-11-29: what `tokensmith check` says about paths users can steer.
+"""What `tokensmith check` says about configs an attacker could use: paths users can steer, and
+audience-only trust in keys that every customer of a CI platform shares.
 
 Supabase puts `user_metadata` at the top level of its tokens, and every signed-in user can write
 it (`supabase.auth.updateUser({data: ...})`). A path that selects members the author did not name
@@ -12,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.runtime.compiled_world import (
+    base_config,
+    compiled_service,
+    exchange_for,
+    upstream_token,
+)
 from tokensmith.compiler.check import check_path
-
-from .test_review_codegen import base_config
-from .test_review_exchange import compiled_service, exchange_for, upstream_token
 
 
 def codes(tmp_path: Path, require: dict[str, object]) -> list[str]:
