@@ -62,12 +62,12 @@ def issue_claims(
             "iss": provider.issuer, "aud": provider.audience, "iat": iat, "exp": exp, "jti": jti,
             "act": dict(mapped),
         }
-    return IssuedClaims(claims, exp - iat, check_size(claims))
+    return IssuedClaims(claims, exp - iat, payload_within_limit(claims))
 
 
-def check_size(claims: Mapping[str, Any]) -> bytes:
-    """Refuse a claim set that is not plain JSON or is larger than `MAX_ISSUED_CLAIMS_BYTES`;
-    return it as the compact UTF-8 JSON the signer signs."""
+def payload_within_limit(claims: Mapping[str, Any]) -> bytes:
+    """The claim set as the compact UTF-8 JSON the signer signs; refused (`InvalidRequest`)
+    when it is not plain JSON or is larger than `MAX_ISSUED_CLAIMS_BYTES`."""
     try:
         payload = compact_json(claims)
     except (TypeError, ValueError, RecursionError):

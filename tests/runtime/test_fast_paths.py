@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tokensmith.runtime import jose
 from tokensmith.runtime.b64 import b64url_decode, b64url_encode
 from tokensmith.runtime.errors import InvalidRequest
-from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES, check_size
+from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES, payload_within_limit
 from tokensmith.runtime.jose import parse_compact
 from tokensmith.runtime.model import SigningKeySpec
 from tokensmith.runtime.signing import compact_json, load_signer
@@ -93,15 +93,15 @@ def test_compact_json_is_compact_ordered_and_utf8() -> None:
     assert compact_json(claims) == '{"iss":"https://i/","aud":"svc","iat":1,"act":{"sub":"ü","z":[1,2]}}'.encode()
 
 
-def test_check_size_returns_what_is_signed_and_still_refuses() -> None:
+def test_payload_within_limit_returns_what_is_signed_and_still_refuses() -> None:
     claims = {"iss": "i", "act": {"email": "ada@example.com"}}
-    assert check_size(claims) == compact_json(claims)
+    assert payload_within_limit(claims) == compact_json(claims)
     with pytest.raises(InvalidRequest) as too_large:
-        check_size({"x": "a" * MAX_ISSUED_CLAIMS_BYTES})
+        payload_within_limit({"x": "a" * MAX_ISSUED_CLAIMS_BYTES})
     assert too_large.value.reason == "claims_too_large"
     for bad in ({"x": float("nan")}, {"x": "\udc00"}, {"x": object()}):
         with pytest.raises(InvalidRequest) as invalid:
-            check_size(bad)
+            payload_within_limit(bad)
         assert invalid.value.reason == "claims_invalid"
 
 
