@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .claims import EXPIRED
+from .compact_json import compact_json
 from .errors import InvalidRequest
 from .model import TokenProviderSpec
-from .signing import compact_json
 
 RESERVED_CLAIMS = frozenset({"iss", "aud", "exp", "iat", "nbf", "jti"})
 MAX_ISSUED_CLAIMS_BYTES = 8 * 1024
