@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tokensmith.runtime.errors import ExchangeError
-from tokensmith.runtime.startup import Service
+from tokensmith.runtime.startup import Runtime
 
 from .test_review_exchange import NOW, compiled_service, exchange_for, upstream_token
 
@@ -66,7 +66,7 @@ def base_config(idp_mapping: dict[str, Any], tp_mapping: dict[str, Any], **idp: 
     return json.dumps(config, indent=2)
 
 
-def hostile_service(tmp_path: Path) -> Service:
+def hostile_service(tmp_path: Path) -> Runtime:
     idp_mapping: dict[str, Any] = {"sub.$": "$.sub"}
     tp_mapping: dict[str, Any] = {"sub.$": "$.sub", "all.$": "$"}
     for i, text in enumerate(HOSTILE):

@@ -22,8 +22,8 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    service = world.service(tmp_path_factory.mktemp("bundle") / "b")
-    with running(create_app(service)) as srv:
+    runtime = world.runtime(tmp_path_factory.mktemp("bundle") / "b")
+    with running(create_app(runtime)) as srv:
         yield srv
 
 
