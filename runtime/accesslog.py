@@ -95,6 +95,11 @@ def _write_pending(sink: _Sink) -> None:
         stream.write(text)
 
 
+def clear_caches() -> None:
+    """Forget the remembered line fragments (`runtime.caches.reset_all`)."""
+    _sink.formatter.clear()
+
+
 def configure(stream: BinaryIO | None = None) -> None:
     """Write access lines to `stream` (default: standard error), buffered; idempotent."""
     if _sink.stream is not None:

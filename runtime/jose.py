@@ -86,6 +86,11 @@ def parse_compact(token: str, max_length: int = MAX_TOKEN_LENGTH) -> ParsedJWS:
     return ParsedJWS(header, claims, token[:second].encode("ascii"), signature)
 
 
+def clear_caches() -> None:
+    """Forget every remembered header (`runtime.caches.reset_all`)."""
+    _checked_headers.clear()
+
+
 def _header(segment: str) -> Mapping[str, Any]:
     """The checked header of `segment`, from the table of headers already seen when it is there."""
     header = _checked_headers.get(segment)

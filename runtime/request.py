@@ -94,6 +94,12 @@ def body_kind(content_type: str | None) -> str:
     return media
 
 
+def clear_caches() -> None:
+    """Forget the remembered media types and unquoted texts (`runtime.caches.reset_all`)."""
+    body_kind.cache_clear()
+    _unquote_short.cache_clear()
+
+
 def parse_body(kind: str, body: bytes) -> TokenRequest:
     """Parse a body of kind `FORM` or `JSON` (see `body_kind`) into a `TokenRequest`."""
     fields = parse_form(body) if kind == FORM else parse_json(body)

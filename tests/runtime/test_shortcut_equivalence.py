@@ -352,6 +352,8 @@ def test_a_remembered_header_is_the_same_read_only_value() -> None:
     first, second = parse_compact(token), parse_compact(token)
     assert dict(first.header) == {"alg": "HS256", "kid": "k1", "typ": "JWT"}
     assert second.header is first.header
+    jose.clear_caches()
+    assert parse_compact(token).header == first.header  # checked again: the same header
     with pytest.raises(TypeError):
         first.header["alg"] = "none"  # type: ignore[index]
 
