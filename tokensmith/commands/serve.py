@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        service = prepare(args.bundle, os.environ)
+        runtime = prepare(args.bundle, os.environ)
     except OSError as exc:
         # e.g. a bundle directory or file without read permission
         where = exc.filename or args.bundle
@@ -58,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"tokensmith serve: {exc}", file=sys.stderr)
         return 1
     print(
-        f"tokensmith serve: bundle {service.revision[:12]} on http://{args.host}:{args.port}"
+        f"tokensmith serve: bundle {runtime.revision[:12]} on http://{args.host}:{args.port}"
         f" ({args.workers} worker{'s' if args.workers > 1 else ''})",
         file=sys.stderr,
         flush=True,
     )
-    return serve(service, args.host, args.port, args.workers)
+    return serve(runtime, args.host, args.port, args.workers)
 
