@@ -178,9 +178,11 @@ def build_image(
     config: str | None = None,
     context: Path = ROOT,
     extra_args: Mapping[str, str] | None = None,
+    named_contexts: Mapping[str, Path] | None = None,
 ) -> float:
     """Build deploy/Dockerfile from `context` as `tag`; the seconds it took. `config` is the
-    config's path inside the context (the Dockerfile's CONFIG build argument)."""
+    config's path inside the context (the Dockerfile's CONFIG build argument);
+    `named_contexts={"config": DIR}` takes the config from DIR instead."""
     build_args = {"BASE": base, **pip_build_args(), **(extra_args or {})}
     if config is not None:
         build_args["CONFIG"] = config
@@ -190,6 +192,8 @@ def build_image(
         argv += ["-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"]
     for key, value in sorted(build_args.items()):
         argv += ["--build-arg", f"{key}={value}"]
+    for name, path in sorted((named_contexts or {}).items()):
+        argv += ["--build-context", f"{name}={path}"]
     started = time.monotonic()
     podman.run(*argv, str(context), timeout=1200)
     return time.monotonic() - started
@@ -249,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verb == "podman":
         return podman.run(*args.args, check=False, capture=False, timeout=3600).returncode
     took = ensure_base_image(podman)
-    print(f"{BASE_IMAGE}: {'made in %.0f s' % took if took else 'cached'}")
+    print(f"{BASE_IMAGE}: " + (f"made in {took:.0f} s" if took else "cached"))
     if args.verb == "build":
         took = build_image(podman, args.tag, config=args.config)
         size = podman.image_size(args.tag)

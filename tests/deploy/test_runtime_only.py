@@ -105,10 +105,9 @@ def test_runtime_venv_has_none_of_the_build_side(runtime_venv: Path, tmp_path: P
         shown = subprocess.run([python, "-m", "pip", "show", dist], capture_output=True,
                                text=True, timeout=60, check=False, cwd=tmp_path)
         assert shown.returncode != 0, f"{dist} is installed:\n{shown.stdout}"
-    probe = ("import importlib, json\nfound = {}\nfor name in %r:\n    try:\n"
-             "        importlib.import_module(name); found[name] = True\n"
-             "    except ImportError:\n        found[name] = False\nprint(json.dumps(found))"
-             % (BUILD_SIDE_MODULES,))
+    probe = (f"import importlib, json\nfound = {{}}\nfor name in {BUILD_SIDE_MODULES!r}:\n"
+             "    try:\n        importlib.import_module(name); found[name] = True\n"
+             "    except ImportError:\n        found[name] = False\nprint(json.dumps(found))")
     found = json.loads(subprocess.run([python, "-c", probe], capture_output=True, text=True,
                                       timeout=60, check=True, cwd=tmp_path).stdout)
     assert found == dict.fromkeys(BUILD_SIDE_MODULES, False)
