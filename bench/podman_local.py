@@ -117,7 +117,7 @@ def debian_mirror(suite: str = SUITE) -> str:
     """The Debian mirror apt uses for `suite` (not the security archive), from apt's sources."""
     for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
         for stanza in path.read_text(encoding="utf-8").split("\n\n"):
-            fields = dict(re.findall(r"^(\w[\w-]*):\s*(.+)$", stanza, re.M))
+            fields: dict[str, str] = dict(re.findall(r"^(\w[\w-]*):\s*(.+)$", stanza, re.M))
             if suite in fields.get("Suites", "").split():
                 return fields.get("URIs", DEFAULT_MIRROR).split()[0]
     for path in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*.list")]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -60,11 +61,15 @@ def test_runtime_distribution_depends_on_the_full_one_minus_the_build_side() -> 
 
 @pytest.fixture(scope="session")
 def runtime_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tokensmith-runtime wheel, built once per session from the working tree."""
+    """The tokensmith-runtime wheel, built once per session from the working tree's files. The
+    build runs in a copy of deploy/tokensmith-runtime (its pyproject.toml and a link to the
+    package), so that no `build/` left in the checkout by an earlier build can add stale files."""
+    source = tmp_path_factory.mktemp("runtime-source")
+    shutil.copy(RUNTIME_DIST / "pyproject.toml", source)
+    (source / "tokensmith").symlink_to(ROOT / "tokensmith", target_is_directory=True)
     out = tmp_path_factory.mktemp("runtime-wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-         str(RUNTIME_DIST)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
         check=True, capture_output=True, timeout=300,
     )
     (wheel,) = out.glob("tokensmith_runtime-*.whl")
