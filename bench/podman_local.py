@@ -235,6 +235,13 @@ def stop_container(podman: Podman, container: str, timeout: int = 10) -> int | N
     return code if isinstance(code, int) else None
 
 
+def prune(podman: Podman) -> None:
+    """Remove the untagged images no container uses: the layers of earlier builds. With `vfs`
+    every layer is a whole copy of the filesystem (about 3 GB per build of the image), so
+    keeping them would fill the disk; tagged images (the base image) stay."""
+    podman.run("image", "prune", "--force", check=False, timeout=600)
+
+
 def container_logs(podman: Podman, container: str) -> str:
     return podman.run("logs", container, check=False).stdout
 

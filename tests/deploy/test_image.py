@@ -44,7 +44,9 @@ def image(podman: tuple[ModuleType, Any]) -> Iterator[str]:
     tag = f"localhost/tokensmith:test-{os.getpid()}"
     helper.build_image(engine, tag)
     yield tag
-    engine.run("untag", tag, check=False)  # the layers stay cached for the next build
+    # the base image stays; the layers of this build go (see podman_local.prune)
+    engine.run("rmi", "--force", tag, check=False)
+    helper.prune(engine)
 
 
 def test_image_config_is_non_root_exec_form_sigterm(podman: tuple[ModuleType, Any],

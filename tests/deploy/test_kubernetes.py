@@ -105,7 +105,12 @@ def test_probes_and_the_grace_period(objects: list[dict[str, Any]]) -> None:
     # the drain, then the requests in flight (a body still arriving is refused after
     # BODY_TIMEOUT_SECONDS, plus up to one second), all before the kubelet's SIGKILL
     assert pod["terminationGracePeriodSeconds"] > drain + BODY_TIMEOUT_SECONDS + 1
-    assert deployment["spec"]["replicas"] >= 2
+    # 2+ replicas: set in the Deployment, or left to an autoscaler that keeps at least 2
+    replicas = deployment["spec"].get("replicas")
+    if replicas is None:
+        assert one(objects, "HorizontalPodAutoscaler")["spec"]["minReplicas"] >= 2
+    else:
+        assert replicas >= 2
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
@@ -160,6 +165,8 @@ def test_spread_over_zones_and_nodes(objects: list[dict[str, Any]]) -> None:
 
 def test_overlay_pins_the_image_and_namespace() -> None:
     objects = render(TARGETS["example overlay"])
+    assert "replicas" not in one(objects, "Deployment")["spec"]  # the autoscaler's to set
+    assert one(objects, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == 3
     (container,) = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert container["image"].startswith("registry.example.com/platform/tokensmith:")
     assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == \
