@@ -83,9 +83,14 @@ def test_image_serves_read_only_as_uid_10001_and_stops_on_sigterm(
         wait_ready(url, running, lambda: helper.container_logs(engine, container))
         issued = exchange_quickstart(url, env)
         assert issued["iss"] == "https://tokens.example.com/"
+        probe = ("import os, pathlib\nprint(os.getuid(), os.getgid())\n"
+                 "for d in (os.path.expanduser('~'), '/tmp', '/bundle', '/opt/tokensmith'):\n"
+                 "    try:\n        (pathlib.Path(d) / 'probe').write_text('x'); print('wrote', d)\n"
+                 "    except OSError:\n        pass\n")
         whoami = engine.run("exec", container, "/opt/tokensmith/bin/python", "-c",
-                            "import os; print(os.getuid(), os.getgid())").stdout
-        assert whoami.split() == ["10001", "10001"]
+                            probe).stdout
+        # uid/gid 10001, and nowhere to write: not HOME, not /tmp, not the bundle
+        assert whoami.split() == ["10001", "10001"], whoami
         logs = helper.container_logs(engine, container)
     finally:
         exit_code = helper.stop_container(engine, container)
