@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 QUICKSTART_YAML = """\
+# yaml-language-server: $schema=../../schema/tokensmith.schema.json
 # tokensmith quickstart: exchange a token from your own login service for a token of `my-service`.
 #
 # The login service signs its tokens with HS256 and a shared secret; tokensmith verifies them,
