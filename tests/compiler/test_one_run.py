@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tokensmith.compiler.check import CheckResult, check_path
 
 Found = list[tuple[str, int, int]]
@@ -107,6 +109,7 @@ def test_a_misspelt_field_and_an_unknown_signing_key_are_both_reported(tmp_path:
     assert result.config is None and not result.ok
 
 
+@pytest.mark.slow
 def test_the_cli_prints_both_and_compile_writes_nothing(tmp_path: Path) -> None:
     config = tmp_path / "tokensmith.yaml"
     config.write_text(TWO_MISTAKES, encoding="utf-8")
@@ -121,6 +124,7 @@ def test_the_cli_prints_both_and_compile_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "bundle").exists()
 
 
+@pytest.mark.slow
 def test_compile_refuses_a_config_whose_only_error_is_in_the_schema(tmp_path: Path) -> None:
     config = tmp_path / "tokensmith.yaml"
     config.write_text(TWO_MISTAKES.replace("sbk_mian", "sbk_main"), encoding="utf-8")
