@@ -16,6 +16,7 @@ RUNTIME_VERBS = frozenset({"serve", "vault"})
 BUILD_MODULES = (
     "tokensmith.schema",
     "tokensmith.compiler",
+    "tokensmith.review",
     "pydantic",
     "ruamel.yaml",
     "jinja2",
