@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -32,9 +33,10 @@ from . import accesslog
 from .body import BodyReader
 from .envelope import INTERNAL_ERROR, Envelope, RequestContext, error_logger, unexpected
 from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable
-from .exchange import ExchangeRequest
+from .exchange import ExchangeRequest, Issued
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
+from .shadow import Attempt, ObservedExchange, Shadow
 from .startup import Runtime
 
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -115,7 +117,8 @@ class _App:
     def __init__(self, starlette: ASGIApp, runtime: Runtime) -> None:
         self.starlette = starlette
         self.envelope = Envelope(runtime.revision, runtime.cors, runtime.metrics)
-        self.tokens = _Tokens(runtime)
+        shadow = runtime.shadow
+        self.tokens = _Tokens(runtime) if shadow is None else _ShadowTokens(runtime, shadow)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # the lifespan
@@ -163,6 +166,8 @@ class _Tokens:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        #: the live exchange of one request (`Runtime.exchange`; sampled for a shadow too)
+        self.decide: Callable[[ExchangeRequest], Awaitable[Issued]] = runtime.exchange
         self.token_providers = runtime.bundle.config.token_providers
         self.cors = runtime.cors
         self.body_reader = BodyReader()
@@ -183,9 +188,7 @@ class _Tokens:
             params = parse_body(kind, body)
             if params.service in self.token_providers:
                 context.service = params.service
-            issued = await self.runtime.exchange(
-                ExchangeRequest(params.subject_token, params.service)
-            )
+            issued = await self.decide(ExchangeRequest(params.subject_token, params.service))
             context.identity_provider = issued.identity_provider
             answer = orjson.dumps({
                 "access_token": issued.access_token,
@@ -225,6 +228,49 @@ class _Tokens:
         await send({"type": "http.response.body", "body": b""})
 
 
+class _ShadowTokens(_Tokens):
+    """`/tokens` with a shadow candidate: a sampled exchange is decided live through
+    `ObservedExchange` (which notes its `now`), answered as any other, and only once the
+    answer is sent handed to the candidate (`runtime.shadow`)."""
+
+    def __init__(self, runtime: Runtime, shadow: Shadow) -> None:
+        super().__init__(runtime)
+        self.shadow = shadow
+        self.observed = ObservedExchange(runtime.state, runtime.await_keys)
+        self.decide = self._decide_sampled
+
+    async def exchange(
+        self, context: RequestContext, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        # the attempt travels from `_decide_sampled` to here in this request's task only
+        token = _ATTEMPT.set(None)
+        try:
+            await super().exchange(context, scope, receive, send)
+            attempt = _ATTEMPT.get()
+            if attempt is not None and attempt.live is not None and context.status:
+                self.shadow.submit(context.request_id, attempt)
+        finally:
+            _ATTEMPT.reset(token)
+
+    async def _decide_sampled(self, request: ExchangeRequest) -> Issued:
+        if not self.shadow.sampled():
+            return await self.runtime.exchange(request)
+        attempt = Attempt(request)
+        _ATTEMPT.set(attempt)
+        try:
+            issued = await self.observed.exchange(attempt)
+        except Exception as exc:
+            attempt.live = exc
+            raise
+        attempt.live = issued
+        return issued
+
+
+_ATTEMPT: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
+    "tokensmith_shadow_attempt", default=None
+)
+
+
 class _Pages:
     """The read-only routes, as Starlette endpoints."""
 
@@ -241,13 +287,15 @@ class _Pages:
         ready = self.runtime.ready()
         cache = self.runtime.cache
         with_keys = sum(1 for s in cache.status().values() if s.ready) if cache else 0
-        body = {
+        body: dict[str, object] = {
             "status": "ready" if ready else "waiting_for_keys",
             "identity_providers": self.idp_count,
             "jwks_identity_providers": self.remote_count,
             "jwks_identity_providers_ready": with_keys,
             "revision": self.runtime.revision,
         }
+        if self.runtime.shadow is not None:  # the candidate never makes the server unready
+            body["shadow"] = self.runtime.shadow.status()
         headers = None if ready else {"Retry-After": "1"}
         return Response(orjson.dumps(body), 200 if ready else 503, headers, _JSON)
 

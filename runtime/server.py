@@ -20,9 +20,12 @@ from starlette.types import ASGIApp
 from . import accesslog
 from .app import create_app
 from .errors import BundleError, StartupError
-from .startup import Runtime, prepare
+from .startup import Runtime, ShadowOptions, prepare
 
 BUNDLE_DIR_ENV = "TOKENSMITH_BUNDLE_DIR"
+#: for worker processes: the shadow candidate's directory and sample (`serve --shadow`)
+SHADOW_DIR_ENV = "TOKENSMITH_SHADOW_DIR"
+SHADOW_SAMPLE_ENV = "TOKENSMITH_SHADOW_SAMPLE"
 FACTORY = "tokensmith.runtime.server:app_from_environment"
 
 #: Seconds an idle keep-alive connection stays open; uvicorn's default (5) fits behind a proxy.
@@ -47,7 +50,9 @@ def server_options(host: str, port: int) -> dict[str, Any]:
     }
 
 
-def serve(runtime: Runtime, host: str, port: int, workers: int = 1) -> int:
+def serve(
+    runtime: Runtime, host: str, port: int, workers: int = 1, shadow: ShadowOptions | None = None
+) -> int:
     """Serve until interrupted; `runtime` was prepared from `runtime.bundle.path`.
 
     Returns the exit status: 0 after a normal shutdown, 2 when the server could not start
@@ -62,6 +67,9 @@ def serve(runtime: Runtime, host: str, port: int, workers: int = 1) -> int:
             if runtime.bundle.path is None:
                 raise ValueError("several workers need a bundle directory")
             os.environ[BUNDLE_DIR_ENV] = os.path.abspath(runtime.bundle.path)
+            if shadow is not None:
+                os.environ[SHADOW_DIR_ENV] = os.path.abspath(shadow.directory)
+                os.environ[SHADOW_SAMPLE_ENV] = repr(shadow.sample)
             uvicorn.run(FACTORY, factory=True, workers=workers, **options)
     except SystemExit as exc:  # uvicorn exits with 3 when it cannot bind or start
         return 0 if exc.code in (None, 0) else 2
@@ -76,8 +84,12 @@ def app_from_environment() -> ASGIApp:
     directory = os.environ.get(BUNDLE_DIR_ENV)
     if not directory:
         sys.exit(f"tokensmith: {BUNDLE_DIR_ENV} is not set")
+    shadow_dir = os.environ.get(SHADOW_DIR_ENV)
+    shadow = None
+    if shadow_dir:
+        shadow = ShadowOptions(shadow_dir, float(os.environ.get(SHADOW_SAMPLE_ENV, "1")))
     try:
-        runtime = prepare(directory, os.environ)
+        runtime = prepare(directory, os.environ, shadow)
     except (BundleError, StartupError) as exc:
         sys.exit(f"tokensmith: {exc}")
     return create_app(runtime)

@@ -1,4 +1,5 @@
-"""`tokensmith serve BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--workers N]`.
+"""`tokensmith serve BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--workers N]
+[--shadow CANDIDATE_DIR [--shadow-sample F]]`.
 
 Before opening a socket it verifies the bundle and resolves every secret reference; when
 anything is wrong it prints every problem (never a secret) and exits 1. A path that is not a
@@ -15,6 +16,17 @@ import sys
 from typing import Any
 
 from ._args import MAX_WORKERS, port, workers
+
+
+def sample(text: str) -> float:
+    """`--shadow-sample`: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text}")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -34,20 +46,37 @@ def register(subparsers: Any) -> None:
         "--workers", type=workers, default=1,
         help=f"worker processes, 1 to {MAX_WORKERS} (default 1)",
     )
+    parser.add_argument(
+        "--shadow", metavar="CANDIDATE_DIR",
+        help="also decide exchanges with this candidate bundle, after the live answer, and "
+        "count how its decisions differ (never answered with; see docs/shadow.md)",
+    )
+    parser.add_argument(
+        "--shadow-sample", metavar="F", type=sample, default=None,
+        help="the share of exchanges the candidate decides, 0 to 1 (default 1)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tokensmith.runtime.errors import BundleError, StartupError
     from tokensmith.runtime.server import serve
-    from tokensmith.runtime.startup import prepare
+    from tokensmith.runtime.startup import ShadowOptions, prepare
 
-    problem = _not_a_bundle(args.bundle)
-    if problem is not None:
-        print(f"tokensmith serve: {args.bundle}: {problem}", file=sys.stderr)
+    if args.shadow_sample is not None and args.shadow is None:
+        print("tokensmith serve: --shadow-sample needs --shadow", file=sys.stderr)
         return 2
+    for path in (args.bundle, args.shadow):
+        problem = None if path is None else _not_a_bundle(path)
+        if problem is not None:
+            print(f"tokensmith serve: {path}: {problem}", file=sys.stderr)
+            return 2
+    shadow = None
+    if args.shadow is not None:
+        fraction = 1.0 if args.shadow_sample is None else args.shadow_sample
+        shadow = ShadowOptions(args.shadow, fraction)
     try:
-        runtime = prepare(args.bundle, os.environ)
+        runtime = prepare(args.bundle, os.environ, shadow)
     except OSError as exc:
         # e.g. a bundle directory or file without read permission
         where = exc.filename or args.bundle
@@ -67,7 +96,14 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    return serve(runtime, args.host, args.port, args.workers)
+    if runtime.shadow is not None:
+        print(
+            f"tokensmith serve: shadow candidate {runtime.shadow.revision[:12]}"
+            f" deciding {runtime.shadow.sample:g} of exchanges",
+            file=sys.stderr,
+            flush=True,
+        )
+    return serve(runtime, args.host, args.port, args.workers, shadow)
 
 
 def _not_a_bundle(path: str) -> str | None:
