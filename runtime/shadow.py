@@ -9,9 +9,10 @@ own, with the same pure `exchange()` (its signers never sign), and the two outco
 and counted: `same`, `would_break`, `would_open`, `claims_changed`, `unknown` or `dropped`.
 
 Isolation: nothing the candidate does reaches an answer. Its decisions run after the answer is
-sent, at most `MAX_PER_TURN` per loop turn (so live callbacks interleave), never raise, and wait
-in a queue of at most `MAX_PENDING` requests; a request that finds the queue full, or waited
-more than `MAX_AGE_SECONDS` (the loop is too busy to keep up), is counted `dropped` instead.
+sent, at most `MAX_PER_TURN` or `TURN_BUDGET_SECONDS` per loop turn (so live callbacks
+interleave), never raise, and wait in a queue of at most `MAX_PENDING` requests; a request that
+finds the queue full, or waited more than `MAX_AGE_SECONDS` (the loop is too busy to keep up),
+is counted `dropped` instead.
 
 What operators see: `tokensmith_shadow_decisions_total{result}`, the same by service and
 identity provider (`tokensmith_shadow_decisions_by_name_total`, names known to either bundle
@@ -54,6 +55,9 @@ from .state import ExchangeState
 
 MAX_PENDING = 1024
 MAX_PER_TURN = 32
+#: A loop turn stops deciding after this many seconds, so a slow candidate delays live work
+#: by about one of its decisions at a time.
+TURN_BUDGET_SECONDS = 0.002
 MAX_AGE_SECONDS = 1.0
 LOG_PER_SECOND = 10.0
 LOG_BURST = 20
@@ -171,10 +175,14 @@ class Shadow:
             loop.call_soon(self._drain, loop)
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Decide up to `MAX_PER_TURN` queued requests; the rest in the next loop turn."""
+        """Decide up to `MAX_PER_TURN` queued requests, for about `TURN_BUDGET_SECONDS`; the
+        rest in a later loop turn."""
         pending = self._pending
-        oldest = loop.time() - self.max_age
+        started = loop.time()
+        oldest, deadline = started - self.max_age, started + TURN_BUDGET_SECONDS
         for _ in range(min(MAX_PER_TURN, len(pending))):
+            if loop.time() > deadline:
+                break
             request_id, attempt, queued = pending.popleft()
             if queued < oldest:  # the loop is too busy for the candidate: shed, never pile up
                 self._count(DROPPED, attempt.request.service, None)
