@@ -10,6 +10,7 @@ shed (`dropped`) instead of queued.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from tokensmith.runtime.app import create_app
 from tokensmith.runtime.shadow import Shadow
 from tokensmith.runtime.startup import Runtime, ShadowOptions, prepare
 
-from .http_server import World, form, running, write_bundle
+from .http_server import World, form, idp, running, write_bundle
 from .shadow_bundles import ACCEPT_ALL, RAISING, REFUSE_ALL, SLOW, write_with_mappings
 
 pytestmark = pytest.mark.slow
@@ -175,3 +176,56 @@ def test_a_candidate_too_slow_for_the_traffic_is_shed(world: World, tmp_path: Pa
     assert shadow.counts["same"] >= 1
     assert shadow.counts["same"] + shadow.counts["dropped"] == sent
     assert took < 5, took  # 40 slow decisions queued would take 4 s on their own
+
+
+def test_keys_are_shared_where_identical_and_new_ones_count_unknown_until_fetched(
+    world: World, tmp_path: Path
+) -> None:
+    from .jwks_server import FaultServer, Reply
+
+    key = world.rsa_key
+    jwk = {**jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True),
+           "kid": "k1", "alg": "RS256", "use": "sig"}
+    with FaultServer() as jwks_server:
+        jwks_server.set("/jwks", Reply.json({"keys": [jwk]}))
+        # the candidate's new provider publishes the same key, slowly: its first fetch
+        # takes a second, and its decisions count `unknown` until then
+        jwks_server.set("/new", Reply(200, json.dumps({"keys": [jwk]}).encode(),
+                                      {"Content-Type": "application/json"}, delay=1.0))
+        live_config = dict(world.config, identity_providers=dict(world.config["identity_providers"]))
+        live_config["identity_providers"]["remote"] = idp(
+            issuer="https://remote.example.com/", audience="r", algorithms=["RS256"],
+            jwks_url=jwks_server.url("/jwks"))
+        candidate = dict(live_config, identity_providers=dict(live_config["identity_providers"]))
+        candidate["identity_providers"]["fresh"] = idp(
+            issuer="https://fresh.example.com/", audience="f", algorithms=["RS256"],
+            jwks_url=jwks_server.url("/new"))
+        live = write_bundle(tmp_path / "live", live_config)
+        cand = write_bundle(tmp_path / "candidate", candidate)
+        runtime = prepare(str(live), world.env, ShadowOptions(str(cand)))
+        shadow = runtime.shadow
+        assert shadow is not None and shadow.candidate.cache is not None
+
+        def token(issuer: str, audience: str) -> str:
+            claims = world.claims(iss=issuer, aud=audience)
+            return jwt.encode(claims, key, "RS256", {"kid": "k1"})
+
+        remote, fresh = token("https://remote.example.com/", "r"), token(
+            "https://fresh.example.com/", "f")
+        with serving_runtime(runtime) as url, httpx.Client(base_url=url) as client:
+            assert client.post("/tokens", data=form(remote)).status_code == 200
+            assert client.post("/tokens", data=form(fresh)).status_code == 400
+            wait_for_decisions(shadow, 2)
+            assert shadow.counts["same"] == 1 and shadow.counts["unknown"] == 1
+            deadline = time.monotonic() + 10
+            while not shadow.candidate.cache.ready():
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            ready = client.get("/readyz").json()["shadow"]
+            assert client.post("/tokens", data=form(fresh)).status_code == 400
+            wait_for_decisions(shadow, 3)
+        assert shadow.counts["would_open"] == 1
+        assert ready["jwks_identity_providers_own_ready"] == 1
+        assert ready["jwks_identity_providers_shared"] == 1
+        # one fetch of the shared key set, for both bundles
+        assert jwks_server.count("/jwks") == 1 and jwks_server.count("/new") == 1
