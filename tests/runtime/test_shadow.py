@@ -77,6 +77,12 @@ def test_compare_names_each_result() -> None:
     assert compare(refused("bad_signature"), refused("condition_failed")) == (SAME, ())
     changed = {**base, "act": {"sub": "u", "email": "e"}}
     assert compare(issued(base), issued(changed)) == (CLAIMS_CHANGED, ("act.email",))
+    # JSON-exact: `true` is not `1`; the order of members is no change
+    flag = {**base, "act": {"sub": "u", "admin": True}}
+    assert compare(issued(flag), issued({**flag, "act": {"sub": "u", "admin": 1}})) == (
+        CLAIMS_CHANGED, ("act.admin",))
+    assert compare(issued(flag), issued({**flag, "act": {"admin": True, "sub": "u"}})) == (
+        SAME, ())
     assert compare(issued(base), refused(UNDECIDED)) == (UNKNOWN, ())
     assert compare(refused(UNDECIDED), issued(base)) == (UNKNOWN, ())
 
