@@ -40,7 +40,6 @@ from .batching import Batcher
 from .errors import KeysNotReady, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
 from .jti import new_jti
-from .model import RuntimeConfig
 from .shadow_candidate import (
     DIVERGENCES,
     DROPPED,
@@ -120,18 +119,20 @@ class Shadow:
         self,
         candidate: Candidate,
         sample: float,
-        live: RuntimeConfig,
+        live: ExchangeState,
         *,
         max_pending: int = MAX_PENDING,
         max_age: float = MAX_AGE_SECONDS,
     ) -> None:
         self.candidate = candidate
         self.sample = sample
+        self.live_sources = live.key_sources
         self.max_pending = max_pending
         self.max_age = max_age
         config = candidate.bundle.config
         # label values: names either bundle knows, never a name taken from a request
-        self.services = frozenset(live.token_providers) | frozenset(config.token_providers)
+        live_services = live.bundle.config.token_providers
+        self.services = frozenset(live_services) | frozenset(config.token_providers)
         self.counts: dict[str, int] = dict.fromkeys(RESULTS, 0)
         self.by_name: dict[tuple[str, str, str], int] = {}
         self._pending: deque[tuple[str, Attempt, float]] = deque()
@@ -202,7 +203,13 @@ class Shadow:
         and log a divergence; returns the result."""
         assert attempt.live is not None
         live = live_outcome(attempt.live)
-        candidate = decide(self.candidate.state, attempt.request, attempt.now)
+        verified = self.candidate.verified
+        if live.identity_provider is not None:  # issued: its signature was verified
+            verified.source = self.live_sources.get(live.identity_provider)
+        try:
+            candidate = decide(self.candidate.state, attempt.request, attempt.now)
+        finally:
+            verified.source = None
         result, changed = compare(live, candidate)
         identity_provider = live.identity_provider or candidate.identity_provider
         service = self._count(result, attempt.request.service, identity_provider)
@@ -249,7 +256,7 @@ class Shadow:
             "sample": self.sample,
             "jwks_identity_providers_own": own,
             "jwks_identity_providers_own_ready": ready,
-            "jwks_identity_providers_shared": len(self.candidate.shared_keys),
+            "identity_providers_sharing_live_keys": len(self.candidate.shared_keys),
         }
 
 

@@ -4,9 +4,11 @@
 the live one (the same secret resolution, so a secret the process lacks refuses start-up), with
 two differences:
 - keys: an identity provider whose key source is identical to a live provider's (same JWKS URL
-  or discovery issuer, same algorithms, same `allow_insecure_http`) uses the live provider's
-  `KeySource`, so the JWKS cache fetches it once; the candidate's other remote providers get a
-  cache of their own, started in the background with the server;
+  or discovery issuer, secret reference or inline key set, same algorithms, same
+  `allow_insecure_http`) uses the live provider's `KeySource`, so the JWKS cache fetches it
+  once, and a token the live side verified with that source is not verified again; the
+  candidate's other remote providers get a cache of their own, started in the background with
+  the server;
 - signing: the candidate's signers never sign (`sign_payload` gives an empty text), so the
   candidate runs the live `exchange()` itself, every step up to but not including signing.
 
@@ -16,7 +18,7 @@ outcome; both are pure functions of their arguments and `now`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -26,7 +28,8 @@ import orjson
 from .bundle import Bundle
 from .errors import ExchangeError, KeysNotReady, StartupError, TemporarilyUnavailable, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
-from .keys import KeySource
+from .jose import ALGORITHMS
+from .keys import KeySource, VerificationKey
 from .model import IdentityProviderSpec
 from .secrets import resolve_all
 from .signing import Signer
@@ -61,6 +64,8 @@ class Candidate:
     cache: JwksCache | None
     #: candidate identity provider -> live identity provider whose keys it uses
     shared_keys: Mapping[str, str]
+    #: set around each decision: the live key source that verified the token, if any
+    verified: VerifiedByLive
 
     @property
     def revision(self) -> str:
@@ -81,28 +86,79 @@ def _never_signs(data: bytes) -> bytes:
 
 
 def key_source_identity(spec: IdentityProviderSpec) -> tuple[Any, ...]:
-    """What makes two remote identity providers' keys the same: where they are fetched from,
-    how (loopback http or not), and which algorithms the fetched set is filtered by."""
+    """What makes two identity providers' keys the same: where they come from (a JWKS URL, an
+    issuer's discovery, the same secret reference, the same inline key set), how (loopback
+    http or not), and which algorithms the keys are filtered by."""
+    inline = None
+    if spec.jwks is not None:
+        inline = orjson.dumps(spec.jwks, default=_thawed, option=orjson.OPT_SORT_KEYS)
     return (
         spec.jwks_url, spec.discovery, spec.issuer if spec.discovery else None,
-        spec.algorithms, spec.allow_insecure_http,
+        spec.secret, inline, spec.algorithms, spec.allow_insecure_http,
     )
 
 
+def _thawed(value: Any) -> dict[str, Any]:
+    """A read-only mapping of the loaded config as a dict, for orjson."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(type(value).__name__)
+
+
+class VerifiedByLive:
+    """The live key source that verified the token being decided, if any (set around each
+    decision by `runtime.shadow.Shadow`): its signature is not checked a second time."""
+
+    __slots__ = ("source",)
+
+    def __init__(self) -> None:
+        self.source: KeySource | None = None
+
+
+class _AlreadyVerified:
+    """A key that verifies: the live side verified this token with the same key source."""
+
+    kid = None
+    algorithms = ALGORITHMS
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        return True
+
+
+_VERIFIED = (_AlreadyVerified(),)
+
+
+class _SharedSource:
+    """A live provider's `KeySource` as the candidate uses it: when the live side verified the
+    token being decided with this very source (`VerifiedByLive`), the candidate's signature
+    step passes without verifying again; otherwise the live source answers."""
+
+    __slots__ = ("source", "verified")
+
+    def __init__(self, source: KeySource, verified: VerifiedByLive) -> None:
+        self.source = source
+        self.verified = verified
+
+    def candidates(self, kid: str | None, alg: str) -> Sequence[VerificationKey]:
+        if self.verified.source is self.source:
+            return _VERIFIED
+        return self.source.candidates(kid, alg)
+
+    def signature_failed(self, kid: str) -> None:
+        self.source.signature_failed(kid)
+
+
 def prepare_candidate(
-    bundle: Bundle,
-    env: Mapping[str, str],
-    live_specs: Mapping[str, IdentityProviderSpec],
-    live_cache: JwksCache | None,
+    bundle: Bundle, env: Mapping[str, str], live: ExchangeState, live_cache: JwksCache | None
 ) -> Candidate:
-    """The candidate for `bundle`, its keys shared with the live cache where identical.
+    """The candidate for `bundle`, its keys shared with the live side's where identical.
 
     Raises `StartupError` (every problem, each prefixed "shadow candidate") when a secret or key
     of the candidate cannot be had.
     """
     try:
         resolved = resolve_all(bundle.config, env)
-        shared, own = _split_remote(bundle, live_specs, live_cache)
+        shared, own = _split_sources(bundle, live)
         cache: JwksCache | None = None
         sources: dict[str, KeySource] = {}
         if own:
@@ -110,41 +166,44 @@ def prepare_candidate(
 
             cache = JwksCache(own)
             sources.update({spec.name: cache.source(spec.name) for spec in own})
-        if live_cache is not None:
-            sources.update({name: live_cache.source(live) for name, live in shared.items()})
+        specs = bundle.config.identity_providers
+        sources.update(
+            {name: live.key_sources[of] for name, of in shared.items()
+             if specs[name].uses_remote_keys}
+        )
         state = build_state(bundle, resolved, sources)
     except StartupError as exc:
         raise StartupError([f"shadow candidate: {problem}" for problem in exc.problems]) from None
+    verified = VerifiedByLive()
+    key_sources = dict(state.key_sources)
+    for name, live_name in shared.items():
+        key_sources[name] = _SharedSource(live.key_sources[live_name], verified)
     signers = {
         kid: _NotSigning(kid, signer.algorithm, _never_signs, None)
         for kid, signer in state.signers.items()
     }
-    state = replace(state, signers=MappingProxyType(signers))
-    return Candidate(bundle, state, cache, MappingProxyType(shared))
+    state = replace(
+        state, key_sources=MappingProxyType(key_sources), signers=MappingProxyType(signers)
+    )
+    return Candidate(bundle, state, cache, MappingProxyType(shared), verified)
 
 
-def _split_remote(
-    bundle: Bundle,
-    live_specs: Mapping[str, IdentityProviderSpec],
-    live_cache: JwksCache | None,
+def _split_sources(
+    bundle: Bundle, live: ExchangeState
 ) -> tuple[dict[str, str], list[IdentityProviderSpec]]:
-    """The candidate's remote providers: those sharing a live provider's keys (name -> live
-    name) and those that need a fetch of their own."""
+    """The candidate's providers whose keys a live provider has (name -> live name), and its
+    remote providers that need a fetch of their own."""
     live_by_source: dict[tuple[Any, ...], str] = {}
-    if live_cache is not None:
-        for name, spec in sorted(live_specs.items()):
-            if spec.uses_remote_keys:
-                live_by_source.setdefault(key_source_identity(spec), name)
+    for name, spec in sorted(live.bundle.config.identity_providers.items()):
+        live_by_source.setdefault(key_source_identity(spec), name)
     shared: dict[str, str] = {}
     own: list[IdentityProviderSpec] = []
     for name, spec in sorted(bundle.config.identity_providers.items()):
-        if not spec.uses_remote_keys:
-            continue
-        live = live_by_source.get(key_source_identity(spec))
-        if live is None:
+        found = live_by_source.get(key_source_identity(spec))
+        if found is not None and found in live.key_sources:
+            shared[name] = found
+        elif spec.uses_remote_keys:
             own.append(spec)
-        else:
-            shared[name] = live
     return shared, own
 
 

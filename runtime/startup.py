@@ -158,9 +158,8 @@ def with_shadow(
     from .shadow import Shadow, ShadowCollector
     from .shadow_candidate import prepare_candidate
 
-    config = runtime.bundle.config
-    prepared = prepare_candidate(candidate, env, config.identity_providers, runtime.cache)
-    shadow = Shadow(prepared, sample, config)
+    prepared = prepare_candidate(candidate, env, runtime.state, runtime.cache)
+    shadow = Shadow(prepared, sample, runtime.state)
     runtime.metrics.registry.register(ShadowCollector(shadow))
     return replace(runtime, shadow=shadow)
 

@@ -18,7 +18,7 @@ import jwt
 import pytest
 
 from tokensmith.runtime.errors import StartupError
-from tokensmith.runtime.exchange import ExchangeRequest, exchange
+from tokensmith.runtime.exchange import ExchangeRequest, Issued, exchange
 from tokensmith.runtime.jti import new_jti
 from tokensmith.runtime.shadow import Attempt, Shadow
 from tokensmith.runtime.shadow_candidate import (
@@ -33,6 +33,7 @@ from tokensmith.runtime.shadow_candidate import (
     compare,
 )
 from tokensmith.runtime.startup import Runtime, ShadowOptions, prepare
+from tokensmith.runtime.static_keys import StaticKeySource
 
 from .http_server import MARKER, World, idp, write_bundle
 from .shadow_bundles import (
@@ -130,18 +131,50 @@ def test_identical_jwks_sources_are_shared_and_new_ones_fetched_apart(tmp_path: 
     candidate["identity_providers"]["fresh"] = idp(
         issuer="https://fresh.example.com/", audience="f", algorithms=["RS256"], jwks_url=other)
     # the same URL with other algorithms filters the fetched set otherwise: not shared
-    candidate["identity_providers"]["es"] = idp(
+    candidate["identity_providers"]["es_remote"] = idp(
         issuer="https://es.remote.example.com/", audience="e", algorithms=["ES256"], jwks_url=url)
     live = write_bundle(tmp_path / "live", live_config)
     cand = write_bundle(tmp_path / "candidate", candidate)
     runtime = prepare(str(live), world.env, ShadowOptions(str(cand)))
     shadow = shadow_of(runtime)
     sources = shadow.candidate.state.key_sources
-    assert sources["renamed"] is runtime.state.key_sources["remote"]
-    assert dict(shadow.candidate.shared_keys) == {"renamed": "remote"}
+    assert sources["renamed"].source is runtime.state.key_sources["remote"]  # type: ignore[attr-defined]
+    # static keys with the same secret reference or inline set are the live objects too
+    assert sources["quickstart"].source is runtime.state.key_sources["quickstart"]  # type: ignore[attr-defined]
+    assert dict(shadow.candidate.shared_keys) == {
+        "es": "es", "quickstart": "quickstart", "renamed": "remote",
+        "rsa": "rsa", "verified": "verified",
+    }
     assert shadow.candidate.cache is not None
-    assert sorted(shadow.candidate.cache.names) == ["es", "fresh"]
+    assert sorted(shadow.candidate.cache.names) == ["es_remote", "fresh"]
     assert runtime.cache is not None and runtime.cache.names == ("remote",)
+
+
+def test_a_token_the_live_side_verified_is_not_verified_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With shared keys the candidate trusts the live side's signature check of an issued
+    token (the signature work is done once), and checks every other token itself."""
+    world = World()
+    runtime = shadowed(world, tmp_path, candidate_config(world, "same"))
+    shadow = shadow_of(runtime)
+    token = world.es_token()
+    issued = live_attempt(runtime, token)
+    refused_live = live_attempt(runtime, token[:-4] + "AAAA")
+    assert isinstance(issued.live, Issued) and isinstance(refused_live.live, Exception)
+    calls: list[str] = []
+    original = StaticKeySource.candidates
+
+    def counting(self: StaticKeySource, kid: str | None, alg: str) -> Any:
+        calls.append(alg)
+        return original(self, kid, alg)
+
+    monkeypatch.setattr(StaticKeySource, "candidates", counting)
+    assert shadow.decide("req-00000001", issued) == SAME
+    assert calls == []  # the candidate did not ask for keys: no second verification
+    assert shadow.decide("req-00000002", refused_live) == SAME  # both refuse
+    assert calls == ["ES256"]  # the candidate checked the signature the live side refused
+    assert shadow.candidate.verified.source is None
 
 
 # -- deciding and counting ---------------------------------------------------------------------
@@ -246,7 +279,7 @@ def test_the_queue_is_bounded_and_sheds_what_waited_too_long(tmp_path: Path) -> 
     world = World()
     runtime = shadowed(world, tmp_path, candidate_config(world, "same"))
     assert runtime.shadow is not None
-    shadow = Shadow(runtime.shadow.candidate, 1.0, runtime.bundle.config,
+    shadow = Shadow(runtime.shadow.candidate, 1.0, runtime.state,
                     max_pending=4, max_age=0.05)
     attempt = live_attempt(runtime, world.hs_token())
 
@@ -270,7 +303,7 @@ def test_sampling_decides_the_share_asked_for(tmp_path: Path) -> None:
     world = World()
     runtime = shadowed(world, tmp_path, candidate_config(world, "same"))
     candidate = shadow_of(runtime).candidate
-    config = runtime.bundle.config
+    config = runtime.state
     assert not any(Shadow(candidate, 0.0, config).sampled() for _ in range(1000))
     assert all(Shadow(candidate, 1.0, config).sampled() for _ in range(1000))
     share = sum(Shadow(candidate, 0.1, config).sampled() for _ in range(20_000)) / 20_000

@@ -156,7 +156,7 @@ def test_a_candidate_too_slow_for_the_traffic_is_shed(world: World, tmp_path: Pa
     runtime = prepare(str(live), world.env, ShadowOptions(str(candidate)))
     assert runtime.shadow is not None
     # a short wait bound, so that the test stays short: ~3 decisions (100 ms each) fit in it
-    shadow = Shadow(runtime.shadow.candidate, 1.0, runtime.bundle.config, max_age=0.25)
+    shadow = Shadow(runtime.shadow.candidate, 1.0, runtime.state, max_age=0.25)
     runtime = replace(runtime, shadow=shadow)
     sent = 40
 
@@ -226,6 +226,8 @@ def test_keys_are_shared_where_identical_and_new_ones_count_unknown_until_fetche
             wait_for_decisions(shadow, 3)
         assert shadow.counts["would_open"] == 1
         assert ready["jwks_identity_providers_own_ready"] == 1
-        assert ready["jwks_identity_providers_shared"] == 1
+        # every live provider's keys, the remote one's and the static ones'
+        sharing = ready["identity_providers_sharing_live_keys"]
+        assert sharing == len(live_config["identity_providers"])
         # one fetch of the shared key set, for both bundles
         assert jwks_server.count("/jwks") == 1 and jwks_server.count("/new") == 1
