@@ -173,8 +173,13 @@ def run(work: Path, names: list[str], requests: int, warmup: int, repeat: int,
     accesslog.configure(open(os.devnull, "wb", buffering=64 * 1024))  # noqa: SIM115
     shadow: Any = None
     if shadow_sample is not None:
+        from tokensmith.runtime import shadow as shadow_module
         from tokensmith.runtime.startup import ShadowOptions
 
+        # decide every sampled exchange, shedding none: the figure is the full cost (under
+        # callgrind, 50 times slower, the time bounds would shed most decisions)
+        shadow_module.TURN_BUDGET_SECONDS = shadow_module.MAX_AGE_SECONDS = float("inf")
+        shadow_module.MAX_PENDING = 1 << 30
         shadow = ShadowOptions(str(work / "plain"), shadow_sample)
     apps = {
         bundle: create_app(prepare(str(work / bundle), env, *([shadow] if shadow else [])))
@@ -195,6 +200,11 @@ def run(work: Path, names: list[str], requests: int, warmup: int, repeat: int,
         figures = runner.run(main())
     for name, (wall, cpu) in figures.items():
         print(f"{name:16s} {wall:8.2f} µs/request wall {cpu:8.2f} µs/request CPU")
+    for bundle, app in apps.items():
+        shadowing = getattr(getattr(app, "tokens", None), "shadow", None)
+        if shadowing is not None and any(shadowing.counts.values()):
+            counts = {k: v for k, v in shadowing.counts.items() if v}
+            print(f"shadow decisions ({bundle}): {counts}", file=sys.stderr)
 
 
 def callgrind(work: Path, names: list[str], shadow_sample: float | None = None) -> None:

@@ -121,14 +121,14 @@ class Shadow:
         sample: float,
         live: ExchangeState,
         *,
-        max_pending: int = MAX_PENDING,
-        max_age: float = MAX_AGE_SECONDS,
+        max_pending: int | None = None,
+        max_age: float | None = None,
     ) -> None:
         self.candidate = candidate
         self.sample = sample
         self.live_sources = live.key_sources
-        self.max_pending = max_pending
-        self.max_age = max_age
+        self.max_pending = MAX_PENDING if max_pending is None else max_pending
+        self.max_age = MAX_AGE_SECONDS if max_age is None else max_age
         config = candidate.bundle.config
         # label values: names either bundle knows, never a name taken from a request
         live_services = live.bundle.config.token_providers
