@@ -20,7 +20,8 @@ import asyncio
 import contextlib
 import contextvars
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -231,32 +232,44 @@ class _Tokens:
 class _ShadowTokens(_Tokens):
     """`/tokens` with a shadow candidate: a sampled exchange is decided live through
     `ObservedExchange` (which notes its `now`), answered as any other, and only once the
-    answer is sent handed to the candidate (`runtime.shadow`)."""
+    answer is sent handed to the candidate (`runtime.shadow`). An exchange that is not sampled
+    runs `_Tokens.exchange` itself, with one context-variable read more."""
 
     def __init__(self, runtime: Runtime, shadow: Shadow) -> None:
         super().__init__(runtime)
         self.shadow = shadow
         self.observed = ObservedExchange(runtime.state, runtime.await_keys)
-        self.decide = self._decide_sampled
+        self.decide = self._decide
 
-    async def exchange(
+    def exchange(
+        self, context: RequestContext, scope: Scope, receive: Receive, send: Send
+    ) -> Coroutine[Any, Any, None]:
+        if self.shadow.sampled():
+            return self._exchange_sampled(context, scope, receive, send)
+        return super().exchange(context, scope, receive, send)
+
+    async def _exchange_sampled(
         self, context: RequestContext, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        # the attempt travels from `_decide_sampled` to here in this request's task only
-        token = _ATTEMPT.set(None)
+        # the attempt travels to `_decide` and back in this request's task only
+        sampled = _Sampled()
+        token = _SAMPLED.set(sampled)
         try:
             await super().exchange(context, scope, receive, send)
-            attempt = _ATTEMPT.get()
-            if attempt is not None and attempt.live is not None and context.status:
-                self.shadow.submit(context.request_id, attempt)
         finally:
-            _ATTEMPT.reset(token)
+            _SAMPLED.reset(token)
+        attempt = sampled.attempt
+        if attempt is not None and attempt.live is not None and context.status:
+            self.shadow.submit(context.request_id, attempt)
 
-    async def _decide_sampled(self, request: ExchangeRequest) -> Issued:
-        if not self.shadow.sampled():
-            return await self.runtime.exchange(request)
-        attempt = Attempt(request)
-        _ATTEMPT.set(attempt)
+    def _decide(self, request: ExchangeRequest) -> Awaitable[Issued]:
+        sampled = _SAMPLED.get()
+        if sampled is None:
+            return self.runtime.exchange(request)
+        sampled.attempt = attempt = Attempt(request)
+        return self._observe(attempt)
+
+    async def _observe(self, attempt: Attempt) -> Issued:
         try:
             issued = await self.observed.exchange(attempt)
         except Exception as exc:
@@ -266,8 +279,17 @@ class _ShadowTokens(_Tokens):
         return issued
 
 
-_ATTEMPT: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
-    "tokensmith_shadow_attempt", default=None
+class _Sampled:
+    """The attempt of a sampled request, once its exchange began."""
+
+    __slots__ = ("attempt",)
+
+    def __init__(self) -> None:
+        self.attempt: Attempt | None = None
+
+
+_SAMPLED: contextvars.ContextVar[_Sampled | None] = contextvars.ContextVar(
+    "tokensmith_shadow_sampled", default=None
 )
 
 
