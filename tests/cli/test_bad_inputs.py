@@ -95,7 +95,8 @@ PATH_CASES = [
     (["compile", "{w}/tokensmith.yaml", "-o", "{w}/plain.txt"], 2, "not a directory"),
     (["diff", "{w}/missing", "{w}/tokensmith.yaml"], 2, "missing"),
     (["diff", "{w}/plain.txt", "{w}/tokensmith.yaml"], 1, "plain.txt:1:1"),
-    (["diff", "{w}/bundle", "{w}/tokensmith.yaml"], 0, "is a bundle"),
+    (["diff", "--bundle", "old", "{w}/bundle", "{w}/tokensmith.yaml"], 0, "is a bundle"),
+    (["diff", "{w}/bundle", "{w}/tokensmith.yaml"], 1, "pass --bundle to read a side as one"),
     (["diff", "{w}/tokensmith.yaml", "{w}/tokensmith.yaml"], 0, "no change"),
 ]
 
@@ -134,7 +135,7 @@ def test_a_literal_secret_is_not_shown_by_another_finding_on_its_line(
 def test_diff_of_a_bundle_with_itself_says_its_note_once(
         workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bundle = str(workdir / "bundle")
-    assert run(["diff", bundle, bundle]) == 0
+    assert run(["diff", "--bundle", "both", bundle, bundle]) == 0
     assert capsys.readouterr().out.count("is a bundle") == 1
 
 

@@ -1,7 +1,9 @@
-"""`tokensmith diff OLD NEW [--format text|markdown|json] [--now EPOCH]`.
+"""`tokensmith diff OLD NEW [--bundle old|new|both] [--format text|markdown|json] [--now EPOCH]`.
 
-OLD and NEW are config files or directories, or bundle directories. The diff is information:
-exit 0 whatever changed; 1 when a side does not pass `check`; 2 when a side cannot be read.
+OLD and NEW are config files or directories; `--bundle` says which are bundle directories
+(never guessed from what a directory holds, since a side may come from a pull request). A
+bundle is read through its `config.json` only: a diff runs no code of either side.
+The diff is information: exit 0 whatever changed; 1 when a side does not pass `check`; 2 when a side cannot be read.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and signing keys field by field, and how every test case's issued claims change. "
         "Exit 0 (a diff is information), 1 when a side does not pass check, 2 on I/O errors.",
     )
-    parser.add_argument("old", metavar="OLD", help="config file or directory, or bundle directory")
-    parser.add_argument("new", metavar="NEW", help="config file or directory, or bundle directory")
+    parser.add_argument("old", metavar="OLD", help="config file or directory (or bundle: --bundle)")
+    parser.add_argument("new", metavar="NEW", help="config file or directory (or bundle: --bundle)")
+    parser.add_argument("--bundle", choices=("old", "new", "both"),
+                        help="read OLD, NEW or both as bundle directories, through their "
+                        "config.json only (no code of a side is ever run)")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                         help="text (default), markdown for a pull request comment, or json")
     parser.add_argument("--now", type=whole_epoch, metavar="EPOCH",
@@ -56,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
     from tokensmith.review.diff import SideError, diff_sides, load_side
 
     sides = []
-    for path in (args.old, args.new):
+    for path, which in ((args.old, "old"), (args.new, "new")):
+        bundle = args.bundle in (which, "both")
         try:
-            sides.append(load_side(path, version=__version__))
+            sides.append(load_side(path, version=__version__, bundle=bundle))
         except SideError as exc:
             print(f"tokensmith diff: {exc}", file=sys.stderr)
             if exc.check is None:
