@@ -186,7 +186,7 @@ class _Tokens:
             issued = await self.runtime.exchange(
                 ExchangeRequest(params.subject_token, params.service)
             )
-            context.identity_provider = issued.identity_provider
+            context.identity_provider, context.verified = issued.identity_provider, True
             answer = orjson.dumps({
                 "access_token": issued.access_token,
                 "issued_token_type": ACCESS_TOKEN_TYPE,
@@ -196,7 +196,10 @@ class _Tokens:
             status, outcome = 200, "issued"
         except ExchangeError as exc:
             status, outcome, answer = exc.status, exc.reason, error_body(exc)
-            context.identity_provider = getattr(exc, "identity_provider", context.identity_provider)
+            if exc.verified_by is not None:
+                context.identity_provider, context.verified = exc.verified_by, True
+            else:
+                context.identity_provider = getattr(exc, "identity_provider", None)
             if isinstance(exc, TemporarilyUnavailable):
                 headers.append((b"retry-after", str(exc.retry_after).encode()))
         except Exception as exc:
@@ -252,7 +255,8 @@ class _Pages:
         return Response(orjson.dumps(body), 200 if ready else 503, headers, _JSON)
 
     async def metrics(self, request: Request) -> Response:
-        return Response(self.runtime.metrics.render(), 200, None, METRICS_CONTENT_TYPE)
+        body = await self.runtime.metrics.render_off_loop()
+        return Response(body, 200, None, METRICS_CONTENT_TYPE)
 
     def document(self, name: str) -> Callable[[Request], Awaitable[Response]]:
         content = self.runtime.documents[name]
