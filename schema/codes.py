@@ -218,6 +218,10 @@ E330 = _error("E330", "key URL is not https",
     "https: another scheme, not absolute, or http to a host that is not loopback")
 E331 = _error("E331", "key URL with a user name or password",
     "that URL holds a user name or password")
+E329 = _error("E329", "key URL with a credential in its query or fragment",
+    "that URL has a fragment, or a query parameter named like a credential (`api_key`, "
+    "`token`, `sig`, ...); `GET /idps` lists key URLs to anyone, and key sets are public, so "
+    "fetching them never needs one")
 E332 = _error("E332", "key URL without a host",
     "that URL has no host")
 E333 = _error("E333", "loopback http not allowed",
