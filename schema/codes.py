@@ -325,6 +325,11 @@ E365 = _error("E365", "test expects an identity provider its service leaves out"
     "a test expects an identity provider that its service's `identity_providers` allow-list "
     "leaves out: the exchange can only fail")
 
+E366 = _error("E366", "test name with a control character",
+    "a test's `name` holds a line break, a tab or another control or format character: "
+    "`tokensmith test` prints names in CI logs, where a line break could write a command the "
+    "CI obeys (GitHub's `::error`, `::add-mask::`)")
+
 
 #: Every catalogued code by its id, in the order above (which is also the docs' order).
 CATALOGUE: Mapping[str, Code] = MappingProxyType(_CATALOGUE)

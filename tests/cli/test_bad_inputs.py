@@ -271,13 +271,19 @@ def test_junit_stays_well_formed_xml_with_control_characters(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from xml.etree import ElementTree
 
-    tests = ('tests:\n  - {name: "a\\x01b", service: orders, token: {iss: '
+    # a test's name may not hold one (E366); claim values, which failures print, still may
+    tests = ('tests:\n  - {name: "a b", service: orders, token: {iss: '
              'https://acme.us.auth0.com/, aud: https://api.example.com/, sub: "\\x02"}, '
              'expect: {claims: {act: {sub: "\\x03"}}}}\n')
     assert run(["test", config_with(tmp_path, tests), "--format", "junit"]) == 1
     suites = ElementTree.fromstring(capsys.readouterr().out)
     case = suites.find("testsuite/testcase")
-    assert case is not None and case.get("name") == "a\\x01b"
+    assert case is not None and case.get("name") == "a b"
+    failure = case.find("failure")
+    assert failure is not None and "\\u0003" in (failure.text or "")
+    named = tests.replace('"a b"', '"a\\x01b"')
+    assert run(["test", config_with(tmp_path, named), "--format", "junit"]) == 1
+    assert "E366" in capsys.readouterr().err
 
 
 # --- explain ------------------------------------------------------------------------------------
