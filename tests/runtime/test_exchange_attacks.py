@@ -1,4 +1,4 @@
-"""Groups A and B of the attack catalogue (`research/jwt-attacks.md`) sent through `exchange()`.
+"""Groups A and B of the attack catalogue (`docs/threat-model.md`) sent through `exchange()`.
 
 Each test names its row. Every refusal is checked for the exact error class and code, the
 `reason`, and a description that is one of the fixed sentences echoing nothing of the request

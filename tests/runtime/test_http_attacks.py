@@ -1,4 +1,4 @@
-"""Attack catalogue rows (groups A, B, D of research/jwt-attacks.md) sent over real HTTP.
+"""Attack catalogue rows (groups A, B, D of docs/threat-model.md) sent over real HTTP.
 
 Each attack checks the status, the RFC error code, that no token was issued, and that the error
 description leaks nothing (no marker from the token, no provider name, key id or URL).
