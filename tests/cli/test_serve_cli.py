@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.runtime.http_server import free_port, serving
+from tests.support.http_server import free_port, serving
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "examples" / "quickstart"

@@ -2,7 +2,7 @@
 
 Each test names its row. Every refusal is checked for the exact error class and code, the
 `reason`, and a description that is one of the fixed sentences echoing nothing of the request
-(`test_exchange_world.refused`). A07's "no outbound request" is also checked: the socket layer
+(`tests/support/exchange_world.py` `refused`). A07's "no outbound request" is also checked: the socket layer
 is replaced by a tripwire for every test of this module.
 """
 
@@ -19,9 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from tokensmith.runtime.errors import InvalidRequest
-
-from .test_exchange_world import (
+from tests.support.exchange_world import (
     AUD_A_SECRET,
     AUTH0,
     AUTH0_AUD,
@@ -46,6 +44,7 @@ from .test_exchange_world import (
     rs256,
     run,
 )
+from tokensmith.runtime.errors import InvalidRequest
 
 
 @pytest.fixture(autouse=True)

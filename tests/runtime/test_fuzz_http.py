@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.http_server import World, form, running
 from tokensmith.runtime.app import create_app
-
-from .http_server import World, form, running
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 CONTENT_TYPES = [

@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from .http_server import MARKER, RunningServer, World, form
+from tests.support.http_server import MARKER, RunningServer, World, form
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .http_server import ISSUER_HS, MARKER, RunningServer, World, form
+from tests.support.http_server import ISSUER_HS, MARKER, RunningServer, World, form
 
 LEAKS = (MARKER, "quickstart", "rsa-1", "es-1", "login.example.com", "rsa.example.com", "sbk_test")
 

@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from tokensmith.runtime.errors import StartupError
-from tokensmith.runtime.jwks import JwksCache
-
-from .jwks_server import (
+from tests.support.jwks_server import (
     POLICY,
     FaultServer,
     Reply,
@@ -22,6 +19,8 @@ from .jwks_server import (
     running,
     until,
 )
+from tokensmith.runtime.errors import StartupError
+from tokensmith.runtime.jwks import JwksCache
 
 K1, K2 = TestKey("k1"), TestKey("k2")
 WELL_KNOWN = "/.well-known/openid-configuration"

@@ -15,11 +15,8 @@ from typing import Any
 
 import pytest
 
-from tokensmith.runtime.errors import KeysNotReady, StartupError
-from tokensmith.runtime.jwks import JwksCache, JwksPolicy
-
-from .http_server import free_port
-from .jwks_server import (
+from tests.support.http_server import free_port
+from tests.support.jwks_server import (
     POLICY,
     FaultServer,
     Reply,
@@ -32,6 +29,8 @@ from .jwks_server import (
     tls_contexts,
     until,
 )
+from tokensmith.runtime.errors import KeysNotReady, StartupError
+from tokensmith.runtime.jwks import JwksCache, JwksPolicy
 
 K1 = TestKey("k1")
 DEADLINE = POLICY.fetch_deadline

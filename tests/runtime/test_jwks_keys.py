@@ -17,11 +17,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tokensmith.runtime.errors import KeysNotReady
-from tokensmith.runtime.jwks import JwksCache, JwksCollector
-
-from .http_server import free_port
-from .jwks_server import (
+from tests.support.http_server import free_port
+from tests.support.jwks_server import (
     POLICY,
     FaultServer,
     Reply,
@@ -34,6 +31,8 @@ from .jwks_server import (
     running,
     until,
 )
+from tokensmith.runtime.errors import KeysNotReady
+from tokensmith.runtime.jwks import JwksCache, JwksCollector
 
 K1, K2, K3, K4, K5 = (TestKey(f"k{i}") for i in range(1, 6))
 E1 = TestKey("e1", "ec")

@@ -21,10 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 
-from tokensmith.runtime.errors import ExchangeError, StartupError
-from tokensmith.runtime.verification_keys import looks_like_public_key
-
-from .compiled_world import (
+from tests.support.compiled_world import (
     ENV,
     LOOP_CONFIG,
     NOW,
@@ -32,6 +29,8 @@ from .compiled_world import (
     compiled_service,
     exchange_for,
 )
+from tokensmith.runtime.errors import ExchangeError, StartupError
+from tokensmith.runtime.verification_keys import looks_like_public_key
 
 IDP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
 DER = IDP_KEY.public_bytes(

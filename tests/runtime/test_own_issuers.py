@@ -18,9 +18,7 @@ import httpx
 import jwt
 import pytest
 
-from tokensmith.runtime.errors import ExchangeError
-
-from .compiled_world import (
+from tests.support.compiled_world import (
     ENV,
     LOOP_CONFIG,
     NOW,
@@ -31,7 +29,8 @@ from .compiled_world import (
     exchange_for,
     upstream_token,
 )
-from .http_server import serving
+from tests.support.http_server import serving
+from tokensmith.runtime.errors import ExchangeError
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.http_server import World, form
 from tokensmith.runtime.app import create_app
 from tokensmith.runtime.startup import Runtime
-
-from .http_server import World, form
 
 SCOPE: dict[str, Any] = {
     "type": "http", "method": "POST", "path": "/tokens", "raw_path": b"/tokens",
