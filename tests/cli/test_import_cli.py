@@ -35,6 +35,7 @@ def imported(tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_the_imported_config_passes_check_through_the_real_cli(imported: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "tokensmith", "check", str(imported)],
                           capture_output=True, text=True, timeout=60)

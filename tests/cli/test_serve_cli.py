@@ -18,6 +18,8 @@ import pytest
 
 from tests.support.http_server import free_port, serving
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "examples" / "quickstart"
 MARKER = "Zq7MARKERzq7"

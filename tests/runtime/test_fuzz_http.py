@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from tests.support.http_server import World, form, running
 from tokensmith.runtime.app import create_app
 
+pytestmark = pytest.mark.slow
+
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 CONTENT_TYPES = [
     "application/x-www-form-urlencoded",

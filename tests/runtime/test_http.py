@@ -13,6 +13,8 @@ import pytest
 
 from tests.support.http_server import MARKER, RunningServer, World, form
 
+pytestmark = pytest.mark.slow
+
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 

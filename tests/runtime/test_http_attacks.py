@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.http_server import ISSUER_HS, MARKER, RunningServer, World, form
 
+pytestmark = pytest.mark.slow
+
 LEAKS = (MARKER, "quickstart", "rsa-1", "es-1", "login.example.com", "rsa.example.com", "sbk_test")
 
 

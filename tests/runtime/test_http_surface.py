@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.support.http_server import KEEP_MAPPING, World, _public_jwk, form, idp, running
 from tokensmith.runtime.app import create_app
 
+pytestmark = pytest.mark.slow
+
 ALLOWED = "https://app.example.com"
 
 

@@ -43,6 +43,7 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+@pytest.mark.slow
 def test_c11_kidless_token_and_a_single_kidless_key() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -60,6 +61,7 @@ def test_c11_kidless_token_and_a_single_kidless_key() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c11_kidless_token_is_tried_against_a_few_compatible_keys_only() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -83,6 +85,7 @@ def test_c11_kidless_token_is_tried_against_a_few_compatible_keys_only() -> None
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c12_duplicate_kid_tries_every_key_of_that_kid() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -99,6 +102,7 @@ def test_c12_duplicate_kid_tries_every_key_of_that_kid() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c13_rotation_is_accepted_after_exactly_one_refetch() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -116,6 +120,7 @@ def test_c13_rotation_is_accepted_after_exactly_one_refetch() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c13_new_kid_within_the_cooldown_waits_for_the_cooldown() -> None:
     policy = dataclasses.replace(POLICY, unknown_kid_cooldown=1.0)
 
@@ -140,6 +145,7 @@ def test_c13_new_kid_within_the_cooldown_waits_for_the_cooldown() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c14_same_kid_with_new_material_after_one_rate_limited_refetch() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -171,6 +177,7 @@ async def flood(cache: JwksCache, name: str, n: int) -> list[float]:
     return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
+@pytest.mark.slow
 def test_c15_random_kid_flood_fetches_once_per_cooldown_and_fails_fast() -> None:
     # a 2 s cooldown: two floods of 1,000 fit in it even on a loaded machine
     policy = dataclasses.replace(POLICY, unknown_kid_cooldown=2.0)
@@ -194,6 +201,7 @@ def test_c15_random_kid_flood_fetches_once_per_cooldown_and_fails_fast() -> None
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c16_stampede_at_cold_start_makes_exactly_one_fetch() -> None:
     policy = dataclasses.replace(POLICY, fetch_deadline=3.0)  # no timeout on a loaded machine
 
@@ -228,6 +236,7 @@ def test_c16_stampede_on_a_down_provider_is_bounded_by_the_backoff() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c17_removed_key_is_refused_within_one_ttl() -> None:
     policy = dataclasses.replace(POLICY, ttl_min=1.0)  # max-age=0 -> 1 s
 
@@ -278,6 +287,7 @@ BAD_KEYS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
+@pytest.mark.slow
 def test_c19_c20_c21_bad_keys_are_dropped_counted_logged_once_good_kept(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -310,6 +320,7 @@ def test_c19_c20_c21_bad_keys_are_dropped_counted_logged_once_good_kept(
     assert K2.private_jwk()["d"] not in logged and K2.jwk()["n"] not in logged
 
 
+@pytest.mark.slow
 def test_c24_first_request_racing_the_initial_fetch_waits_then_succeeds() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -335,6 +346,7 @@ async def max_tick_gap(seconds: float) -> float:
     return worst
 
 
+@pytest.mark.slow
 def test_c25_c26_a_hung_provider_delays_neither_the_loop_nor_another_provider() -> None:
     policy = dataclasses.replace(POLICY, fetch_deadline=2.0)
 
@@ -363,6 +375,7 @@ def test_c25_c26_a_hung_provider_delays_neither_the_loop_nor_another_provider() 
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c26_a_flooded_slow_provider_does_not_slow_another() -> None:
     async def scenario() -> None:
         with FaultServer() as slow, FaultServer() as good:
@@ -383,6 +396,7 @@ def test_c26_a_flooded_slow_provider_does_not_slow_another() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_metrics_and_status_show_no_urls_and_render_for_prometheus() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -409,6 +423,7 @@ def test_metrics_and_status_show_no_urls_and_render_for_prometheus() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_lifecycle_waiting_before_start_twice_started_and_closing_during_a_hang() -> None:
     async def scenario() -> None:
         with FaultServer() as server, FaultServer() as hung:

@@ -119,6 +119,7 @@ def post(url: str, token: str, service: str) -> httpx.Response:
     return httpx.post(url + "/tokens", data=form, timeout=10)
 
 
+@pytest.mark.slow
 def test_an_issued_token_posted_back_over_http_is_refused(server: str) -> None:
     now = int(time.time())
     claims = {"iss": UPSTREAM, "aud": "upstream-api", "sub": "user-1", "iat": now, "exp": now + 300}
