@@ -300,6 +300,7 @@ claim_values = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @example(claims={"iss": SUPABASE, "aud": "authenticated", "exp": int(NOW) + 60}, extra="\u0000")
 @given(claims=st.fixed_dictionaries({}, optional=claim_values), extra=json_values)

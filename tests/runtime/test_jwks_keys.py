@@ -219,6 +219,7 @@ def test_c16_stampede_at_cold_start_makes_exactly_one_fetch() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c16_stampede_on_a_down_provider_is_bounded_by_the_backoff() -> None:
     port = free_port()
 

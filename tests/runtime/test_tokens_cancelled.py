@@ -37,6 +37,7 @@ def _access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [json.loads(r.getMessage()) for r in caplog.records if r.name == "tokensmith.access"]
 
 
+@pytest.mark.slow
 def test_a_request_cancelled_while_reading_its_body_is_counted_and_logged(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
