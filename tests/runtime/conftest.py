@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.http_server import RunningServer, World, running
 from tokensmith.runtime import caches
 from tokensmith.runtime.app import create_app
+
+from ..support.http_server import RunningServer, World, running
 
 
 @pytest.fixture(scope="module")

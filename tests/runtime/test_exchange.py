@@ -14,7 +14,22 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm
 
-from tests.support.exchange_world import (
+from tokensmith.runtime.errors import (
+    ExchangeError,
+    InvalidRequest,
+    InvalidTarget,
+    KeysNotReady,
+    StartupError,
+    UnknownKeyId,
+)
+from tokensmith.runtime.exchange import decide
+from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES, issue_claims
+from tokensmith.runtime.keys import VerificationKey
+from tokensmith.runtime.model import IdentityProviderSpec
+from tokensmith.runtime.secrets import resolve_all
+from tokensmith.runtime.state import build_state
+
+from ..support.exchange_world import (
     AUD_A_SECRET,
     AUTH0,
     AUTH0_AUD,
@@ -43,20 +58,6 @@ from tests.support.exchange_world import (
     run,
     state,
 )
-from tokensmith.runtime.errors import (
-    ExchangeError,
-    InvalidRequest,
-    InvalidTarget,
-    KeysNotReady,
-    StartupError,
-    UnknownKeyId,
-)
-from tokensmith.runtime.exchange import decide
-from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES, issue_claims
-from tokensmith.runtime.keys import VerificationKey
-from tokensmith.runtime.model import IdentityProviderSpec
-from tokensmith.runtime.secrets import resolve_all
-from tokensmith.runtime.state import build_state
 
 
 def test_issued_hs256_token_verifies_with_state_backeds_convention() -> None:

@@ -2,8 +2,8 @@
 
 Each test names its row. Every refusal is checked for the exact error class and code, the
 `reason`, and a description that is one of the fixed sentences echoing nothing of the request
-(`tests/support/exchange_world.py` `refused`). A07's "no outbound request" is also checked: the socket layer
-is replaced by a tripwire for every test of this module.
+(`refused` in `tests/support/exchange_world.py`). A07's "no outbound request" is also checked:
+the socket layer is replaced by a tripwire for every test of this module.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from tests.support.exchange_world import (
+from tokensmith.runtime.errors import InvalidRequest
+
+from ..support.exchange_world import (
     AUD_A_SECRET,
     AUTH0,
     AUTH0_AUD,
@@ -44,7 +46,6 @@ from tests.support.exchange_world import (
     rs256,
     run,
 )
-from tokensmith.runtime.errors import InvalidRequest
 
 
 @pytest.fixture(autouse=True)

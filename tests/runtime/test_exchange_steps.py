@@ -18,7 +18,14 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.support.exchange_world import (
+from tokensmith.runtime import exchange as exchange_module
+from tokensmith.runtime.errors import ExchangeError
+from tokensmith.runtime.exchange import MAX_SUBJECT_TOKEN_LENGTH, STEPS, ExchangeRequest, exchange
+from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES
+from tokensmith.runtime.secrets import resolve_all
+from tokensmith.runtime.state import ExchangeState, build_state
+
+from ..support.exchange_world import (
     ENV,
     GITHUB_KEY,
     NOW,
@@ -27,12 +34,6 @@ from tests.support.exchange_world import (
     bundle,
     new_jti,
 )
-from tokensmith.runtime import exchange as exchange_module
-from tokensmith.runtime.errors import ExchangeError
-from tokensmith.runtime.exchange import MAX_SUBJECT_TOKEN_LENGTH, STEPS, ExchangeRequest, exchange
-from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES
-from tokensmith.runtime.secrets import resolve_all
-from tokensmith.runtime.state import ExchangeState, build_state
 
 Mapping_ = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 

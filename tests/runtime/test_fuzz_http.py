@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.http_server import World, form, running
 from tokensmith.runtime.app import create_app
+
+from ..support.http_server import World, form, running
 
 pytestmark = pytest.mark.slow
 

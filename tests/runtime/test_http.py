@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.support.http_server import MARKER, RunningServer, World, form
+from ..support.http_server import MARKER, RunningServer, World, form
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.http_server import ISSUER_HS, MARKER, RunningServer, World, form
+from ..support.http_server import ISSUER_HS, MARKER, RunningServer, World, form
 
 pytestmark = pytest.mark.slow
 

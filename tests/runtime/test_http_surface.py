@@ -17,8 +17,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.http_server import KEEP_MAPPING, World, _public_jwk, form, idp, running
 from tokensmith.runtime.app import create_app
+
+from ..support.http_server import KEEP_MAPPING, World, _public_jwk, form, idp, running
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.jwks_server import (
+from tokensmith.runtime.errors import StartupError
+from tokensmith.runtime.jwks import JwksCache
+
+from ..support.jwks_server import (
     POLICY,
     FaultServer,
     Reply,
@@ -19,8 +22,6 @@ from tests.support.jwks_server import (
     running,
     until,
 )
-from tokensmith.runtime.errors import StartupError
-from tokensmith.runtime.jwks import JwksCache
 
 K1, K2 = TestKey("k1"), TestKey("k2")
 WELL_KNOWN = "/.well-known/openid-configuration"

@@ -15,8 +15,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.http_server import free_port
-from tests.support.jwks_server import (
+from tokensmith.runtime.errors import KeysNotReady, StartupError
+from tokensmith.runtime.jwks import JwksCache, JwksPolicy
+
+from ..support.http_server import free_port
+from ..support.jwks_server import (
     POLICY,
     FaultServer,
     Reply,
@@ -29,8 +32,6 @@ from tests.support.jwks_server import (
     tls_contexts,
     until,
 )
-from tokensmith.runtime.errors import KeysNotReady, StartupError
-from tokensmith.runtime.jwks import JwksCache, JwksPolicy
 
 K1 = TestKey("k1")
 DEADLINE = POLICY.fetch_deadline

@@ -17,8 +17,11 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tests.support.http_server import free_port
-from tests.support.jwks_server import (
+from tokensmith.runtime.errors import KeysNotReady
+from tokensmith.runtime.jwks import JwksCache, JwksCollector
+
+from ..support.http_server import free_port
+from ..support.jwks_server import (
     POLICY,
     FaultServer,
     Reply,
@@ -31,8 +34,6 @@ from tests.support.jwks_server import (
     running,
     until,
 )
-from tokensmith.runtime.errors import KeysNotReady
-from tokensmith.runtime.jwks import JwksCache, JwksCollector
 
 K1, K2, K3, K4, K5 = (TestKey(f"k{i}") for i in range(1, 6))
 E1 = TestKey("e1", "ec")

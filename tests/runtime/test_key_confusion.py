@@ -21,7 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 
-from tests.support.compiled_world import (
+from tokensmith.runtime.errors import ExchangeError, StartupError
+from tokensmith.runtime.verification_keys import looks_like_public_key
+
+from ..support.compiled_world import (
     ENV,
     LOOP_CONFIG,
     NOW,
@@ -29,8 +32,6 @@ from tests.support.compiled_world import (
     compiled_service,
     exchange_for,
 )
-from tokensmith.runtime.errors import ExchangeError, StartupError
-from tokensmith.runtime.verification_keys import looks_like_public_key
 
 IDP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
 DER = IDP_KEY.public_bytes(

@@ -18,7 +18,9 @@ import httpx
 import jwt
 import pytest
 
-from tests.support.compiled_world import (
+from tokensmith.runtime.errors import ExchangeError
+
+from ..support.compiled_world import (
     ENV,
     LOOP_CONFIG,
     NOW,
@@ -29,8 +31,7 @@ from tests.support.compiled_world import (
     exchange_for,
     upstream_token,
 )
-from tests.support.http_server import serving
-from tokensmith.runtime.errors import ExchangeError
+from ..support.http_server import serving
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 

@@ -12,13 +12,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.support.http_server import private_pem
 from tokensmith.runtime.errors import StartupError
 from tokensmith.runtime.model import RuntimeConfig, SecretRef, parse_config
 from tokensmith.runtime.secrets import SecretError, resolve_all, resolve_secret
 from tokensmith.runtime.signing import Signer
 from tokensmith.runtime.static_keys import StaticKeySource
 from tokensmith.runtime.vault import keygen, parse_key, seal
+
+from ..support.http_server import private_pem
 
 RSA_KEY = rsa.generate_private_key(65537, 2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.http_server import World, form
 from tokensmith.runtime.app import create_app
 from tokensmith.runtime.startup import Runtime
+
+from ..support.http_server import World, form
 
 SCOPE: dict[str, Any] = {
     "type": "http", "method": "POST", "path": "/tokens", "raw_path": b"/tokens",
