@@ -43,7 +43,7 @@ from tokensmith.runtime.exchange import ExchangeRequest, exchange
 from tokensmith.runtime.jose import MAX_TOKEN_LENGTH, parse_compact
 from tokensmith.runtime.startup import prepare
 
-from .http_server import config, idp, token_provider, write_bundle
+from ..support.http_server import config, idp, token_provider, write_bundle
 
 ALGS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
         "ES256", "ES384", "ES512", "EdDSA"]  # fmt: skip

@@ -18,7 +18,7 @@ import pytest
 
 from tokensmith.runtime.app import create_app
 
-from .http_server import World
+from ..support.http_server import World
 from .test_metrics_exposure import call
 
 SLASHED = ["/idps/", "/.well-known/jwks.json/", "/token-providers/", "/healthz/", "/readyz/",

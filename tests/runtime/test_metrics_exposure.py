@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tokensmith.runtime.app import create_app
 from tokensmith.runtime.startup import prepare
 
-from .http_server import (
+from ..support.http_server import (
     _RSA_KEY,
     AUDIENCE_HS,
     ISSUER_HS,

@@ -20,7 +20,7 @@ from tokensmith.runtime.errors import ExchangeError, InvalidRequest
 from tokensmith.runtime.exchange import ExchangeRequest, exchange
 from tokensmith.runtime.jose import MAX_CONTAINERS, parse_compact
 
-from .http_server import World
+from ..support.http_server import World
 
 
 def b64(data: bytes) -> str:
