@@ -32,6 +32,7 @@ AUTH0_SERVE = "tokensmith serve bundle/ --port 8080"
 WALKTHROUGH = "tokensmith compile examples/quickstart -o bundle/"
 
 
+@pytest.mark.slow
 def test_readme_check_error_is_what_check_prints(tmp_path: Path) -> None:
     yaml_text = re.search(r"```yaml\n(.+?)```", README, re.S)
     console = re.search(r"```console\n\$ tokensmith check tokensmith.yaml\n(.+?)\$ echo", README, re.S)
@@ -158,7 +159,15 @@ def test_the_walkthrough_without_auth0_runs_as_written(tmp_path: Path) -> None:
         if command.startswith("curl"):
             _same_response(shown, printed)
         else:
-            assert printed == shown, command
+            assert _without_access_log(printed) == shown, command
+
+
+def _without_access_log(printed: str) -> str:
+    """The server's access log (one JSON line per request, on standard error) is flushed every
+    half second and at shutdown, so whether a line shows before `kill %1` depends on timing; the
+    README says so and leaves them out."""
+    lines = printed.splitlines(keepends=True)
+    return "".join(line for line in lines if not line.startswith('{"time":'))
 
 
 def _same_response(shown: str, printed: str) -> None:

@@ -95,7 +95,8 @@ PATH_CASES = [
     (["compile", "{w}/tokensmith.yaml", "-o", "{w}/plain.txt"], 2, "not a directory"),
     (["diff", "{w}/missing", "{w}/tokensmith.yaml"], 2, "missing"),
     (["diff", "{w}/plain.txt", "{w}/tokensmith.yaml"], 1, "plain.txt:1:1"),
-    (["diff", "{w}/bundle", "{w}/tokensmith.yaml"], 0, "is a bundle"),
+    (["diff", "--bundle", "old", "{w}/bundle", "{w}/tokensmith.yaml"], 0, "is a bundle"),
+    (["diff", "{w}/bundle", "{w}/tokensmith.yaml"], 1, "pass --bundle to read a side as one"),
     (["diff", "{w}/tokensmith.yaml", "{w}/tokensmith.yaml"], 0, "no change"),
 ]
 
@@ -134,7 +135,7 @@ def test_a_literal_secret_is_not_shown_by_another_finding_on_its_line(
 def test_diff_of_a_bundle_with_itself_says_its_note_once(
         workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bundle = str(workdir / "bundle")
-    assert run(["diff", bundle, bundle]) == 0
+    assert run(["diff", "--bundle", "both", bundle, bundle]) == 0
     assert capsys.readouterr().out.count("is a bundle") == 1
 
 
@@ -270,13 +271,19 @@ def test_junit_stays_well_formed_xml_with_control_characters(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from xml.etree import ElementTree
 
-    tests = ('tests:\n  - {name: "a\\x01b", service: orders, token: {iss: '
+    # a test's name may not hold one (E366); claim values, which failures print, still may
+    tests = ('tests:\n  - {name: "a b", service: orders, token: {iss: '
              'https://acme.us.auth0.com/, aud: https://api.example.com/, sub: "\\x02"}, '
              'expect: {claims: {act: {sub: "\\x03"}}}}\n')
     assert run(["test", config_with(tmp_path, tests), "--format", "junit"]) == 1
     suites = ElementTree.fromstring(capsys.readouterr().out)
     case = suites.find("testsuite/testcase")
-    assert case is not None and case.get("name") == "a\\x01b"
+    assert case is not None and case.get("name") == "a b"
+    failure = case.find("failure")
+    assert failure is not None and "\\u0003" in (failure.text or "")
+    named = tests.replace('"a b"', '"a\\x01b"')
+    assert run(["test", config_with(tmp_path, named), "--format", "junit"]) == 1
+    assert "E366" in capsys.readouterr().err
 
 
 # --- explain ------------------------------------------------------------------------------------
@@ -408,6 +415,7 @@ def test_import_output_that_exists(tmp_path: Path, capsys: pytest.CaptureFixture
 
 # --- vault --------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_vault_bad_keys_and_inputs_never_echo_the_secret() -> None:
     key = cli("vault", "keygen").stdout.strip()
     marker = "hunter2-VAULT-MARKER"
@@ -429,6 +437,7 @@ def test_vault_bad_keys_and_inputs_never_echo_the_secret() -> None:
 
 # --- the real entry point: what used to end in a traceback ---------------------------------------
 
+@pytest.mark.slow
 def test_former_tracebacks_through_the_real_entry_point(workdir: Path) -> None:
     config = str(workdir / "tokensmith.yaml")
     (workdir / "nan-idps.json").write_text('{"idps": [{"iss": "https://a.example/", '
@@ -446,6 +455,7 @@ def test_former_tracebacks_through_the_real_entry_point(workdir: Path) -> None:
         assert done.stderr.startswith(("tokensmith", "usage:")), done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [
     ["vault", "encrypt"],
     ["explain", "{w}/tokensmith.yaml", "--service", "orders", "--token", "-"],
@@ -461,6 +471,7 @@ def test_a_closed_standard_input_is_an_io_error(workdir: Path, args: list[str]) 
     assert "standard input is closed" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_output_that_cannot_be_written_is_an_io_error() -> None:
     with open("/dev/full", "w") as full:

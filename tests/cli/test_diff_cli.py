@@ -26,6 +26,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fmt", "suffix"), [("text", "txt"), ("markdown", "md"), ("json", "json")])
 def test_the_diff_of_two_revisions_matches_the_golden_file(fmt: str, suffix: str) -> None:
     done = run_cli("diff", OLD, NEW, "--format", fmt, "--now", NOW)
@@ -59,7 +60,7 @@ def test_a_bundle_diffs_against_a_config_with_the_other_sides_cases(
     bundle = tmp_path / "bundle"
     assert main(["compile", OLD, "-o", str(bundle)]) == 0
     capsys.readouterr()
-    assert main(["diff", str(bundle), NEW, "--now", NOW]) == 0
+    assert main(["diff", "--bundle", "old", str(bundle), NEW, "--now", NOW]) == 0
     out = capsys.readouterr().out
     assert "  mapping.role: (absent) -> <- $.app_metadata.role" in out  # mapping kept in bundle
     assert "identity provider supabase: removed" in out
@@ -110,6 +111,7 @@ def test_a_rotated_sealed_secret_is_shown_by_fingerprint_only(
     assert "{encrypted} (sha256 " in out
 
 
+@pytest.mark.slow
 def test_the_ci_example_posts_the_markdown_diff_against_the_base_branch(tmp_path: Path) -> None:
     """Run the workflow's diff step, as written, in a git repository with two revisions."""
     from ruamel.yaml import YAML

@@ -22,7 +22,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.runtime.http_server import serving
+from tests.support.http_server import serving
 
 from .test_serve_cli import MARKER, tokensmith
 

@@ -35,8 +35,8 @@ from tokensmith.runtime.shadow_candidate import (
 from tokensmith.runtime.startup import Runtime, ShadowOptions, prepare
 from tokensmith.runtime.static_keys import StaticKeySource
 
-from .http_server import MARKER, World, idp, write_bundle
-from .shadow_bundles import (
+from ..support.http_server import MARKER, World, idp, write_bundle
+from ..support.shadow_bundles import (
     PARTNER_ISSUER,
     RAISING,
     SUB_ONLY,

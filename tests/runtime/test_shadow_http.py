@@ -26,8 +26,8 @@ from tokensmith.runtime.app import create_app
 from tokensmith.runtime.shadow import Shadow
 from tokensmith.runtime.startup import Runtime, ShadowOptions, prepare
 
-from .http_server import World, form, idp, running, write_bundle
-from .shadow_bundles import ACCEPT_ALL, RAISING, REFUSE_ALL, SLOW, write_with_mappings
+from ..support.http_server import World, form, idp, running, write_bundle
+from ..support.shadow_bundles import ACCEPT_ALL, RAISING, REFUSE_ALL, SLOW, write_with_mappings
 
 pytestmark = pytest.mark.slow
 
@@ -181,7 +181,7 @@ def test_a_candidate_too_slow_for_the_traffic_is_shed(world: World, tmp_path: Pa
 def test_keys_are_shared_where_identical_and_new_ones_count_unknown_until_fetched(
     world: World, tmp_path: Path
 ) -> None:
-    from .jwks_server import FaultServer, Reply
+    from ..support.jwks_server import FaultServer, Reply
 
     key = world.rsa_key
     jwk = {**jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True),
