@@ -261,28 +261,45 @@ class Shadow:
 
 
 class ShadowCollector(Collector):
-    """`Shadow`'s counters as Prometheus counters, at scrape time."""
+    """A shadow's counters as Prometheus counters, at scrape time; `frozen()` is a copy of this
+    moment's numbers, which a scrape renders off the event loop (`Metrics.render_off_loop`)."""
 
-    def __init__(self, shadow: Shadow) -> None:
-        self.shadow = shadow
+    def __init__(
+        self,
+        numbers: Callable[[], tuple[Mapping[str, int], Mapping[tuple[str, str, str], int]]],
+        revision: str,
+        sample: float,
+    ) -> None:
+        self.numbers = numbers
+        self.revision = revision
+        self.sample = sample
+
+    @classmethod
+    def of(cls, shadow: Shadow) -> ShadowCollector:
+        return cls(lambda: (shadow.counts, shadow.by_name), shadow.revision, shadow.sample)
+
+    def frozen(self) -> ShadowCollector:
+        counts, by_name = self.numbers()
+        copy = (dict(counts), dict(by_name))
+        return ShadowCollector(lambda: copy, self.revision, self.sample)
 
     def collect(self) -> Iterator[Metric]:
-        shadow = self.shadow
+        counts, by_name = self.numbers()
         total = CounterMetricFamily(
             "tokensmith_shadow_decisions",
             "Shadow decisions of the candidate bundle by result.", labels=("result",))
-        for result, count in shadow.counts.items():
+        for result, count in counts.items():
             total.add_metric((result,), count)
         yield total
-        by_name = CounterMetricFamily(
+        by_names = CounterMetricFamily(
             "tokensmith_shadow_decisions_by_name",
             "Shadow decisions by result, service and identity provider (names either bundle "
             "knows; empty otherwise).", labels=("result", "service", "identity_provider"))
-        for key, count in sorted(shadow.by_name.items()):
-            by_name.add_metric(key, count)
-        yield by_name
+        for key, count in sorted(by_name.items()):
+            by_names.add_metric(key, count)
+        yield by_names
         info = GaugeMetricFamily(
             "tokensmith_shadow_info", "The shadow candidate bundle; the value is always 1.",
             labels=("revision", "sample"))
-        info.add_metric((shadow.revision, repr(shadow.sample)), 1)
+        info.add_metric((self.revision, repr(self.sample)), 1)
         yield info

@@ -160,7 +160,7 @@ def with_shadow(
 
     prepared = prepare_candidate(candidate, env, runtime.state, runtime.cache)
     shadow = Shadow(prepared, sample, runtime.state)
-    runtime.metrics.registry.register(ShadowCollector(shadow))
+    runtime.metrics.register(ShadowCollector.of(shadow))
     return replace(runtime, shadow=shadow)
 
 
