@@ -204,7 +204,7 @@ class Shadow:
         assert attempt.live is not None
         live = live_outcome(attempt.live)
         verified = self.candidate.verified
-        if live.identity_provider is not None:  # issued: its signature was verified
+        if live.identity_provider is not None:  # the live side verified the signature
             verified.source = self.live_sources.get(live.identity_provider)
         try:
             candidate = decide(self.candidate.state, attempt.request, attempt.now)
@@ -227,9 +227,11 @@ class Shadow:
         return result
 
     def _count(self, result: str, service: str, identity_provider: str | None) -> str:
-        """Count one decision; returns the service label (empty for a name no bundle knows)."""
+        """Count one decision; returns the service label: the service when a bundle knows it and
+        a signature verified (as the exchange metrics label, so that unauthenticated requests
+        add no series), else empty."""
         self.counts[result] += 1
-        label = service if service in self.services else ""
+        label = service if identity_provider and service in self.services else ""
         key = (result, label, identity_provider or "")
         self.by_name[key] = self.by_name.get(key, 0) + 1
         return label

@@ -209,7 +209,8 @@ def _split_sources(
 
 class Outcome(NamedTuple):
     """One side's decision of a request: issued (with its claims) or refused (with a reason);
-    `reason` is `UNDECIDED` when that side could not decide."""
+    `reason` is `UNDECIDED` when that side could not decide. `identity_provider` is set once
+    a provider's keys verified the token's signature (issued, or refused by a later step)."""
 
     issued: bool
     reason: str
@@ -223,7 +224,8 @@ def live_outcome(live: Issued | BaseException) -> Outcome:
         return Outcome(True, "issued", live.identity_provider, live.claims)
     if isinstance(live, TemporarilyUnavailable) or not isinstance(live, ExchangeError):
         return Outcome(False, UNDECIDED, None, None)  # no keys, or an unexpected error
-    return Outcome(False, live.reason, None, None)
+    # a refusal after the signature step names the provider whose keys verified it
+    return Outcome(False, live.reason, live.verified_by, None)
 
 
 def decide(candidate: ExchangeState, request: ExchangeRequest, now: float) -> Outcome:
@@ -237,7 +239,7 @@ def decide(candidate: ExchangeState, request: ExchangeRequest, now: float) -> Ou
     except (KeysNotReady, UnknownKeyId):
         return Outcome(False, UNDECIDED, None, None)
     except ExchangeError as exc:
-        return Outcome(False, exc.reason, None, None)
+        return Outcome(False, exc.reason, exc.verified_by, None)
     except Exception:  # a faulty candidate: counted unknown, the live side never sees it
         return Outcome(False, UNDECIDED, None, None)
     return Outcome(True, "issued", issued.identity_provider, issued.claims)

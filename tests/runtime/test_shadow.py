@@ -322,3 +322,18 @@ def test_the_candidate_decides_at_the_live_now(tmp_path: Path) -> None:
     attempt.now = decided_at
     attempt.live = exchange(runtime.state, attempt.request, decided_at, new_jti)
     assert shadow_of(runtime).decide("req-00000001", attempt) == SAME
+
+
+def test_names_are_labels_only_once_a_signature_verified(tmp_path: Path) -> None:
+    world = World()
+    runtime = shadowed(world, tmp_path, candidate_config(world, "tightened"))
+    shadow = shadow_of(runtime)
+    now = int(time.time())
+    shadow.decide("req-00000001", live_attempt(runtime, world.hs_token()))  # would_break
+    shadow.decide("req-00000002", live_attempt(runtime, world.hs_token(exp=now - 3600)))
+    shadow.decide("req-00000003", live_attempt(runtime, world.hs_token()[:-4] + "AAAA"))
+    assert shadow.by_name == {
+        (WOULD_BREAK, "my-service", "quickstart"): 1,
+        (SAME, "my-service", "quickstart"): 1,  # expired: refused after the signature step
+        (SAME, "", ""): 1,  # a bad signature: nothing verified, nothing named
+    }
