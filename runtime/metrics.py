@@ -38,6 +38,10 @@ EXCHANGES = ("tokensmith_exchanges",
 EXCHANGE_SECONDS = ("tokensmith_exchange_duration_seconds",
                     "Time to answer POST /tokens, from the request reaching the app to its answer.",
                     ("result",))
+BUNDLE_INFO = ("tokensmith_bundle_info",
+               "The loaded bundle; the value is always 1. `signed` is true when trusted keys "
+               "signed it (`serve --trust`); `signers` lists their key ids, comma-separated.",
+               ("revision", "signed", "signers"))
 REQUESTS = ("tokensmith_http_requests", "HTTP requests by route and status code.",
             ("route", "status"))
 
@@ -60,7 +64,13 @@ class _Latency:
 class Metrics:
     """The collectors of one app; `render()` gives the Prometheus text format."""
 
-    def __init__(self, revision: str, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        revision: str,
+        registry: CollectorRegistry | None = None,
+        *,
+        signers: tuple[str, ...] = (),
+    ) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         # label values -> [count, created]
         self._exchanges: dict[tuple[str, str, str], list[float]] = {}
@@ -68,13 +78,9 @@ class Metrics:
         self._latency = {"issued": _Latency(), "refused": _Latency()}
         self._pending: list[tuple[str, str | None, str | None, int, float]] = []
         self.registry.register(_RequestCollector(self))
-        self.bundle = Gauge(
-            "tokensmith_bundle_info",
-            "The loaded bundle; the value is always 1.",
-            ("revision",),
-            registry=self.registry,
-        )
-        self.bundle.labels(revision).set(1)
+        self.bundle = Gauge(*BUNDLE_INFO, registry=self.registry)
+        signed = "true" if signers else "false"
+        self.bundle.labels(revision, signed, ",".join(signers)).set(1)
 
     def tokens(
         self,
