@@ -289,6 +289,34 @@ def _check_payload(payload: Mapping[str, Any]) -> None:
         raise _Refused("the payload is not {revision, manifest_sha256, iat[, exp]}")
 
 
+def describe(signatures: bytes | None) -> dict[str, dict[str, str]]:
+    """What each signature says of itself, by key id, *not verified* (for `diff`): algorithm,
+    when it was made and when it expires. A key that signed twice shows its latest signature;
+    a signature that does not parse shows as `signature N` with the reason."""
+    if signatures is None:
+        return {}
+    try:
+        texts = parse_file(signatures)
+    except SignatureError as exc:
+        return {SIGNATURES: {"unreadable": exc.problems[0]}}
+    described: dict[str, dict[str, str]] = {}
+    for index, jws in enumerate(texts, start=1):
+        try:
+            header, payload, _, _ = _parse(jws)
+        except _Refused as refused:
+            described[f"signature {index}"] = {"unreadable": str(refused)}
+            continue
+        entry = {
+            "algorithm": header["alg"],
+            "signed": _when(payload["iat"]),
+            "expires": "never" if "exp" not in payload else _when(payload["exp"]),
+        }
+        kid = _shown(header["kid"])
+        if kid not in described or described[kid].get("signed", "") <= entry["signed"]:
+            described[kid] = entry
+    return described
+
+
 def _json_segment(text: str, name: str) -> dict[str, Any]:
     try:
         value = loads(_segment(text))
