@@ -279,8 +279,8 @@ def test_serve_without_trust_serves_an_unsigned_bundle_with_one_warning(tmp_path
         assert 'signed="false",signers=""} 1.0' in httpx.get(url + "/metrics").text
     warnings = [line for line in log.read_text().splitlines() if "warning" in line]
     assert warnings == [
-        "tokensmith serve: warning: serving a bundle that is unsigned: no --trust or "
-        "TOKENSMITH_TRUST given, so anyone who can write it can change who gets in"
+        "tokensmith serve: warning: serving an unsigned bundle (no --trust or TOKENSMITH_TRUST): "
+        "anyone who can write the bundle can change who gets in"
     ]
 
 
@@ -291,3 +291,53 @@ def test_serve_refuses_an_expired_signature(tmp_path: Path, keys: dict[str, tupl
     time.sleep(1.2)
     result = tokensmith("serve", str(bundle), "--trust", str(public), env=SECRETS)
     assert result.returncode == 1 and "refused: expired at" in result.stderr
+
+
+def test_the_release_workflow_signs_with_the_ci_secret_and_verifies_before_rollout(
+    tmp_path: Path, keys: dict[str, tuple[Path, Path, str]]
+) -> None:
+    """Run the example release workflow's steps, as written, in a checkout-like directory."""
+    import shutil
+
+    from ruamel.yaml import YAML
+
+    workflow = YAML(typ="safe").load((REPO / "examples" / "ci" / "tokensmith-release.yml").read_text())
+    build = {step.get("name"): step for step in workflow["jobs"]["build"]["steps"]}
+    deploy = {step.get("name"): step for step in workflow["jobs"]["deploy"]["steps"]}
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    assert "${{ secrets.BUNDLE_SIGNING_KEY }}" in build["Compile and sign"]["env"].values()
+    private, public, kid = keys["EdDSA"]
+    shutil.copytree(QUICKSTART, tmp_path / workflow["env"]["CONFIG"])
+    (tmp_path / workflow["env"]["TRUST"]).mkdir()
+    shutil.copy(public, tmp_path / workflow["env"]["TRUST"] / "release.pub")
+    env = {**{k: v for k, v in os.environ.items() if k != "TOKENSMITH_TRUST"},
+           **{k: str(v) for k, v in workflow["env"].items()},
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def run(step: Mapping[str, str], extra: Mapping[str, str] | None = None) -> str:
+        done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env={**env, **(extra or {})},
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    signed = run(build["Compile and sign"], {"BUNDLE_SIGNING_KEY": private.read_text()})
+    assert "PRIVATE" not in signed and kid in signed
+    assert f"signature 1: key {kid} EdDSA: valid: expires " in run(build["Verify what was signed"])
+    run(deploy["Verify before rollout"])
+    # a bundle changed between the jobs is stopped by the deploy job's verification
+    _rewrite(tmp_path / "bundle", "mappings.py", b"# replaced\n" + (tmp_path / "bundle" / "mappings.py").read_bytes())
+    done = subprocess.run(["bash", "-e", "-c", deploy["Verify before rollout"]["run"]], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1 and "signs another bundle" in done.stdout
+
+
+def test_serve_with_trust_and_workers_judges_the_bundle_in_every_worker(
+    tmp_path: Path, keys: dict[str, tuple[Path, Path, str]]
+) -> None:
+    private, public, kid = keys["EdDSA"]
+    bundle = compiled(tmp_path)
+    assert tokensmith("sign", str(bundle), "--key", str(private)).returncode == 0
+    env = {**{k: v for k, v in os.environ.items() if k != "TOKENSMITH_TRUST"}, **SECRETS}
+    with serving(bundle, env, "--trust", str(public), "--workers", "2") as (url, _):
+        answers = {tuple(httpx.get(url + "/readyz").json()["signers"]) for _ in range(20)}
+    assert answers == {(kid,)}  # each worker loaded it with the parent's trust

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from tokensmith.runtime.bundle_keys import TrustError
     from tokensmith.runtime.bundle_signatures import SignatureError
     from tokensmith.runtime.errors import BundleError, StartupError
-    from tokensmith.runtime.server import serve
+    from tokensmith.runtime.server import pass_trust_to_workers, serve
     from tokensmith.runtime.startup import prepare
 
     from ._signing import load_trust, trust_paths
@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"tokensmith serve: {exc}", file=sys.stderr)
         return 1
     _signature_notice(runtime.bundle.signatures)
+    if trust is not None:
+        pass_trust_to_workers(paths, args.require_signatures)
     print(
         f"tokensmith serve: bundle {runtime.revision[:12]} on http://{args.host}:{args.port}"
         f" ({args.workers} worker{'s' if args.workers > 1 else ''})",
@@ -100,10 +102,11 @@ def run(args: argparse.Namespace) -> int:
 def _signature_notice(report: SignatureReport | None) -> None:
     """One warning line without trust; the expiry warnings with it."""
     if report is None or not report.checked:
-        signed = "signed, but its signatures are not checked" if report and report.present else "unsigned"
+        what = "a bundle whose signatures" if report and report.present else "an unsigned bundle"
+        verb = " are not checked" if report and report.present else ""
         print(
-            f"tokensmith serve: warning: serving a bundle that is {signed}: no --trust or "
-            f"{TRUST_ENV} given, so anyone who can write it can change who gets in",
+            f"tokensmith serve: warning: serving {what}{verb} (no --trust or {TRUST_ENV}): "
+            "anyone who can write the bundle can change who gets in",
             file=sys.stderr,
         )
         return
