@@ -341,3 +341,23 @@ def test_serve_with_trust_and_workers_judges_the_bundle_in_every_worker(
     with serving(bundle, env, "--trust", str(public), "--workers", "2") as (url, _):
         answers = {tuple(httpx.get(url + "/readyz").json()["signers"]) for _ in range(20)}
     assert answers == {(kid,)}  # each worker loaded it with the parent's trust
+
+
+def test_an_empty_trust_setting_or_a_lone_require_signatures_refuses_to_start(tmp_path: Path) -> None:
+    bundle = compiled(tmp_path)
+    empty = tokensmith("serve", str(bundle), "--port", "0", env={**SECRETS, "TOKENSMITH_TRUST": " , "})
+    assert empty.returncode == 1 and "TOKENSMITH_TRUST is set but names no key" in empty.stderr
+    lone = tokensmith("serve", str(bundle), "--port", "0", "--require-signatures", "2", env=SECRETS)
+    assert lone.returncode == 1 and "--require-signatures needs --trust" in lone.stderr
+
+
+def test_compile_sign_with_a_key_that_cannot_sign_writes_nothing(
+    tmp_path: Path, keys: dict[str, tuple[Path, Path, str]]
+) -> None:
+    _, public, _ = keys["EdDSA"]
+    out = tmp_path / "bundle"
+    result = tokensmith("compile", str(QUICKSTART), "-o", str(out), "--sign", str(public))
+    assert result.returncode == 1 and "a public key" in result.stderr
+    assert not out.exists()
+    lone = tokensmith("compile", str(QUICKSTART), "-o", str(out), "--valid-for", "90d")
+    assert lone.returncode == 2 and not out.exists()

@@ -49,7 +49,7 @@ def add_trust_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
         "a directory of them; repeat for several",
     )
     parser.add_argument(
-        "--require-signatures", type=required_signatures, default=1, metavar="N",
+        "--require-signatures", type=required_signatures, default=None, metavar="N",
         help="how many distinct trusted keys must have signed (default 1)",
     )
 
@@ -111,14 +111,26 @@ def sign_directory(directory: str, key: BundleSigningKey, valid_for: int | None)
 
 
 def trust_paths(flags: Sequence[str] | None, env: Mapping[str, str]) -> list[str]:
-    """The trust list: the `--trust` flags, or else `TOKENSMITH_TRUST` (comma-separated)."""
+    """The trust list: the `--trust` flags, or else `TOKENSMITH_TRUST` (comma-separated).
+
+    A `TOKENSMITH_TRUST` that is set but names nothing is a `TrustError`, not "no trust": an
+    empty value in a manifest must not quietly turn the check off.
+    """
+    from tokensmith.runtime.bundle_keys import TrustError
+
     if flags:
         return list(flags)
-    return [part.strip() for part in env.get(TRUST_ENV, "").split(",") if part.strip()]
+    if TRUST_ENV not in env:
+        return []
+    paths = [part.strip() for part in env[TRUST_ENV].split(",") if part.strip()]
+    if not paths:
+        raise TrustError(f"{TRUST_ENV} is set but names no key file or directory")
+    return paths
 
 
-def load_trust(paths: Sequence[str], required: int) -> Trust:
+def load_trust(paths: Sequence[str], required: int | None) -> Trust:
+    """The `Trust` of `paths`; `TrustError` when a path is not usable."""
     from tokensmith.runtime.bundle_keys import load_trust as load_keys
     from tokensmith.runtime.bundle_signatures import Trust
 
-    return Trust(load_keys(paths), required)
+    return Trust(load_keys(paths), 1 if required is None else required)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .sign import add_sign_arguments, sign_and_report
+from .sign import add_sign_arguments, sign_and_report, signing_key_or_report
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +32,14 @@ def run(args: argparse.Namespace) -> int:
     from tokensmith.runtime.bundle import load_bundle_files
     from tokensmith.schema.loader import ConfigReadError
 
+    if args.valid_for is not None and args.key is None:
+        print("tokensmith compile: --valid-for needs --sign KEY", file=sys.stderr)
+        return 2
+    key = None
+    if args.key is not None:  # a key that cannot sign stops us before anything is written
+        key = signing_key_or_report("compile", args.key)
+        if key is None:
+            return 1
     try:
         result = check_path(args.config)
     except ConfigReadError as exc:
@@ -54,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"revision {bundle.revision}")
     print(f"wrote {args.output}", file=sys.stderr)
-    if args.key is None:
+    if key is None:
         return 0
-    return sign_and_report("compile", args.output, args.key, args.valid_for)
+    return sign_and_report("compile", args.output, key, args.valid_for)

@@ -61,9 +61,11 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"tokensmith serve: {args.bundle}: {problem}", file=sys.stderr)
         return 2
-    paths = trust_paths(args.trust, os.environ)
     try:
         # With trust given, nothing turns the check off: a trust that cannot be read refuses.
+        paths = trust_paths(args.trust, os.environ)
+        if args.require_signatures is not None and not paths:
+            raise TrustError(f"--require-signatures needs --trust or {TRUST_ENV}")
         trust = load_trust(paths, args.require_signatures) if paths else None
         runtime = prepare(args.bundle, os.environ, trust)
     except OSError as exc:
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     _signature_notice(runtime.bundle.signatures)
     if trust is not None:
-        pass_trust_to_workers(paths, args.require_signatures)
+        pass_trust_to_workers(paths, trust.required)
     print(
         f"tokensmith serve: bundle {runtime.revision[:12]} on http://{args.host}:{args.port}"
         f" ({args.workers} worker{'s' if args.workers > 1 else ''})",

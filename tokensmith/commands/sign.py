@@ -10,9 +10,12 @@ import argparse
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._signing import duration
+
+if TYPE_CHECKING:
+    from tokensmith.runtime.bundle_keys import BundleSigningKey
 
 
 def register(subparsers: Any) -> None:
@@ -41,17 +44,32 @@ def add_sign_arguments(parser: argparse.ArgumentParser, *, flag: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return sign_and_report("sign", args.bundle, args.key, args.valid_for)
+    key = signing_key_or_report("sign", args.key)
+    if key is None:
+        return 1
+    return sign_and_report("sign", args.bundle, key, args.valid_for)
 
 
-def sign_and_report(verb: str, bundle: str, key_spec: str, valid_for: int | None) -> int:
-    """Sign `bundle` with KEY and say so; the exit code (1 for a refused key or bundle)."""
+def signing_key_or_report(verb: str, key_spec: str) -> BundleSigningKey | None:
+    """The key KEY names, or None after saying why it cannot sign bundles."""
     from tokensmith.runtime.errors import BundleError
 
-    from ._signing import read_signing_key, sign_directory
+    from ._signing import read_signing_key
 
     try:
-        key = read_signing_key(key_spec, os.environ)
+        return read_signing_key(key_spec, os.environ)
+    except BundleError as exc:
+        print(f"tokensmith {verb}: {exc}", file=sys.stderr)
+        return None
+
+
+def sign_and_report(verb: str, bundle: str, key: BundleSigningKey, valid_for: int | None) -> int:
+    """Sign `bundle` with `key` and say so; the exit code (1 for a refused bundle)."""
+    from tokensmith.runtime.errors import BundleError
+
+    from ._signing import sign_directory
+
+    try:
         sign_directory(bundle, key, valid_for)
     except BundleError as exc:
         print(f"tokensmith {verb}: {exc}", file=sys.stderr)
