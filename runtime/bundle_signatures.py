@@ -342,7 +342,10 @@ def _shown(value: object) -> str:
 
 
 def _when(epoch: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(min(epoch, 253_402_300_799)))
+    """ISO 8601 UTC for years 1970 to 9999; any other number as itself (never an error)."""
+    if not 0 <= epoch <= 253_402_300_799:
+        return f"{epoch} (seconds since 1970)"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _days(seconds: float) -> str:

@@ -382,6 +382,17 @@ def test_an_expired_signature_is_refused(tmp_path: Path) -> None:
     assert reason == "expired at " + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 3600))
 
 
+@pytest.mark.parametrize("exp", [-(10**30), 10**30, 0])
+def test_an_absurd_expiry_is_refused_or_shown_without_error(tmp_path: Path, exp: int) -> None:
+    files = unsigned()
+    payload = {**good_payload(files), "exp": exp}
+    jws = signed_by_hand(ED, {"alg": "EdDSA", "kid": kid_of(ED)}, payload)
+    if exp > NOW:
+        assert load(signed(files, jws), trust_of(tmp_path, ED)).signers == (kid_of(ED),)
+    else:
+        assert only_verdict(files, jws, trust_of(tmp_path, ED)).startswith("expired at ")
+
+
 def test_a_signature_expiring_within_seven_days_is_accepted_with_a_warning(tmp_path: Path) -> None:
     files = unsigned()
     trust = trust_of(tmp_path, ED)
