@@ -361,3 +361,67 @@ def test_compile_sign_with_a_key_that_cannot_sign_writes_nothing(
     assert not out.exists()
     lone = tokensmith("compile", str(QUICKSTART), "-o", str(out), "--valid-for", "90d")
     assert lone.returncode == 2 and not out.exists()
+
+
+def _attacks(files: Mapping[str, bytes], ed: object, ed_pub: bytes) -> dict[str, tuple[bytes, str]]:
+    """Each attack's signatures.json, and what `serve` must say about it."""
+    import base64
+    import hashlib
+    import hmac
+
+    from tests.runtime.test_bundle_signatures import (
+        forged,
+        good_payload,
+        kid_of,
+        signature,
+        signed_by_hand,
+    )
+
+    kid = kid_of(ed)
+    good = signature(files, ed, now=int(time.time()))
+    head, body, sig = good.split(".")
+    raw = bytearray(base64.urlsafe_b64decode(sig + "=="))
+    raw[0] ^= 0x01
+    payload = {**good_payload(files), "iat": int(time.time())}
+    confused = forged({"alg": "HS256", "kid": kid}, payload, b"")[:-1]
+    mac = hmac.digest(ed_pub, confused.encode(), hashlib.sha256)
+
+    def one(jws: str) -> bytes:
+        return json.dumps({"signatures": [jws]}).encode()
+
+    duplicate = f'{{"alg":"EdDSA","kid":"x","kid":"{kid}"}}'
+    return {
+        "flipped byte": (one(f"{head}.{body}.{base64.urlsafe_b64encode(bytes(raw)).decode().rstrip('=')}"),
+                         "the signature does not verify"),
+        "alg none": (one(forged({"alg": "none", "kid": kid}, payload, b"")), "alg none"),
+        "HS256 keyed with the public key": (one(f"{confused}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"),
+                                            "algorithm HS256 cannot sign bundles"),
+        "alg/key type mismatch": (one(signed_by_hand(ed, {"alg": "ES256", "kid": kid}, payload)),
+                                  "does not fit the trusted OKP key"),
+        "crit": (one(signed_by_hand(ed, {"alg": "EdDSA", "kid": kid, "crit": ["x"]}, payload)), "crit header"),
+        "jwk in header": (one(signed_by_hand(ed, {"alg": "EdDSA", "kid": kid, "jku": "https://e.example"}, payload)),
+                          "header carries a key (jku)"),
+        "padded base64url": (one(good + "=="), "not canonical base64url"),
+        "duplicate member": (one(signed_by_hand(ed, duplicate, payload)), "duplicate member"),
+        "10 MB signatures.json": (json.dumps({"signatures": [good], "x": "y" * 10_000_000}).encode(),
+                                  "over the limit"),
+        "10,000 signatures": (json.dumps({"signatures": [good] * 10_000}).encode(), "over the limit"),
+    }
+
+
+def test_serve_with_trust_refuses_each_attack_on_the_signatures(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    ed = ed25519.Ed25519PrivateKey.generate()
+    ed_pub = ed.public_key().public_bytes(serialization.Encoding.PEM,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tmp_path / "trusted.pub").write_bytes(ed_pub)
+    bundle = compiled(tmp_path)
+    files = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    for name, (data, reason) in _attacks(files, ed, ed_pub).items():
+        (bundle / "signatures.json").write_bytes(data)
+        result = tokensmith("serve", str(bundle), "--port", "0", "--trust", str(tmp_path / "trusted.pub"),
+                            env=SECRETS)
+        assert result.returncode == 1, name
+        assert reason in result.stderr, (name, result.stderr)
