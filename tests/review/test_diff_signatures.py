@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.runtime.http_server import config, write_bundle
+from tests.support.http_server import config, write_bundle
 from tokensmith.commands._signing import sign_directory
 from tokensmith.review.diff import diff_sides, load_side
 from tokensmith.runtime.bundle_keys import BundleSigningKey, load_signing_key

@@ -40,7 +40,7 @@ from tokensmith.runtime.bundle_signatures import (
 from tokensmith.runtime.errors import BundleError
 from tokensmith.runtime.signing import SigningKeyError
 
-from .http_server import bundle_files, config
+from ..support.http_server import bundle_files, config
 
 NOW = 1_800_000_000
 
