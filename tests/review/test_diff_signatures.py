@@ -30,7 +30,7 @@ def test_signers_added_removed_and_expiry_changed(tmp_path: Path) -> None:
     shutil.copytree(old / ".", new, ignore=shutil.ignore_patterns("signatures.json"))
     sign_directory(str(new), ci, 90 * 86400)
     sign_directory(str(new), rotated, None)
-    diff = diff_sides(load_side(str(old), version="t"), load_side(str(new), version="t"))
+    diff = diff_sides(load_side(str(old), version="t", bundle=True), load_side(str(new), version="t", bundle=True))
     changes = {(i.name, i.kind): i for i in diff.items if i.section == "signatures"}
     assert set(changes) == {
         (ci.kid, "changed"),
@@ -44,5 +44,5 @@ def test_signers_added_removed_and_expiry_changed(tmp_path: Path) -> None:
 
 def test_an_unsigned_bundle_against_itself_shows_no_signature_change(tmp_path: Path) -> None:
     old = write_bundle(tmp_path / "old", config({}, {}, {}))
-    diff = diff_sides(load_side(str(old), version="t"), load_side(str(old), version="t"))
+    diff = diff_sides(load_side(str(old), version="t", bundle=True), load_side(str(old), version="t", bundle=True))
     assert diff.items == ()
