@@ -182,7 +182,9 @@ def run(work: Path, names: list[str], requests: int, warmup: int, repeat: int,
         shadow_module.MAX_PENDING = 1 << 30
         shadow = ShadowOptions(str(work / "plain"), shadow_sample)
     apps = {
-        bundle: create_app(prepare(str(work / bundle), env, *([shadow] if shadow else [])))
+        bundle: create_app(
+            prepare(str(work / bundle), env, **({"shadow": shadow} if shadow else {}))
+        )
         for bundle in ("plain", "cors")
     }
 

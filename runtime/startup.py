@@ -28,6 +28,7 @@ import orjson
 
 from .batching import Batcher
 from .bundle import Bundle, load_bundle
+from .bundle_signatures import SignatureError, Trust
 from .cors import CorsPolicy
 from .errors import BundleError, KeysNotReady, StartupError, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
@@ -129,20 +130,31 @@ class ShadowOptions:
 
 
 def prepare(
-    directory: str, env: Mapping[str, str], shadow: ShadowOptions | None = None
+    directory: str,
+    env: Mapping[str, str],
+    trust: Trust | None = None,
+    *,
+    shadow: ShadowOptions | None = None,
 ) -> Runtime:
     """Load and verify the bundle, resolve every secret, build the exchange state; with
     `shadow`, the same for the candidate bundle.
 
-    Raises `BundleError` (the bundle) or `StartupError` (every secret or key problem at once);
-    a candidate's problems are prefixed "shadow candidate".
+    With `trust`, the bundle must carry enough valid signatures (`runtime.bundle_signatures`);
+    every bundle this process serves, live or not, is loaded here with the same trust: the
+    shadow candidate too.
+    Raises `BundleError` (the bundle; `SignatureError` for its signatures) or `StartupError`
+    (every secret or key problem at once); a candidate's problems are prefixed "shadow
+    candidate".
     """
-    bundle = load_bundle(directory)
+    bundle = load_bundle(directory, trust)
     runtime = prepare_bundle(bundle, env)
     if shadow is None:
         return runtime
     try:
-        candidate = load_bundle(shadow.directory)
+        candidate = load_bundle(shadow.directory, trust)
+    except SignatureError as exc:  # before BundleError, its root
+        problems = [f"shadow candidate: {problem}" for problem in exc.problems]
+        raise SignatureError(problems, exc.report) from None
     except StartupError:
         raise
     except BundleError as exc:
@@ -168,7 +180,8 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
     """`prepare` for a bundle already loaded (tests and benchmarks load from memory)."""
     resolved = resolve_all(bundle.config, env)
     remote = [spec for spec in bundle.config.identity_providers.values() if spec.uses_remote_keys]
-    metrics = Metrics(bundle.revision)
+    report = bundle.signatures
+    metrics = Metrics(bundle.revision, signers=report.signers if report else ())
     cache: JwksCache | None = None
     sources: dict[str, KeySource] = {}
     if remote:

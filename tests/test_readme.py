@@ -190,5 +190,8 @@ def test_the_auth0_serve_line_names_the_revision_compiled_above() -> None:
     theirs = walkthrough[WALKTHROUGH].split()[1]
     served = walkthrough["tokensmith serve bundle/ --port 8080 &"]
     assert served.replace(theirs[:12], revision.split()[1][:12]) == shown
-    assert shown == f"tokensmith serve: bundle {revision.split()[1][:12]} on " \
-        "http://127.0.0.1:8080 (1 worker)\n"
+    assert shown.endswith(f"tokensmith serve: bundle {revision.split()[1][:12]} on "
+                          "http://127.0.0.1:8080 (1 worker)\n")
+    # the README's bundle is unsigned and served without trust: the one warning line first
+    assert shown.startswith("tokensmith serve: warning: serving an unsigned bundle")
+    assert shown.count("\n") == 2

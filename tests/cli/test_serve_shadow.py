@@ -251,3 +251,26 @@ def test_every_worker_loads_the_candidate(
                 shadow = client.get("/readyz").json()["shadow"]
                 assert shadow["revision"] == revision and shadow["sample"] == 0.5
                 assert client.post("/tokens", data=requests["verified"]).status_code == 200
+
+
+def test_the_candidate_is_judged_under_the_live_trust(
+    bundles: dict[str, Path], env: dict[str, str], tmp_path: Path
+) -> None:
+    """With `--trust`, an unsigned candidate refuses start-up, as an unsigned live bundle
+    would; signed by a trusted key, it is served beside the signed live bundle."""
+    import shutil
+
+    key = tmp_path / "release"
+    assert tokensmith("keygen", "--out", str(key)).returncode == 0
+    live, candidate = tmp_path / "live", tmp_path / "candidate"
+    shutil.copytree(bundles["live"], live)
+    shutil.copytree(bundles["tightened_require"], candidate)
+    assert tokensmith("sign", str(live), "--key", f"{key}.key").returncode == 0
+    trust = ("--trust", f"{key}.pub")
+    refused = tokensmith("serve", str(live), "--port", "9", *trust, "--shadow", str(candidate),
+                         env=env)
+    assert refused.returncode == 1, refused.stderr
+    assert "shadow candidate" in refused.stderr
+    assert tokensmith("sign", str(candidate), "--key", f"{key}.key").returncode == 0
+    with serving(live, env, *trust, "--shadow", str(candidate)) as (url, _):
+        assert httpx.get(url + "/readyz").json()["shadow"]["revision"]

@@ -51,7 +51,7 @@ def shadowed(
 ) -> Runtime:
     live = write_bundle(tmp_path / "live", world.config)
     cand = write_bundle(tmp_path / "candidate", candidate)
-    return prepare(str(live), env or world.env, ShadowOptions(str(cand), 1.0))
+    return prepare(str(live), env or world.env, shadow=ShadowOptions(str(cand), 1.0))
 
 
 def shadow_of(runtime: Runtime) -> Shadow:
@@ -135,7 +135,7 @@ def test_identical_jwks_sources_are_shared_and_new_ones_fetched_apart(tmp_path: 
         issuer="https://es.remote.example.com/", audience="e", algorithms=["ES256"], jwks_url=url)
     live = write_bundle(tmp_path / "live", live_config)
     cand = write_bundle(tmp_path / "candidate", candidate)
-    runtime = prepare(str(live), world.env, ShadowOptions(str(cand)))
+    runtime = prepare(str(live), world.env, shadow=ShadowOptions(str(cand)))
     shadow = shadow_of(runtime)
     sources = shadow.candidate.state.key_sources
     assert sources["renamed"].source is runtime.state.key_sources["remote"]  # type: ignore[attr-defined]
@@ -216,7 +216,7 @@ def test_a_raising_candidate_counts_unknown(tmp_path: Path) -> None:
     world = World()
     live = write_bundle(tmp_path / "live", world.config)
     cand = write_with_mappings(tmp_path / "candidate", world.config, RAISING)
-    runtime = prepare(str(live), world.env, ShadowOptions(str(cand)))
+    runtime = prepare(str(live), world.env, shadow=ShadowOptions(str(cand)))
     shadow = shadow_of(runtime)
     assert shadow.decide("req-00000001", live_attempt(runtime, world.hs_token())) == UNKNOWN
 
@@ -242,7 +242,7 @@ def test_a_divergence_logs_names_never_values(
     live = write_bundle(tmp_path / "live", world.config)
     # a candidate that maps nothing: every claim of `act` changes
     cand = write_with_mappings(tmp_path / "candidate", candidate, SUB_ONLY)
-    runtime = prepare(str(live), world.env, ShadowOptions(str(cand)))
+    runtime = prepare(str(live), world.env, shadow=ShadowOptions(str(cand)))
     token = world.hs_token(sub=f"user-{MARKER}", email=f"{MARKER}@example.com", role=MARKER)
     with caplog.at_level(logging.WARNING, logger="tokensmith.shadow"):
         result = shadow_of(runtime).decide("req-marked-1", live_attempt(runtime, token))

@@ -122,7 +122,7 @@ def test_no_candidate_changes_a_live_answer(
 ) -> None:
     live = write_bundle(tmp_path / "live", world.config)
     candidate = write_with_mappings(tmp_path / "candidate", world.config, mappings)
-    runtime = prepare(str(live), world.env, ShadowOptions(str(candidate)))
+    runtime = prepare(str(live), world.env, shadow=ShadowOptions(str(candidate)))
     requests = requests_of(world)
     with serving_runtime(runtime) as url:
         shadowed = answers(url, requests)
@@ -137,7 +137,7 @@ def test_the_answer_is_sent_before_the_candidate_decides(world: World, tmp_path:
     live = write_bundle(tmp_path / "live", world.config)
     # 50 ms per mapping, two mappings: the candidate takes 100 ms per decision
     candidate = write_with_mappings(tmp_path / "candidate", world.config, SLOW)
-    runtime = prepare(str(live), world.env, ShadowOptions(str(candidate)))
+    runtime = prepare(str(live), world.env, shadow=ShadowOptions(str(candidate)))
     assert runtime.shadow is not None
     with serving_runtime(runtime) as url, httpx.Client(base_url=url) as client:
         client.get("/healthz")  # the connection is open
@@ -153,7 +153,7 @@ def test_the_answer_is_sent_before_the_candidate_decides(world: World, tmp_path:
 def test_a_candidate_too_slow_for_the_traffic_is_shed(world: World, tmp_path: Path) -> None:
     live = write_bundle(tmp_path / "live", world.config)
     candidate = write_with_mappings(tmp_path / "candidate", world.config, SLOW)
-    runtime = prepare(str(live), world.env, ShadowOptions(str(candidate)))
+    runtime = prepare(str(live), world.env, shadow=ShadowOptions(str(candidate)))
     assert runtime.shadow is not None
     # a short wait bound, so that the test stays short: ~3 decisions (100 ms each) fit in it
     shadow = Shadow(runtime.shadow.candidate, 1.0, runtime.state, max_age=0.25)
@@ -202,7 +202,7 @@ def test_keys_are_shared_where_identical_and_new_ones_count_unknown_until_fetche
             jwks_url=jwks_server.url("/new"))
         live = write_bundle(tmp_path / "live", live_config)
         cand = write_bundle(tmp_path / "candidate", candidate)
-        runtime = prepare(str(live), world.env, ShadowOptions(str(cand)))
+        runtime = prepare(str(live), world.env, shadow=ShadowOptions(str(cand)))
         shadow = runtime.shadow
         assert shadow is not None and shadow.candidate.cache is not None
 
