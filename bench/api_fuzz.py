@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import hypothesis
@@ -131,9 +131,17 @@ def _run(strategy: Any, label: str, good_token: Callable[[], str], examples: int
     one()
 
 
+class Served(NamedTuple):
+    """A running server: its base URL, a factory of good subject tokens, its process id."""
+
+    url: str
+    good_token: Callable[[], str]
+    pid: int
+
+
 @contextlib.contextmanager
-def quickstart_server() -> Iterator[tuple[str, Callable[[], str]]]:
-    """`tokensmith serve` of the compiled quickstart; yields its URL and a good-token factory."""
+def quickstart_server() -> Iterator[Served]:
+    """`tokensmith serve` of the compiled quickstart (bench/fuzz_http.py uses it too)."""
     env = {
         **os.environ,
         "QUICKSTART_IDP_SECRET": secrets.token_urlsafe(32),
@@ -161,7 +169,7 @@ def quickstart_server() -> Iterator[tuple[str, Callable[[], str]]]:
                           "exp": now + 300}
                 return jwt.encode(claims, env["QUICKSTART_IDP_SECRET"], "HS256")
 
-            yield url, good_token
+            yield Served(url, good_token, server.pid)
         finally:
             server.terminate()
             try:
@@ -199,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=600.0)
     args = parser.parse_args(argv)
-    with quickstart_server() as (url, good_token):
+    with quickstart_server() as (url, good_token, _):
         report = fuzz(url, good_token, examples=args.examples, seconds=args.seconds)
         cli = cli_run(url, args.seconds)
     print(json.dumps({**report.as_json(), "schemathesis_cli": cli}, indent=2))

@@ -30,7 +30,7 @@ def api_fuzz() -> ModuleType:
 
 def test_schemathesis_finds_nothing_on_any_operation_in_either_encoding() -> None:
     fuzz = api_fuzz()
-    with fuzz.quickstart_server() as (url, good_token):
+    with fuzz.quickstart_server() as (url, good_token, _):
         report = fuzz.fuzz(url, good_token, examples=60, seconds=300)
     assert report.failures == []
     assert report.skipped == []
