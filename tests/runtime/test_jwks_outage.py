@@ -18,7 +18,10 @@ import pytest
 from tokensmith.runtime.errors import KeysNotReady, TemporarilyUnavailable
 from tokensmith.runtime.jwks import DEFAULT_POLICY, JwksCache
 
-from .jwks_server import FaultServer, Reply, TestKey, accepts, idp, jwks
+from ..support.jwks_server import FaultServer, Reply, TestKey, accepts, idp, jwks
+
+# a real JWKS server listens on 127.0.0.1, so the test is marked slow; it takes a few seconds
+pytestmark = pytest.mark.slow
 
 K1 = TestKey("k1")  # published before the outage
 K2 = TestKey("k2")  # published during the outage, never fetched

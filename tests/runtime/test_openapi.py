@@ -18,8 +18,8 @@ import pytest
 
 from tokensmith.runtime.app import create_app
 
-from .http_server import RunningServer, World, form, free_port, idp, running
-from .openapi_check import Description
+from ..support.http_server import RunningServer, World, form, free_port, idp, running
+from ..support.openapi_check import Description
 
 pytestmark = pytest.mark.slow
 
