@@ -13,7 +13,7 @@ import json
 import os
 import stat
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -43,6 +43,11 @@ class Bundle:
     idp_mappings: Mapping[str, MappingFunction]
     idp_requirements: Mapping[str, RequirementFunction]
     tp_mappings: Mapping[str, MappingFunction]
+    #: Services with `require` conditions -> `fn(intermediate claims, context) -> True` when
+    #: they hold.
+    tp_requirements: Mapping[str, RequirementFunction] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 def revision_of(file_hashes: Mapping[str, str]) -> str:
@@ -85,7 +90,13 @@ def load_bundle_files(
     idp_maps = _functions(namespace, "IDENTITY_PROVIDER_MAPPINGS", origin)
     requirements = _functions(namespace, "IDENTITY_PROVIDER_REQUIREMENTS", origin)
     tp_maps = _functions(namespace, "TOKEN_PROVIDER_MAPPINGS", origin)
+    # only written when a service has conditions: older bundles and configs without any lack it
+    tp_requirements = _functions(namespace, "TOKEN_PROVIDER_REQUIREMENTS", origin, optional=True)
     _check_coverage(config, idp_maps, requirements, tp_maps, origin)
+    with_tp_require = {s for s, spec in config.token_providers.items() if spec.has_require}
+    if set(tp_requirements) != with_tp_require:
+        raise BundleError(f"{origin}/mappings.py: service requirement functions differ from "
+                          "config.json")
     return Bundle(
         path=path,
         revision=str(manifest["revision"]),
@@ -94,6 +105,7 @@ def load_bundle_files(
         idp_mappings=idp_maps,
         idp_requirements=requirements,
         tp_mappings=tp_maps,
+        tp_requirements=tp_requirements,
     )
 
 
@@ -163,8 +175,10 @@ def _exec_mappings(source: bytes, origin: str) -> dict[str, Any]:
     return namespace
 
 
-def _functions(namespace: Mapping[str, Any], name: str, origin: str) -> Mapping[str, Any]:
-    table = namespace.get(name)
+def _functions(
+    namespace: Mapping[str, Any], name: str, origin: str, optional: bool = False
+) -> Mapping[str, Any]:
+    table = namespace.get(name, {} if optional else None)
     if not isinstance(table, dict) or not all(
         isinstance(k, str) and callable(v) for k, v in table.items()
     ):

@@ -205,8 +205,9 @@ REQUIRE_CASES = [
     ({"$.groups[*]": "admin"}, {"groups": []}, False),
     ({"$.groups[*]": "admin"}, {}, False),
     ({"$.groups": "admin"}, {"groups": ["admin"]}, False),  # definite: the list itself
-    ({"$.o": {"a": [1, True]}}, {"o": {"a": [1.0, True]}}, True),
-    ({"$.o": {"a": [1, True]}}, {"o": {"a": [1, 1]}}, False),
+    # an object under a path holds operators: an object value is compared in a one-of list
+    ({"$.o": [{"a": [1, True]}]}, {"o": {"a": [1.0, True]}}, True),
+    ({"$.o": [{"a": [1, True]}]}, {"o": {"a": [1, 1]}}, False),
     ({"$.a": 1, "$.b": 2}, {"a": 1, "b": 2}, True),
     ({"$.a": 1, "$.b": 2}, {"a": 1, "b": 3}, False),
     ({"$$.service": "my-service"}, {}, True),
