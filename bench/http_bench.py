@@ -348,19 +348,19 @@ def cost_split(bundle_dir: Path, keys: Keys, iterations: int) -> dict[str, float
     """Microseconds per step of one HS256 exchange, each step timed over `iterations` runs."""
     from tokensmith.runtime.startup import prepare
 
-    service = prepare(str(bundle_dir), keys.env())
+    runtime = prepare(str(bundle_dir), keys.env())
     token = subject_token(keys, "HS256")
     body = form_body(token, "hs-service").encode()
     # as the server's lifespan does after start-up: long-lived objects out of the collector's way
     gc.collect()
     gc.freeze()
-    steps = _exchange_steps(service, token, body)
+    steps = _exchange_steps(runtime, token, body)
     figures = {label: _per_call_us(fn, iterations) for label, fn in steps.items()}
-    figures["whole ASGI request, in-process"] = _asgi_us(service, body, iterations)
+    figures["whole ASGI request, in-process"] = _asgi_us(runtime, body, iterations)
     return figures
 
 
-def _exchange_steps(service: Any, token: str, body: bytes) -> dict[str, Callable[[], object]]:
+def _exchange_steps(runtime: Any, token: str, body: bytes) -> dict[str, Callable[[], object]]:
     import orjson
 
     from tokensmith.runtime.exchange import (
@@ -374,7 +374,7 @@ def _exchange_steps(service: Any, token: str, body: bytes) -> dict[str, Callable
     from tokensmith.runtime.jti import new_jti as _new_jti
     from tokensmith.runtime.request import ACCESS_TOKEN_TYPE, FORM, body_kind, parse_body
 
-    state = service.state
+    state = runtime.state
     now = time.time()
     jws = parse_compact(token)
     name = match_identity_provider(state.index, jws.claims)
@@ -407,13 +407,13 @@ def _exchange_steps(service: Any, token: str, body: bytes) -> dict[str, Callable
     }
 
 
-def _asgi_us(service: Any, body: bytes, iterations: int) -> float:
+def _asgi_us(runtime: Any, body: bytes, iterations: int) -> float:
     """One POST /tokens through the whole app (envelope, metrics, log) without the network."""
     import uvloop
 
     from tokensmith.runtime.app import create_app
 
-    app = create_app(service)
+    app = create_app(runtime)
     scope = {
         "type": "http", "method": "POST", "path": "/tokens", "raw_path": b"/tokens",
         "query_string": b"", "http_version": "1.1", "scheme": "http", "root_path": "",

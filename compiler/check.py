@@ -1,13 +1,15 @@
 """`tokensmith check` as a function: load -> expand presets -> validate -> run the rules.
 
-Each stage runs only when the one before found no error: a YAML syntax error is not followed by
-schema findings about the half-read data, and rules only ever see a valid `Config`. Findings are
-sorted by file and position, duplicates removed.
+Every finding is reported in one run: a mistake in one part of a config never hides one in
+another. Only a file that cannot be read or parsed stops the run (the data would be partial, and
+every name defined in that file would look undefined). Presets and the schema judge each
+identity provider, signing key, token provider and test on its own (`schema.validate`); the
+rules then run on the parts that fit, and say nothing about the parts that did not, nor about
+references to them. Findings are sorted by file and position, duplicates removed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -17,7 +19,7 @@ from tokensmith.schema.loader import LoadedSource, load_config_source
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
 from tokensmith.schema.presets import expand_presets
-from tokensmith.schema.validate import validate
+from tokensmith.schema.validate import validate_parts
 
 from .rules import run_rules
 
@@ -28,8 +30,9 @@ RuleRunner = Callable[[Config, SourceMap], Iterable[Diagnostic]]
 class CheckResult:
     """What `check` learnt about a config.
 
-    `config` is None when loading or validation failed. `source_map` locates every value of the
-    checked data (after preset expansion); `loaded` is the raw load result.
+    `config` is None when loading, a preset or the schema found an error (nothing is compiled
+    from part of a config). `source_map` locates every value of the checked data (after preset
+    expansion); `loaded` is the raw load result.
     """
 
     config: Config | None
@@ -61,17 +64,20 @@ def check_path(path: str) -> CheckResult:
 
 
 def check_loaded(loaded: LoadedSource, rules: RuleRunner | None = None) -> CheckResult:
-    """Check an already loaded config; `rules` defaults to every rule of `compiler.rules`."""
+    """Check an already loaded config; `rules` defaults to every rule of `compiler.rules`, run
+    on the parts of the config that fit the schema."""
     found = list(loaded.diagnostics)
-    if not loaded.ok:
+    if not loaded.complete:
         return CheckResult(None, loaded.source_map, loaded, tuple(sorted_diagnostics(found)))
-    data, source_map, preset_findings = expand_presets(loaded.data, loaded.source_map)
+    data, source_map, preset_findings, preset_refused = expand_presets(
+        loaded.data, loaded.source_map
+    )
     found.extend(preset_findings)
-    config: Config | None = None
-    if not any(d.is_error for d in preset_findings):
-        expanded = dataclasses.replace(loaded, data=data, source_map=source_map)
-        config, schema_findings = validate(expanded)
-        found.extend(schema_findings)
-    if config is not None:
-        found.extend((rules or run_rules)(config, source_map))
+    parts = validate_parts(data, source_map, preset_refused)
+    found.extend(parts.diagnostics)
+    if rules is None:
+        found.extend(run_rules(parts.usable, parts.source_map, parts.refused))
+    else:
+        found.extend(rules(parts.usable, parts.source_map))
+    config = parts.config if loaded.ok else None
     return CheckResult(config, source_map, loaded, tuple(sorted_diagnostics(found)))

@@ -49,7 +49,7 @@ from tokensmith.runtime.model import IdentityProviderSpec
 from tokensmith.schema.diagnostics import did_you_mean
 
 from .conditions_text import condition_checks, first_failed
-from .flatten import as_json, flatten_mapping
+from .flatten import flatten_mapping
 from .offline_keys import offline_key_source
 from .prepared import Prepared
 from .time_text import delta, when

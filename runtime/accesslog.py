@@ -12,7 +12,8 @@ request in the server, a sixth of an exchange. Lines are also formatted in batch
 leaves its record and two clock readings in a list, and up to `PENDING_LINES` of them are
 formatted together (when the list is full, and at every flush). Formatted one by one between
 network writes each line cost about 4.5 µs of server CPU; together, with warm caches, a third of
-that. Without `configure()` (the app embedded, tests), each line goes at once to the logger
+that. Lines are written by `access_lines.LineFormatter` (remembered fragments). Without
+`configure()` (the app embedded, tests), each line goes at once to the logger
 `tokensmith.access` at level INFO.
 """
 
@@ -25,9 +26,9 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-import orjson
+from .access_lines import LineFormatter
 
 LOGGER_NAME = "tokensmith.access"
 FLUSH_SECONDS = 0.5
@@ -52,80 +53,61 @@ class RequestRecord:
 
 
 class _Sink:
-    stream: BinaryIO | None = None
-    #: (record, revision, wall-clock time, perf_counter_ns at the end) of unformatted lines
-    pending: list[tuple[RequestRecord, str, float, int]] = []  # noqa: RUF012
+    """The access log of this process: the stream `configure()` named (None: the logger), the
+    finished requests whose lines are not formatted yet, and the formatter."""
+
+    __slots__ = ("formatter", "pending", "stream")
+
+    def __init__(self) -> None:
+        self.stream: BinaryIO | None = None
+        #: (record, revision, wall-clock time, perf_counter_ns at the end) of unformatted lines
+        self.pending: list[tuple[RequestRecord, str, float, int]] = []
+        self.formatter = LineFormatter()
+
+
+_sink = _Sink()
 
 
 def log_request(record: RequestRecord, revision: str) -> None:
     """Log a finished request (a cheap no-op when nothing listens); `record` must not change
     afterwards, its line may be formatted later (see the module docstring)."""
-    if _Sink.stream is not None:
-        pending = _Sink.pending
+    sink = _sink
+    if sink.stream is not None:
+        pending = sink.pending
         pending.append((record, revision, time.time(), time.perf_counter_ns()))
         if len(pending) >= PENDING_LINES:
-            _write_pending()
+            _write_pending(sink)
     elif logger.isEnabledFor(logging.INFO):
-        line = _line_bytes(record, revision, time.time(), time.perf_counter_ns())
+        line = sink.formatter.line(record, revision, time.time(), time.perf_counter_ns())
         logger.info(line[:-1].decode())
 
 
-def _write_pending() -> None:
+def _write_pending(sink: _Sink) -> None:
     """Format the pending lines into the stream's buffer."""
-    stream, pending = _Sink.stream, _Sink.pending
-    _Sink.pending = []
+    stream, pending = sink.stream, sink.pending
+    sink.pending = []
     if stream is None:
         return
-    text = b"".join([_line_bytes(*entry) for entry in pending])
+    line = sink.formatter.line
+    text = b"".join([line(*entry) for entry in pending])
     # a closed or broken stderr must not fail a request
     with contextlib.suppress(OSError, ValueError):
         stream.write(text)
 
 
-MAX_MIDDLES = 4096
-_middles: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
-
-
-def _line_bytes(record: RequestRecord, revision: str, now: float, ended_ns: int) -> bytes:
-    """The JSON line of a request (`time`, `request_id`, `method`, `path`, `status`, `outcome`,
-    `identity_provider`, `service`, `latency_ms`, `revision`, in that order) and a newline: byte
-    for byte what orjson writes for that object (tested), at a third of the cost.
-
-    Lines differ mostly in their time, request id and latency; the members from `method` to
-    `service` (and the revision) repeat, so their JSON is written once per combination and
-    remembered (at most `MAX_MIDDLES` combinations; the table is emptied when full).
-    """
-    key = (record.method, record.path, record.status, record.outcome,
-           record.identity_provider, record.service, revision)
-    parts = _middles.get(key)
-    if parts is None:
-        if len(_middles) >= MAX_MIDDLES:
-            _middles.clear()
-        members = orjson.dumps({
-            "method": record.method, "path": record.path, "status": record.status,
-            "outcome": record.outcome, "identity_provider": record.identity_provider,
-            "service": record.service,
-        })
-        parts = _middles[key] = (
-            b"," + members[1:-1] + b',"latency_ms":',
-            b',"revision":' + orjson.dumps(revision) + b"}\n",
-        )
-    if int(now) != _clock[0]:
-        _time_text(now)
-    return b"".join((
-        b'{"time":"', _clock[2], b'","request_id":', orjson.dumps(record.request_id),
-        parts[0], orjson.dumps(round((ended_ns - record.started_ns) / 1e6, 3)), parts[1],
-    ))
+def clear_caches() -> None:
+    """Forget the remembered line fragments (`runtime.caches.reset_all`)."""
+    _sink.formatter.clear()
 
 
 def configure(stream: BinaryIO | None = None) -> None:
     """Write access lines to `stream` (default: standard error), buffered; idempotent."""
-    if _Sink.stream is not None:
+    if _sink.stream is not None:
         return
     if stream is None:
         # a descriptor of our own: lines never interleave with text written to sys.stderr
         stream = io.BufferedWriter(io.FileIO(os.dup(2), "wb"), BUFFER_BYTES)
-    _Sink.stream = stream
+    _sink.stream = stream
 
 
 async def flush_periodically() -> None:
@@ -140,22 +122,8 @@ async def flush_periodically() -> None:
 
 def flush() -> None:
     """Push pending and buffered lines out (periodically and at shutdown)."""
-    stream = _Sink.stream
+    stream = _sink.stream
     if stream is not None:
-        _write_pending()
+        _write_pending(_sink)
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-
-
-_clock: list[Any] = [0, "", b""]  # the second, its text, its text as bytes
-
-
-def _time_text(now: float) -> str:
-    """The UTC time `now` to the second, formatted once per second (strftime is not free)."""
-    second = int(now)
-    if second != _clock[0]:
-        _clock[0] = second
-        _clock[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-        _clock[2] = _clock[1].encode("ascii")
-    text: str = _clock[1]
-    return text

@@ -14,6 +14,10 @@ item and costs about 2 µs more than a direct call.
 The work function is synchronous and must not block (the exchange is pure). A batch runs at
 most `MAX_BATCH` items; the rest go to the next callback, so other tasks (health checks, JWKS
 refreshes) wait behind at most one batch. A future whose request was cancelled is skipped.
+
+A batcher finds the running loop once and keeps it while it runs: on Python 3.11
+`asyncio.get_running_loop()` makes a `getpid` system call, about 0.5 µs on the build machine,
+which every submission would pay.
 """
 
 from __future__ import annotations
@@ -31,21 +35,33 @@ MAX_BATCH = 128
 class Batcher(Generic[Item, Result]):
     """`await batcher.submit(item)` is `work(item)`, run in a batch with the loop turn's others."""
 
-    __slots__ = ("_pending", "_scheduled", "_work")
+    __slots__ = ("_loop", "_pending", "_scheduled", "_work")
 
     def __init__(self, work: Callable[[Item], Result]) -> None:
         self._work = work
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._scheduled = False
 
-    def submit(self, item: Item, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Result]:
-        """A future for `work(item)`; `loop` is the running loop."""
+    def submit(self, item: Item) -> asyncio.Future[Result]:
+        """A future for `work(item)`, on the running loop."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            loop = self._bind(asyncio.get_running_loop())
         future: asyncio.Future[Result] = loop.create_future()
         self._pending.append((item, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._run, loop)
         return future
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
+        """Serve `loop` from now on; what another loop left pending went with that loop."""
+        if loop is not self._loop:
+            self._loop = loop
+            self._pending = []
+            self._scheduled = False
+        return loop
 
     def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._pending[:MAX_BATCH]

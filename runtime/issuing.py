@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .claims import EXPIRED
+from .compact_json import compact_json
 from .errors import InvalidRequest
 from .model import TokenProviderSpec
-from .signing import compact_json
 
 RESERVED_CLAIMS = frozenset({"iss", "aud", "exp", "iat", "nbf", "jti"})
 MAX_ISSUED_CLAIMS_BYTES = 8 * 1024
@@ -62,12 +62,12 @@ def issue_claims(
             "iss": provider.issuer, "aud": provider.audience, "iat": iat, "exp": exp, "jti": jti,
             "act": dict(mapped),
         }
-    return IssuedClaims(claims, exp - iat, check_size(claims))
+    return IssuedClaims(claims, exp - iat, payload_within_limit(claims))
 
 
-def check_size(claims: Mapping[str, Any]) -> bytes:
-    """Refuse a claim set that is not plain JSON or is larger than `MAX_ISSUED_CLAIMS_BYTES`;
-    return it as the compact UTF-8 JSON the signer signs."""
+def payload_within_limit(claims: Mapping[str, Any]) -> bytes:
+    """The claim set as the compact UTF-8 JSON the signer signs; refused (`InvalidRequest`)
+    when it is not plain JSON or is larger than `MAX_ISSUED_CLAIMS_BYTES`."""
     try:
         payload = compact_json(claims)
     except (TypeError, ValueError, RecursionError):

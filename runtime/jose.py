@@ -64,16 +64,6 @@ class ParsedJWS(NamedTuple):
     signing_input: bytes
     signature: bytes
 
-    @property
-    def alg(self) -> str:
-        alg: str = self.header["alg"]
-        return alg
-
-    @property
-    def kid(self) -> str | None:
-        kid: str | None = self.header.get("kid")
-        return kid
-
 
 def parse_compact(token: str, max_length: int = MAX_TOKEN_LENGTH) -> ParsedJWS:
     """Split, decode and check a compact JWS; `InvalidRequest` (with a `reason`) when it is not one."""
@@ -94,6 +84,11 @@ def parse_compact(token: str, max_length: int = MAX_TOKEN_LENGTH) -> ParsedJWS:
     if not signature:
         raise InvalidRequest(MALFORMED, "missing_signature")
     return ParsedJWS(header, claims, token[:second].encode("ascii"), signature)
+
+
+def clear_caches() -> None:
+    """Forget every remembered header (`runtime.caches.reset_all`)."""
+    _checked_headers.clear()
 
 
 def _header(segment: str) -> Mapping[str, Any]:

@@ -21,26 +21,35 @@ JTI_LENGTH = 22
 _FILL_BYTES = 3072  # a multiple of 3: base64 without padding, 4,096 characters
 
 
-class _Buffer:
-    text = ""
-    position = 0
+class _RandomText:
+    """The process's random base64url text and how much of it is handed out already."""
+
+    __slots__ = ("position", "text")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.position = 0
+
+    def forget(self) -> None:
+        """Drop the unused characters (in a forked child: they are the parent's)."""
+        self.text = ""
+        self.position = 0
+
+
+_random = _RandomText()
 
 
 def new_jti() -> str:
     """A fresh `jti`: 22 base64url characters, 132 bits from the operating system's CSPRNG."""
-    position = _Buffer.position
+    buffer = _random
+    position = buffer.position
     end = position + JTI_LENGTH
-    text = _Buffer.text
+    text = buffer.text
     if end > len(text):
-        text = _Buffer.text = base64.urlsafe_b64encode(os.urandom(_FILL_BYTES)).decode("ascii")
+        text = buffer.text = base64.urlsafe_b64encode(os.urandom(_FILL_BYTES)).decode("ascii")
         position, end = 0, JTI_LENGTH
-    _Buffer.position = end
+    buffer.position = end
     return text[position:end]
 
 
-def _forget() -> None:
-    _Buffer.text = ""
-    _Buffer.position = 0
-
-
-os.register_at_fork(after_in_child=_forget)
+os.register_at_fork(after_in_child=_random.forget)

@@ -3,8 +3,8 @@
 Two bodies are read, both strictly:
 
 - `application/x-www-form-urlencoded` (RFC 8693 §2.1, and what State Backed's client sends),
-  strict UTF-8 with `parse_qsl(strict_parsing=True)`'s rules: `&` is the only separator, every
-  field has `=`, at most `MAX_FIELDS` fields. There is no multipart parser at all.
+  strict UTF-8 with `parse_qsl(strict_parsing=True)`'s rules (see `parse_form`): `&` is the only
+  separator, every field has `=`, at most `MAX_FIELDS` fields. There is no multipart parser.
 - `application/json`: one strict JSON object (duplicate members refused) whose values are strings.
 
 Any other media type, or a `charset` other than UTF-8, is a 415. A parameter sent twice is refused
@@ -94,6 +94,12 @@ def body_kind(content_type: str | None) -> str:
     return media
 
 
+def clear_caches() -> None:
+    """Forget the remembered media types and unquoted texts (`runtime.caches.reset_all`)."""
+    body_kind.cache_clear()
+    _unquote_short.cache_clear()
+
+
 def parse_body(kind: str, body: bytes) -> TokenRequest:
     """Parse a body of kind `FORM` or `JSON` (see `body_kind`) into a `TokenRequest`."""
     fields = parse_form(body) if kind == FORM else parse_json(body)
@@ -103,9 +109,15 @@ def parse_body(kind: str, body: bytes) -> TokenRequest:
 def parse_form(body: bytes) -> dict[str, str]:
     """Decode a urlencoded body strictly; a repeated name is an `InvalidRequest`.
 
-    The same rules as `urllib.parse.parse_qsl(strict_parsing=True)` with `&` as the only
-    separator, written out because tokens need no percent-decoding: the common body is split
-    and kept as is, at a fraction of `parse_qsl`'s cost.
+    The fields, in order, that `urllib.parse.parse_qsl(text, keep_blank_values=True,
+    strict_parsing=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS)` reads
+    from the body decoded as strict UTF-8 (`&` the only separator, every field with `=`, blank
+    values kept, `+` and percent escapes decoded), refused where it raises; written out because
+    tokens need no percent-decoding: the common body is split and kept as is, at a fraction of
+    `parse_qsl`'s cost. The one difference is deliberate: a name that comes twice is refused
+    ("repeated_parameter") where `parse_qsl` lists both, and when a body has both a repeated
+    name and a bad field, the first of them in the body gives the reason
+    (`tests/runtime/test_shortcut_equivalence.py` proves all of this against `parse_qsl`).
     """
     try:
         text = body.decode("utf-8")

@@ -1,8 +1,8 @@
 """Run the app on uvicorn with uvloop and httptools.
 
-With one worker the app is built in this process from the `Service` that `prepare` already
+With one worker the app is built in this process from the `Runtime` that `prepare` already
 checked. With several, uvicorn starts worker processes that import `app_from_environment` (a
-factory) and rebuild the service from the bundle directory passed in `TOKENSMITH_BUNDLE_DIR`;
+factory) and rebuild the runtime from the bundle directory passed in `TOKENSMITH_BUNDLE_DIR`;
 the parent checked the same bundle and secrets first, so a worker fails only if they changed.
 uvicorn's own access log is off: `runtime.accesslog` writes one JSON line per request to
 standard error.
@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from . import accesslog
 from .app import create_app
 from .errors import BundleError, StartupError
-from .startup import Service, prepare
+from .startup import Runtime, prepare
 
 BUNDLE_DIR_ENV = "TOKENSMITH_BUNDLE_DIR"
 FACTORY = "tokensmith.runtime.server:app_from_environment"
@@ -47,8 +47,8 @@ def server_options(host: str, port: int) -> dict[str, Any]:
     }
 
 
-def serve(service: Service, host: str, port: int, workers: int = 1) -> int:
-    """Serve until interrupted; `service` was prepared from `service.bundle.path`.
+def serve(runtime: Runtime, host: str, port: int, workers: int = 1) -> int:
+    """Serve until interrupted; `runtime` was prepared from `runtime.bundle.path`.
 
     Returns the exit status: 0 after a normal shutdown, 2 when the server could not start
     (the address is in use, or the port needs privileges); uvicorn has logged why.
@@ -57,11 +57,11 @@ def serve(service: Service, host: str, port: int, workers: int = 1) -> int:
     options = server_options(host, port)
     try:
         if workers <= 1:
-            uvicorn.run(create_app(service), **options)
+            uvicorn.run(create_app(runtime), **options)
         else:
-            if service.bundle.path is None:
+            if runtime.bundle.path is None:
                 raise ValueError("several workers need a bundle directory")
-            os.environ[BUNDLE_DIR_ENV] = os.path.abspath(service.bundle.path)
+            os.environ[BUNDLE_DIR_ENV] = os.path.abspath(runtime.bundle.path)
             uvicorn.run(FACTORY, factory=True, workers=workers, **options)
     except SystemExit as exc:  # uvicorn exits with 3 when it cannot bind or start
         return 0 if exc.code in (None, 0) else 2
@@ -77,7 +77,7 @@ def app_from_environment() -> ASGIApp:
     if not directory:
         sys.exit(f"tokensmith: {BUNDLE_DIR_ENV} is not set")
     try:
-        service = prepare(directory, os.environ)
+        runtime = prepare(directory, os.environ)
     except (BundleError, StartupError) as exc:
         sys.exit(f"tokensmith: {exc}")
-    return create_app(service)
+    return create_app(runtime)

@@ -9,18 +9,16 @@ verifies wherever `@statebacked/token` would.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import orjson
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from .b64 import b64url_encode
+from .compact_json import compact_json, plain_compact_json
 from .errors import BundleError
 from .hmac_state import PrecomputedHmac
 from .jose import EC_ALGORITHMS, HMAC_ALGORITHMS, OKP_ALGORITHMS, RSA_ALGORITHMS
@@ -61,7 +59,7 @@ class Signer:
         self.algorithm = algorithm
         self._sign = sign_bytes
         self._jwk = None if public_jwk is None else dict(public_jwk)
-        header = _compact({"alg": algorithm, "kid": kid, "typ": "JWT"})
+        header = plain_compact_json({"alg": algorithm, "kid": kid, "typ": "JWT"})
         self._header = b64url_encode(header) + "."
 
     def sign(self, claims: Mapping[str, Any]) -> str:
@@ -100,59 +98,6 @@ def load_signer(spec: SigningKeySpec, material: bytes) -> Signer:
     if alg in OKP_ALGORITHMS:
         return _ed_signer(spec.kid, alg, _load_private_key(material))
     raise SigningKeyError(f"algorithm {alg!r} is not supported for signing")
-
-
-# One encoder, built once: `json.dumps` with options builds a new one per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-# Output orjson may spell differently from `_ENCODER`: any float (orjson writes 1e-05 as
-# 0.00001) and `null` (orjson writes NaN and infinities as null where `_ENCODER` refuses them).
-# In compact output a number value follows `:`, `,` or `[`, and a float has `.` or `e`/`E`
-# after its leading digits, so `_FLOAT` finds every float. A string that merely contains such
-# text (or `null`) only costs the slow path; a random `jti` never does (no `:`, `,` or `[`),
-# where the earlier `[0-9][.eE]` sent about one exchange in ten down the slow path.
-# (One regex with `|null` is twice as slow as the two searches.)
-_FLOAT = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
-
-
-def compact_json(value: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON of `value`, byte for byte what `_ENCODER` writes, or its exception.
-
-    orjson writes the common claim set (strings, integers, lists, objects) fifteen times faster
-    and identically; everything else (floats, null, integers over 64 bits, non-string keys,
-    subclasses, lone surrogates, deep nesting) goes through `_ENCODER`, which writes it or
-    raises `TypeError`, `ValueError` or `RecursionError` as before.
-    """
-    try:
-        data = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS
-                            | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME)
-    except TypeError:  # orjson.JSONEncodeError
-        return _compact(value)
-    # the usual claim set holds no float and no null: a walk over it is cheaper than the search
-    if _written_alike(value) or (b"null" not in data and _FLOAT.search(data) is None):
-        return data
-    return _compact(value)
-
-
-_ALIKE_SCALARS = frozenset({str, int, bool})
-
-
-def _written_alike(value: Any) -> bool:
-    """True when `value` (a dict or a list) holds only dicts, lists, strings, integers and
-    booleans, of exactly those types: values orjson writes as `_ENCODER` does, when it writes
-    them at all (a non-string key, a lone surrogate or a big integer makes it raise)."""
-    items = value.values() if type(value) is dict else value
-    for item in items:
-        kind = type(item)
-        if kind in _ALIKE_SCALARS:
-            continue
-        if (kind is dict or kind is list) and _written_alike(item):
-            continue
-        return False
-    return True
-
-
-def _compact(value: Mapping[str, Any]) -> bytes:
-    return _ENCODER.encode(value).encode("utf-8")
 
 
 def _hmac_signer(kid: str, alg: str, secret: bytes) -> Signer:

@@ -1,11 +1,11 @@
-"""Assemble a running service from a bundle directory: bundle, secrets, JWKS cache, state.
+"""Assemble the runtime from a bundle directory: bundle, secrets, JWKS cache, exchange state.
 
 `prepare(directory, env)` does everything that can fail for a reason the operator must fix
 (a bundle that does not check out, a missing or weak secret, a key that does not parse) and
 raises `BundleError` or `StartupError` listing every problem, before a socket is opened. The
 JWKS cache is created here but started by the app's lifespan, in the server's event loop.
 
-`Service.exchange` is the one place that talks to both the pure exchange and the JWKS cache:
+`Runtime.exchange` is the one place that talks to both the pure exchange and the JWKS cache:
 on `UnknownKeyId` it asks for one (cooldown-limited) refetch and retries once, on
 `KeysNotReady` it waits a short while for the provider's first keys and retries once. The first
 attempt runs in a batch with the other exchanges of the same event-loop turn
@@ -43,7 +43,7 @@ KEYS_WAIT_SECONDS = 2.5
 
 
 @dataclass(frozen=True)
-class Service:
+class Runtime:
     """Everything the HTTP app serves from; built once per process by `prepare`."""
 
     bundle: Bundle
@@ -74,22 +74,14 @@ class Service:
         """True when every JWKS identity provider has keys (always, without any)."""
         return self.cache is None or self.cache.ready()
 
-    async def exchange(
-        self, request: ExchangeRequest, loop: asyncio.AbstractEventLoop | None = None
-    ) -> Issued:
-        """The exchange, with one refetch on an unknown `kid` and one wait for first keys.
-
-        `loop` is the running loop when the caller knows it (looking it up costs a system call
-        on Python 3.11); a loop that is not running is ignored.
-        """
-        if loop is None or not loop.is_running():
-            loop = asyncio.get_running_loop()
+    async def exchange(self, request: ExchangeRequest) -> Issued:
+        """The exchange, with one refetch on an unknown `kid` and one wait for first keys."""
         try:
-            return await self.batcher.submit(request, loop)
+            return await self.batcher.submit(request)
         except (UnknownKeyId, KeysNotReady) as exc:
             return await self.retry(request, exc)
         except asyncio.CancelledError:
-            task = asyncio.current_task(loop)
+            task = asyncio.current_task()
             if task is not None and task.cancelling() == 0:
                 # nobody cancelled this request: the batch gave up on its item (an exception
                 # that is not an Exception stopped it); answer as for any unexpected error
@@ -111,7 +103,7 @@ class Service:
         return exchange(self.state, request, time.time(), new_jti)
 
 
-def prepare(directory: str, env: Mapping[str, str]) -> Service:
+def prepare(directory: str, env: Mapping[str, str]) -> Runtime:
     """Load and verify the bundle, resolve every secret, build the exchange state.
 
     Raises `BundleError` (the bundle) or `StartupError` (every secret or key problem at once).
@@ -120,7 +112,7 @@ def prepare(directory: str, env: Mapping[str, str]) -> Service:
     return prepare_bundle(bundle, env)
 
 
-def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Service:
+def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
     """`prepare` for a bundle already loaded (tests and benchmarks load from memory)."""
     resolved = resolve_all(bundle.config, env)
     remote = [spec for spec in bundle.config.identity_providers.values() if spec.uses_remote_keys]
@@ -139,7 +131,7 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Service:
         "idps": orjson.dumps(idps_document(bundle.config)),
         "token_providers": orjson.dumps(token_providers_document(bundle.config)),
     }
-    return Service(
+    return Runtime(
         bundle=bundle,
         state=state,
         cache=cache,

@@ -6,12 +6,10 @@ lone UTF-16 surrogates, and (for bytes) a BOM or UTF-16 input. Each disagreement
 on whoever trusts the other parser, so `loads` refuses them all, and caps the nesting depth
 without ever reaching a `RecursionError`.
 
-Most documents (every compact JWT header and payload) take a fast path: orjson parses the bytes,
-and when writing the result back with orjson gives exactly the same bytes, the text is the one
-canonical spelling of that value, so none of the above can be in it (a duplicate member would be
-missing from the output, NaN, infinity or a lone surrogate cannot be written, a big integer comes
-back as a float); nesting is bounded by counting brackets first. Any other document (whitespace,
-escapes, exponents, anything refused) goes through the strict stdlib decoder, which decides.
+`plain_loads` is the strict stdlib decoder that decides. `loads` first tries a shortcut,
+`canonical_json.canonical_loads` (a document orjson writes back byte for byte is canonical, so
+orjson's value is the answer), with nesting bounded by counting brackets first; any other
+document (whitespace, escapes, exponents, anything refused) goes to `plain_loads`.
 """
 
 from __future__ import annotations
@@ -21,8 +19,7 @@ import math
 import re
 from typing import Any
 
-import orjson
-
+from .canonical_json import NOT_CANONICAL, canonical_loads
 from .errors import ExchangeError
 
 MAX_DEPTH = 32
@@ -38,27 +35,14 @@ class StrictJSONError(ExchangeError, ValueError):
 def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """Decode one strict JSON document from UTF-8 `data` (or from text); `StrictJSONError` else."""
     if type(data) is bytes and data.count(b"[") + data.count(b"{") <= max_depth:
-        value = _canonical(data)
-        if value is not _NOT_CANONICAL:
+        value = canonical_loads(data)
+        if value is not NOT_CANONICAL:
             return value
-    return _strict_loads(data, max_depth)
+    return plain_loads(data, max_depth)
 
 
-_NOT_CANONICAL: Any = object()
-
-
-def _canonical(data: bytes) -> Any:
-    """orjson's value of `data` when orjson writes it back as exactly `data`, else the marker."""
-    try:
-        value = orjson.loads(data)
-        same = orjson.dumps(value) == data
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        return _NOT_CANONICAL
-    return value if same else _NOT_CANONICAL
-
-
-def _strict_loads(data: bytes | str, max_depth: int) -> Any:
-    """The strict stdlib decoder with its hooks: the reference `loads` must agree with."""
+def plain_loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
+    """`loads` without its shortcut: the strict stdlib decoder with its hooks, which decides."""
     if isinstance(data, bytes | bytearray):
         try:
             text = bytes(data).decode("utf-8")

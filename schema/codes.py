@@ -86,7 +86,7 @@ E106 = _error("E106", "no config file in the directory",
 E107 = _error("E107", "defined in two files",
     "a name (signing key, identity provider, token provider) or a top-level field is defined in "
     "two files of a config directory; located at the second, the message names the first "
-    "`file:line`")
+    "`file:line` (`version` may be stated in every file: see E113)")
 E108 = _error("E108", "YAML alias or merge key",
     "a YAML alias (`*name`) or merge key (`<<`): refused, so that every value has one place and "
     "no alias can expand exponentially; located at the anchored value the alias repeats")
@@ -99,6 +99,10 @@ E111 = _error("E111", "nesting too deep",
     "nesting deeper than 64 levels (or deeper than the YAML parser allows)")
 E112 = _error("E112", "file too large",
     "a file larger than 16 MiB")
+E113 = _error("E113", "files state different versions",
+    "the files of a config directory state different `version`s. Each file may state the same "
+    "`version: 1`, so that it reads on its own; located at the later file's value, the message "
+    "names the first `file:line:col`")
 
 # --- schema: fields and their types ------------------------------------------------------------
 

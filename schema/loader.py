@@ -2,20 +2,26 @@
 
 Merging: the named sections (`signing_keys`, `identity_providers`, `token_providers`) are merged
 by name, and a name defined in two files is an error that names both places; `tests` lists are
-concatenated in file order; every other top-level field (`version`, `issuer`, `cors`) may be set
-in one file only. Files are read in name order, so the result does not depend on the disk.
+concatenated in file order; `version` may be stated in every file, so that each file reads on
+its own, and files that state different versions are an error naming both; every other top-level
+field (`issuer`, `cors`) may be set in one file only. Files are read in name order, so the result
+does not depend on the disk.
+
+Such merge conflicts leave the data complete (the first definition is kept), so `check` goes on
+to the schema and the rules; a file that cannot be read or parsed leaves it incomplete.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from ._yaml import ParsedText, parse_yaml
-from .codes import E103, E106, E107, E112
+from .codes import E103, E106, E107, E112, E113, Code
 from .diagnostics import Diagnostic
 from .errors import BuildError
 from .location import ConfigPath, Location, SourceMap
@@ -24,6 +30,10 @@ from .location import ConfigPath, Location, SourceMap
 NAMED_SECTIONS = ("signing_keys", "identity_providers", "token_providers")
 #: Sections whose items are concatenated across files.
 LIST_SECTIONS = ("tests",)
+#: The top-level field that every file of a directory may state, with the same value.
+VERSION = "version"
+#: Findings about how files combine, not about what one file says: the merged data is complete.
+MERGE_CONFLICTS: frozenset[Code] = frozenset({E107, E113})
 #: A config file larger than this is refused before parsing (a config is text written by hand).
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
@@ -54,8 +64,14 @@ class LoadedSource:
 
     @property
     def ok(self) -> bool:
-        """True when loading found no error (the data is complete)."""
+        """True when loading found no error."""
         return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def complete(self) -> bool:
+        """True when every file was read and parsed: the only errors, if any, are merge
+        conflicts (`MERGE_CONFLICTS`), after which the first definition stands."""
+        return not any(d.is_error and d.entry not in MERGE_CONFLICTS for d in self.diagnostics)
 
 
 def load_config_source(path: str) -> LoadedSource:
@@ -153,6 +169,9 @@ class _Merger:
                 skip.exact.add((field,))
                 offsets[field] = len(here)
                 here.extend(value)
+            elif field == VERSION and field in self.data:
+                self._version_again(value, parsed)
+                skip.prefix.add((field,))  # located where it was first stated
             elif field in self.data:
                 self._twice(field, (field,), parsed)
                 skip.prefix.add((field,))
@@ -172,12 +191,35 @@ class _Merger:
             else:
                 section[name] = entry
 
+    def _version_again(self, value: Any, parsed: ParsedText) -> None:
+        """A later file states `version` too: fine when it is the same (strictly: `true` is not
+        `1`), an error naming both places when it differs."""
+        first = self.data[VERSION]
+        if type(first) is type(value) and first == value:
+            return
+        there = self.values[(VERSION,)]
+        msg = (
+            f"this file states version {_shown(value)}, {there.file}:{there.line}:{there.column} "
+            f"states version {_shown(first)}"
+        )
+        hint = "state the same `version: 1` in every file, or in one file only"
+        self.diagnostics.append(Diagnostic(E113, msg, parsed.values[(VERSION,)], hint))
+
     def _twice(self, what: str, path: ConfigPath, parsed: ParsedText) -> None:
         first = self.keys[path]
         here = parsed.keys[path]
         msg = f"{what} is defined in two files: here and in {first.file}:{first.line}"
         hint = "each name and top-level field may be defined in one file only"
         self.diagnostics.append(Diagnostic(E107, msg, here, hint))
+
+
+def _shown(value: Any) -> str:
+    """A version as written when it is a scalar (a version is never a secret), else its kind."""
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    return "a list" if isinstance(value, list) else "a mapping"
 
 
 @dataclass

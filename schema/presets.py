@@ -178,8 +178,12 @@ class _Expansion:
 
 def expand_presets(
     data: dict[str, Any], source_map: SourceMap
-) -> tuple[dict[str, Any], SourceMap, list[Diagnostic]]:
+) -> tuple[dict[str, Any], SourceMap, list[Diagnostic], frozenset[str]]:
     """Expand every `preset:` of `data["identity_providers"]`; the input is not changed.
+
+    Returns the expanded data, its source map, the findings, and the names of the providers
+    whose preset did not expand (the schema leaves them out rather than report the fields the
+    preset would have filled in).
 
     Derived fields are located at the `preset:` key (their values at its value), so a later
     finding about them points at the user's own line. A provider with a bad preset keeps only
@@ -189,18 +193,22 @@ def expand_presets(
     if not isinstance(providers, dict) or not any(
         isinstance(p, dict) and "preset" in p for p in providers.values()
     ):
-        return data, source_map, []
+        return data, source_map, [], frozenset()
     work = _Expansion(dict(source_map.keys), dict(source_map.values), [], source_map)
-    expanded = {
-        name: _expand_one(name, provider, work) if isinstance(provider, dict) else provider
-        for name, provider in providers.items()
-    }
+    expanded: dict[str, Any] = {}
+    failed: set[str] = set()
+    for name, provider in providers.items():
+        before = len(work.diagnostics)
+        is_entry = isinstance(provider, dict)
+        expanded[name] = _expand_one(name, provider, work) if is_entry else provider
+        if len(work.diagnostics) > before:
+            failed.add(name)
     new_map = SourceMap(
         keys=MappingProxyType(work.keys),
         values=MappingProxyType(work.values),
         texts=source_map.texts,
     )
-    return {**data, "identity_providers": expanded}, new_map, work.diagnostics
+    return {**data, "identity_providers": expanded}, new_map, work.diagnostics, frozenset(failed)
 
 
 def _expand_one(name: str, provider: dict[str, Any], work: _Expansion) -> dict[str, Any]:

@@ -88,3 +88,36 @@ def test_the_architecture_doc_names_what_the_compiler_uses_from_the_runtime() ->
     decision = doc.split("**The compiler imports", 1)[1].split("\n- **", 1)[0]
     named = {name for name in COMPILER_USES_FROM_RUNTIME if f"`runtime/{name}.py`" in decision}
     assert named == COMPILER_USES_FROM_RUNTIME
+
+
+#: What a runtime-only install (deploy/tokensmith-runtime) lacks.
+BUILD_SIDE = (
+    "tokensmith.schema", "tokensmith.compiler", "tokensmith.review",
+    "pydantic", "ruamel", "jinja2", "jsonpath_ng", "yaml",
+)  # fmt: skip
+
+WITHOUT_BUILD_SIDE = """
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, Blocker())
+from tokensmith.cli import build_parser
+build_parser()
+import tokensmith.commands.serve, tokensmith.commands.vault
+print("ok")
+"""
+
+
+def test_the_cli_starts_without_the_build_side() -> None:
+    # A runtime-only install has the CLI and the runtime but none of the build side: building
+    # the parser (every verb registers itself) must not import any of it at module level.
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_BUILD_SIDE.format(blocked=BUILD_SIDE)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

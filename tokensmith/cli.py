@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from tokensmith import __version__
+from tokensmith.commands._build_side import refusal
 
 COMMANDS = (
     "check",
@@ -53,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     parser = build_parser()
     args = parser.parse_args(argv)
+    refused = refusal(args.command)
+    if refused is not None:  # a runtime-only install: say what is missing, do nothing
+        print(refused, file=sys.stderr)
+        return 2
     try:
         code: int = args.func(args)
         sys.stdout.flush()

@@ -36,6 +36,7 @@ from tokensmith.schema.codes import (
 from tokensmith.schema.diagnostics import Diagnostic, did_you_mean
 from tokensmith.schema.location import ConfigPath, Location, SourceMap
 from tokensmith.schema.models import Config
+from tokensmith.schema.validate import NOTHING_REFUSED, Refused
 
 from .lower import PATH_SUFFIX, output_key
 from .paths import JsonPath, PathSyntaxError, parse_path
@@ -49,9 +50,16 @@ _LOOKS_LIKE_PATH = re.compile(r"\$(?:\$|[.\[])")
 _NAMES_SHOWN = 5
 
 
-def check_config_mappings(config: Config, source_map: SourceMap) -> list[Diagnostic]:
+def check_config_mappings(
+    config: Config, source_map: SourceMap, refused: Refused = NOTHING_REFUSED
+) -> list[Diagnostic]:
     """Every mapping finding of a validated config: each mapping alone, then across providers.
-    (The `require` conditions are the rules' business: `compiler/rules/require.py`.)"""
+    (The `require` conditions are the rules' business: `compiler/rules/require.py`.)
+
+    An identity provider that the schema `refused` may produce any claim: a token provider path
+    is then never reported as produced by no provider (E304), only the valid providers that lack
+    it are named (W301).
+    """
     found: list[Diagnostic] = []
     for name, idp in config.identity_providers.items():
         base = ("identity_providers", name)
@@ -63,8 +71,9 @@ def check_config_mappings(config: Config, source_map: SourceMap) -> list[Diagnos
     for service, tp in config.token_providers.items():
         path = ("token_providers", service, "mapping")
         found += check_mapping(tp.mapping, path, source_map, claims_root=tp.claims == "root")
-        allowed = allowed_providers(tp.identity_providers, produced)
-        found += _check_produced(tp.mapping, path, source_map, allowed, produced)
+        unknown = refused.of("identity_providers")
+        allowed, partial = allowed_providers(tp.identity_providers, produced, unknown)
+        found += _check_produced(tp.mapping, path, source_map, allowed, produced, partial)
     return found
 
 
@@ -244,10 +253,12 @@ def steerable(
 
 
 def allowed_providers(
-    listed: Sequence[str] | None, produced: Mapping[str, set[str]]
-) -> tuple[str, ...]:
+    listed: Sequence[str] | None, produced: Mapping[str, set[str]], unknown: frozenset[str]
+) -> tuple[tuple[str, ...], bool]:
+    """The allowed providers whose output is known, and whether an allowed one's is not."""
     names = listed if listed is not None else sorted(produced)
-    return tuple(dict.fromkeys(n for n in names if n in produced))
+    partial = bool(unknown) and (listed is None or any(n in unknown for n in listed))
+    return tuple(dict.fromkeys(n for n in names if n in produced)), partial
 
 
 def _check_produced(
@@ -256,7 +267,9 @@ def _check_produced(
     source_map: SourceMap,
     allowed: tuple[str, ...],
     produced: Mapping[str, set[str]],
+    partial: bool = False,
 ) -> Iterator[Diagnostic]:
+    """`partial`: another allowed provider was refused by the schema and may produce anything."""
     if not allowed:
         return  # no usable identity provider: the rules report that
     for at, parsed in _input_paths(mapping, path):
@@ -264,7 +277,7 @@ def _check_produced(
         if head is None:
             continue
         missing = [name for name in allowed if head not in produced[name]]
-        if len(missing) == len(allowed):
+        if len(missing) == len(allowed) and not partial:
             keys = sorted(set().union(*(produced[name] for name in allowed)))
             yield Diagnostic(
                 E304,

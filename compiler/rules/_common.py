@@ -8,9 +8,13 @@ from collections.abc import Callable, Iterable
 from tokensmith.schema.diagnostics import Diagnostic, did_you_mean
 from tokensmith.schema.location import ConfigPath, SourceMap
 from tokensmith.schema.models import Config
+from tokensmith.schema.validate import Refused
 
 #: A rule reads the validated config and the source map and yields its findings.
 Rule = Callable[[Config, SourceMap], Iterable[Diagnostic]]
+#: A rule that relates one part of the config to another also reads what the schema refused,
+#: so that it never reports a reference to a refused part as unknown.
+ReferenceRule = Callable[[Config, SourceMap, Refused], Iterable[Diagnostic]]
 
 #: Service names become URL path segments and metric labels (SPEC §2).
 SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")

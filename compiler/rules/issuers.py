@@ -18,9 +18,10 @@ from tokensmith.schema.codes import E350, E351, E352, E353, E354, W322
 from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import Location, SourceMap
 from tokensmith.schema.models import Config, IdentityProvider
+from tokensmith.schema.validate import Refused
 
 from ..mappings.conditions import AllOf, AnyOf, Leaf, Node, parse_conditions
-from ._common import Rule, idp_path, place
+from ._common import ReferenceRule, Rule, idp_path, place
 from ._tenants import MultiTenantIssuer, multi_tenant_issuer, shared_ci_keys
 
 
@@ -179,9 +180,13 @@ def _owner_hint(tenant: MultiTenantIssuer) -> str:
     return f"add a `require` condition on one of {claims}, e.g. `$.{first}: <{first}>`"
 
 
-def not_own_issuer(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
-    """Trusting the runtime's own issuer lets one service's token be exchanged for another's."""
-    own = {config.issuer: place(source_map, ("issuer",))}
+def not_own_issuer(
+    config: Config, source_map: SourceMap, refused: Refused
+) -> Iterator[Diagnostic]:
+    """Trusting the runtime's own issuer lets one service's token be exchanged for another's.
+
+    A top-level `issuer` that the schema refused is unknown: only the token providers' count."""
+    own = {} if "issuer" in refused.fields else {config.issuer: place(source_map, ("issuer",))}
     for service, provider in config.token_providers.items():
         if provider.issuer is not None:
             own.setdefault(
@@ -222,6 +227,6 @@ RULES: tuple[Rule, ...] = (
     multi_tenant_needs_audience,
     shared_issuer_needs_condition,
     shared_ci_keys_need_issuer,
-    not_own_issuer,
     audience_only_not_own_audience,
 )
+REFERENCE_RULES: tuple[ReferenceRule, ...] = (not_own_issuer,)

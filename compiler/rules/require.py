@@ -23,19 +23,23 @@ from tokensmith.schema.codes import E304, W301, W370, W373
 from tokensmith.schema.diagnostics import Diagnostic, did_you_mean
 from tokensmith.schema.location import ConfigPath, SourceMap
 from tokensmith.schema.models import Config
+from tokensmith.schema.validate import Refused
 
 from ..mappings.checks import allowed_providers, context_name, key_column, named, steerable
 from ..mappings.condition_static import static_findings
 from ..mappings.conditions import AllOf, Leaf, Problem, fatal, leaves, parse_conditions
 from ..mappings.lower import output_key
-from ._common import Rule
+from ._common import ReferenceRule
 
 #: Claims tokensmith checks against the clock itself, with the provider's leeway.
 TIME_CLAIMS = ("exp", "iat", "nbf")
 
 
-def conditions(config: Config, source_map: SourceMap) -> list[Diagnostic]:
-    """Every finding about the `require` conditions of a validated config."""
+def conditions(config: Config, source_map: SourceMap, refused: Refused) -> list[Diagnostic]:
+    """Every finding about the `require` conditions of a validated config.
+
+    An identity provider that the schema `refused` may produce any claim: a service condition is
+    then never reported as reading a claim that no provider produces (E304)."""
     produced = {
         name: {output_key(k) for k in idp.mapping if isinstance(k, str)}
         for name, idp in config.identity_providers.items()
@@ -58,13 +62,15 @@ def conditions(config: Config, source_map: SourceMap) -> list[Diagnostic]:
         if tp.require is None:
             continue
         where = ("token_providers", service, "require")
-        allowed = allowed_providers(tp.identity_providers, produced)
+        allowed, partial = allowed_providers(
+            tp.identity_providers, produced, refused.of("identity_providers")
+        )
         domains = {"identity_provider": allowed, "service": (service,)}
         checker = _Checker(where, source_map)
         tree = checker.parse(tp.require)
         found += checker.findings
         found += checker.leaf_findings(tree, incoming=False)
-        found += checker.flow(tree, allowed, produced)
+        found += checker.flow(tree, allowed, produced, partial)
         if checker.whole:
             found += checker.located(static_findings(tree, domains, f"for service '{service}'"))
     return found
@@ -136,9 +142,14 @@ class _Checker:
             )
 
     def flow(
-        self, tree: AllOf, allowed: Sequence[str], produced: Mapping[str, set[str]]
+        self,
+        tree: AllOf,
+        allowed: Sequence[str],
+        produced: Mapping[str, set[str]],
+        partial: bool,
     ) -> Iterator[Diagnostic]:
-        """E304/W301: a service's condition on an intermediate claim its providers never make."""
+        """E304/W301: a service's condition on an intermediate claim its providers never make.
+        `partial`: another allowed provider was refused by the schema and may produce anything."""
         if not allowed:
             return  # no usable identity provider: the rules report that
         for leaf in leaves(tree):
@@ -148,7 +159,7 @@ class _Checker:
             missing = [name for name in allowed if head not in produced[name]]
             place = key_column(self.source_map, (*self.where, *leaf.at),
                                max(leaf.key.find(head), 0))
-            if len(missing) == len(allowed):
+            if len(missing) == len(allowed) and not partial:
                 keys = sorted(set().union(*(produced[name] for name in allowed)))
                 yield Diagnostic(
                     E304,
@@ -175,4 +186,4 @@ def _yaml_text(text: str) -> str:
         ".", "").replace(":", "").isalnum() else repr(text)
 
 
-RULES: tuple[Rule, ...] = (conditions,)
+REFERENCE_RULES: tuple[ReferenceRule, ...] = (conditions,)

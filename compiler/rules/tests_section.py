@@ -4,6 +4,7 @@ Codes: E360 a case naming an unknown service; E361 a case expecting an unknown i
 provider; E362 an `expect` with both `claims` and `claims_subset`; E363 an `expect` that
 checks nothing; E364 an `expect` with an `error` and an outcome of success; E365 a case
 expecting an identity provider that the service's `identity_providers` allow-list leaves out.
+A service or identity provider that the schema refused is not reported as unknown.
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ from tokensmith.schema.codes import E360, E361, E362, E363, E364, E365
 from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config, Expectation
+from tokensmith.schema.validate import Refused
 
-from ._common import Rule, Suggestions
+from ._common import ReferenceRule, Rule, Suggestions
 
 
-def known_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
-    services = Suggestions(config.token_providers, None)
-    providers = Suggestions(config.identity_providers, None)
+def known_names(
+    config: Config, source_map: SourceMap, refused: Refused
+) -> Iterator[Diagnostic]:
+    services = Suggestions([*config.token_providers, *sorted(refused.of("token_providers"))], None)
+    providers = Suggestions(
+        [*config.identity_providers, *sorted(refused.of("identity_providers"))], None
+    )
     for index, case in enumerate(config.tests):
-        if case.service not in config.token_providers:
+        service = case.service
+        if service not in config.token_providers and not refused.covers("token_providers", service):
             yield Diagnostic(
                 E360,
                 f"test '{case.name}' exchanges for the service '{case.service}', which "
@@ -31,7 +38,11 @@ def known_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
                 services.hint(case.service),
             )
         expected = case.expect.identity_provider
-        if expected is not None and expected not in config.identity_providers:
+        if (
+            expected is not None
+            and expected not in config.identity_providers
+            and not refused.covers("identity_providers", expected)
+        ):
             yield Diagnostic(
                 E361,
                 f"test '{case.name}' expects the identity provider '{expected}', which "
@@ -91,4 +102,5 @@ def expectations(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
             )
 
 
-RULES: tuple[Rule, ...] = (known_names, allowed_expected_provider, expectations)
+RULES: tuple[Rule, ...] = (allowed_expected_provider, expectations)
+REFERENCE_RULES: tuple[ReferenceRule, ...] = (known_names,)

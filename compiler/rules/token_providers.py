@@ -3,6 +3,9 @@
 Codes: E342 an unknown signing key; E343 an unknown identity provider in `identity_providers`;
 E344 an `expires_in` that is not a duration; E345 an `expires_in` of zero or less;
 W320 an `expires_in` over 24 hours.
+
+A signing key or identity provider that the schema refused is defined, and has its own finding:
+naming it is not reported as unknown (did-you-mean hints still consider it).
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.durations import parse_duration
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config
+from tokensmith.schema.validate import Refused
 
-from ._common import Rule, Suggestions, shown, token_provider_path
+from ._common import ReferenceRule, Rule, Suggestions, shown, token_provider_path
 
 MAX_EXPIRES_IN = 24 * 3600
 
 
-def known_signing_key(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
-    names = list(config.signing_keys)
+def known_signing_key(
+    config: Config, source_map: SourceMap, refused: Refused
+) -> Iterator[Diagnostic]:
+    names = [*config.signing_keys, *sorted(refused.of("signing_keys"))]
     suggest = Suggestions(names, _defined("signing keys", names))
     for service, provider in config.token_providers.items():
-        if provider.signing_key not in config.signing_keys:
+        key = provider.signing_key
+        if key not in config.signing_keys and not refused.covers("signing_keys", key):
             yield Diagnostic(
                 E342,
                 f"token provider '{service}' names the signing key '{provider.signing_key}', "
@@ -34,12 +41,16 @@ def known_signing_key(config: Config, source_map: SourceMap) -> Iterator[Diagnos
             )
 
 
-def known_identity_providers(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
-    names = list(config.identity_providers)
+def known_identity_providers(
+    config: Config, source_map: SourceMap, refused: Refused
+) -> Iterator[Diagnostic]:
+    names = [*config.identity_providers, *sorted(refused.of("identity_providers"))]
     suggest = Suggestions(names, _defined("identity providers", names))
     for service, provider in config.token_providers.items():
         for index, name in enumerate(provider.identity_providers or ()):
-            if name not in config.identity_providers:
+            if name not in config.identity_providers and not refused.covers(
+                "identity_providers", name
+            ):
                 yield Diagnostic(
                     E343,
                     f"token provider '{service}' allows the identity provider '{name}', "
@@ -86,4 +97,5 @@ def expires_in_range(config: Config, source_map: SourceMap) -> Iterator[Diagnost
             )
 
 
-RULES: tuple[Rule, ...] = (known_signing_key, known_identity_providers, expires_in_range)
+RULES: tuple[Rule, ...] = (expires_in_range,)
+REFERENCE_RULES: tuple[ReferenceRule, ...] = (known_signing_key, known_identity_providers)

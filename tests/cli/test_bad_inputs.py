@@ -157,19 +157,36 @@ def tampered(bundle: Path, target: Path) -> None:
     (target / "mappings.py").write_text((bundle / "mappings.py").read_text() + "# edited\n")
 
 
+# A path that is not a bundle at all is a usage error (2), whatever it is; a bundle that is
+# there but does not check out is refused (1).
 @pytest.mark.usefixtures("no_server")
 @pytest.mark.parametrize(("make", "code", "message"), [
-    (lambda w, t: str(w / "missing"), 2, "cannot read"),
-    (lambda w, t: str(w / "plain.txt"), 1, "not a bundle directory"),
-    (lambda w, t: str(w / "empty"), 1, "no manifest.json"),
+    (lambda w, t: str(w / "missing"), 2, "missing: no such file or directory"),
+    (lambda w, t: str(w / "plain.txt"), 2, "plain.txt: not a bundle directory"),
+    (lambda w, t: str(w / "empty"), 2, "empty: no manifest.json, so not a tokensmith bundle"),
+    (lambda w, t: str(w / "tokensmith.yaml"), 2,
+     "not a bundle directory; it looks like a config: compile it first (tokensmith compile "),
+    (lambda w, t: str(w), 2, "no manifest.json, so not a tokensmith bundle; it looks like a "
+     "config: compile it first"),
     (lambda w, t: (tampered(w / "bundle", t / "b"), str(t / "b"))[1], 1, "mappings.py"),
-], ids=["missing", "a-file", "empty-dir", "tampered"])
+], ids=["missing", "a-file", "empty-dir", "config-file", "config-dir", "tampered"])
 def test_serve_refuses_a_bad_bundle(workdir: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str],
                                     make: Callable[[Path, Path], str], code: int,
                                     message: str) -> None:
     assert run(["serve", make(workdir, tmp_path), "--port", "0"]) == code
     assert message in capsys.readouterr().err
+
+
+def test_serve_help_names_the_exit_code_of_a_path_that_is_not_a_bundle(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit 2 when BUNDLE_DIR is not a bundle (missing, not a directory, or without " \
+        "manifest.json, such as a config: compile it first)" in text
+    assert "Exit 1 when the bundle is refused" in text
 
 
 @pytest.mark.usefixtures("no_server")

@@ -287,14 +287,15 @@ def test_directory_findings_are_sorted_by_file_then_position(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a = config(tmp_path, "version: 1\nissuer: x\nissuer: y\n", "a.yaml")
-    # b's duplicate key is found while parsing, before the merge finds `version` twice
-    b = config(tmp_path, "version: 1\nk: 1\nk: 2\n", "b.yaml")
+    # b's duplicate key is found while parsing, before the merge finds `issuer` twice (`version`
+    # may be stated in every file)
+    b = config(tmp_path, "issuer: z\nk: 1\nk: 2\n", "b.yaml")
     code, out, _ = run(capsys, str(tmp_path), "--format", "json")
     assert code == 1
     findings = json.loads(out)["findings"]
     found = [(f["file"], f["line"], f["code"]) for f in findings]
     assert found == [(a, 3, "E102"), (b, 1, "E107"), (b, 3, "E102")]
-    assert f"{a}:1" in findings[1]["message"]
+    assert f"{a}:2" in findings[1]["message"]
 
 
 def test_sarif_uris_are_relative_as_given_or_file_uris() -> None:

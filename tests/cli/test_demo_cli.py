@@ -26,6 +26,16 @@ def test_demo_exchanges_a_token_and_stops_its_server() -> None:
     assert '"kid": "quickstart_key"' in out
     assert '"aud": "my-service"' in out
     assert '"sub": "user-1"' in out and '"email": "ada@example.com"' in out
+    # the issued token is capped by the subject token's exp, and the demo says why
+    issued = re.search(r'"expires_in": (\d+)', out)
+    assert issued is not None and 290 <= int(issued.group(1)) <= 300
+    why = " ".join(out.split("HTTP 200", 1)[1].split())
+    assert (f"expires_in is {issued.group(1)}, not the 900 s (15m) that `my-service` sets: an "
+            "issued token never outlives its subject token, and this one expires 300 s after it "
+            "was minted. A token provider that sets `outlive_subject_token: true` issues its "
+            "full `expires_in` instead.") in why
+    subject_exp, issued_exp = re.findall(r'"exp": (\d+)', out)
+    assert subject_exp == issued_exp
     port = re.search(r"--port (\d+)", out)
     assert port is not None
     try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -109,3 +111,30 @@ def test_one_file_of_a_directory_config_is_valid_alone(
     validator: jsonschema.Draft202012Validator,
 ) -> None:
     assert list(validator.iter_errors({"identity_providers": sample()["identity_providers"]})) == []
+
+
+# --- the committed schema and the examples' modelines ------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+COMMITTED = REPO / "schema" / "tokensmith.schema.json"
+MODELINE = re.compile(r"# yaml-language-server: \$schema=(\S+)\n")
+
+
+def test_the_committed_schema_is_what_tokensmith_schema_prints() -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "tokensmith", "schema"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert COMMITTED.read_text(encoding="utf-8") == printed, (
+        "run: tokensmith schema > schema/tokensmith.schema.json"
+    )
+
+
+@pytest.mark.parametrize(
+    "example", sorted((REPO / "examples").glob("*/tokensmith.yaml")), ids=lambda p: p.parent.name
+)
+def test_each_example_names_the_committed_schema_in_its_first_line(example: Path) -> None:
+    text = example.read_text(encoding="utf-8")
+    match = MODELINE.match(text)
+    assert match, f"{example} does not open with a yaml-language-server modeline"
+    assert (example.parent / match.group(1)).resolve() == COMMITTED.resolve()

@@ -65,6 +65,12 @@ def _defined_in_two_files(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _versions_differ(tmp_path: Path) -> Path:
+    (tmp_path / "a.yaml").write_text(VALID, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("version: 2\ntests: []\n", encoding="utf-8")
+    return tmp_path
+
+
 def _too_large(tmp_path: Path) -> Path:
     path = tmp_path / "tokensmith.yaml"
     path.write_bytes(VALID.encode() + b"#" * MAX_FILE_BYTES + b"\n")
@@ -77,6 +83,7 @@ MADE: dict[str, Callable[[Path], Path]] = {
     "E106": _empty_directory,
     "E107": _defined_in_two_files,
     "E112": _too_large,
+    "E113": _versions_differ,
 }
 
 

@@ -22,7 +22,7 @@ from tests.runtime.compiled_world import (
     upstream_token,
 )
 from tokensmith.runtime.errors import ExchangeError
-from tokensmith.runtime.startup import Service
+from tokensmith.runtime.startup import Runtime
 
 # Strings that would end a literal, a comment, a line or a jinja2 expression if any of them
 # reached the generated code other than through `repr()` or the comment filter.
@@ -49,7 +49,7 @@ def _bracket(name: str) -> str:
     return "$['" + name.replace("\\", "\\\\").replace("'", "\\'") + "']"
 
 
-def hostile_service(tmp_path: Path) -> Service:
+def hostile_service(tmp_path: Path) -> Runtime:
     idp_mapping: dict[str, Any] = {"sub.$": "$.sub"}
     tp_mapping: dict[str, Any] = {"sub.$": "$.sub", "all.$": "$"}
     for i, text in enumerate(HOSTILE):

@@ -23,7 +23,7 @@ from tokensmith.review.prepared import Prepared, prepare
 from tokensmith.runtime.errors import ExchangeError
 from tokensmith.runtime.exchange import STEPS, ExchangeRequest, exchange
 from tokensmith.runtime.jose import parse_compact
-from tokensmith.runtime.startup import Service, prepare_bundle
+from tokensmith.runtime.startup import Runtime, prepare_bundle
 
 NOW = 1_800_000_000
 IDP_SECRET = "explain-steps-idp-secret-0123456789abcdef-long-enough-for-hs384"
@@ -107,7 +107,7 @@ BREAK = {
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prepared, Service]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prepared, Runtime]]:
     path = tmp_path_factory.mktemp("explain-steps") / "tokensmith.yaml"
     path.write_text(CONFIG, encoding="utf-8")
     prepared = prepare(str(path), version=__version__)
@@ -118,7 +118,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prepared, 
         yield prepared, prepare_bundle(prepared.bundle, ENV)
 
 
-def _steps(world: tuple[Prepared, Service], *broken: str) -> tuple[str | None, str | None]:
+def _steps(world: tuple[Prepared, Runtime], *broken: str) -> tuple[str | None, str | None]:
     """(the step the runtime refuses at, the step `explain` names); None when issued."""
     prepared, service = world
     attempt = Attempt()
@@ -141,12 +141,12 @@ def test_the_broken_steps_are_steps_of_the_exchange() -> None:
     assert sorted(BREAK, key=order.index) == list(BREAK)
 
 
-def test_an_unbroken_request_is_issued_by_both(world: tuple[Prepared, Service]) -> None:
+def test_an_unbroken_request_is_issued_by_both(world: tuple[Prepared, Runtime]) -> None:
     assert _steps(world) == (None, None)
 
 
 @pytest.mark.parametrize("name", list(BREAK))
-def test_one_broken_step_is_named_alike(world: tuple[Prepared, Service], name: str) -> None:
+def test_one_broken_step_is_named_alike(world: tuple[Prepared, Runtime], name: str) -> None:
     assert _steps(world, name) == (name, name)
 
 
@@ -155,7 +155,7 @@ PAIRS = list(itertools.combinations(BREAK, 2))
 
 @pytest.mark.parametrize(("first", "later"), PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
 def test_two_broken_steps_are_named_alike(
-    world: tuple[Prepared, Service], first: str, later: str
+    world: tuple[Prepared, Runtime], first: str, later: str
 ) -> None:
     assert _steps(world, first, later) == (first, first)
     assert _steps(world, later, first) == (first, first)

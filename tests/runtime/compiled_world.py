@@ -20,7 +20,7 @@ from tokensmith.compiler.bundle import build_bundle
 from tokensmith.compiler.check import check_path
 from tokensmith.runtime.bundle import load_bundle_files
 from tokensmith.runtime.exchange import ExchangeRequest, Issued, exchange
-from tokensmith.runtime.startup import Service, prepare_bundle
+from tokensmith.runtime.startup import Runtime, prepare_bundle
 
 NOW = 1_800_000_000.0
 UPSTREAM = "https://upstream.example/"
@@ -32,7 +32,7 @@ SIGNING_PEM = SIGNING_KEY.private_bytes(
 ENV = {"REVIEW_ES_MAIN": SIGNING_PEM, "REVIEW_UPSTREAM_SECRET": UPSTREAM_SECRET}
 
 
-def compiled_service(tmp_path: Path, text: str, env: dict[str, str] = ENV) -> Service:
+def compiled_service(tmp_path: Path, text: str, env: dict[str, str] = ENV) -> Runtime:
     """The service `tokensmith serve` would run for this config (no socket)."""
     path = tmp_path / "tokensmith.yaml"
     path.write_text(text, encoding="utf-8")
@@ -41,7 +41,7 @@ def compiled_service(tmp_path: Path, text: str, env: dict[str, str] = ENV) -> Se
     return prepare_bundle(load_bundle_files(build_bundle(result, version=__version__)), env)
 
 
-def exchange_for(service: Service, token: str, target: str, now: float = NOW) -> Issued:
+def exchange_for(service: Runtime, token: str, target: str, now: float = NOW) -> Issued:
     return exchange(service.state, ExchangeRequest(token, target), now, lambda: "jti-review")
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures of the HTTP tests: one real server per module, and a client for it.
+"""Shared fixtures of the runtime tests: one real server per module, a client for it, and
+empty process-global caches for every test (`runtime.caches.reset_all`).
 
 A module that needs another config overrides `world` (see `test_http_surface.py`).
 """
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tokensmith.runtime import caches
 from tokensmith.runtime.app import create_app
 
 from .http_server import RunningServer, World, running
@@ -22,8 +24,8 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    service = world.service(tmp_path_factory.mktemp("bundle") / "b")
-    with running(create_app(service)) as srv:
+    runtime = world.runtime(tmp_path_factory.mktemp("bundle") / "b")
+    with running(create_app(runtime)) as srv:
         yield srv
 
 
@@ -31,3 +33,11 @@ def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
 def client(server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    """Every test starts with the runtime's process-global caches empty (and leaves them so)."""
+    caches.reset_all()
+    yield
+    caches.reset_all()

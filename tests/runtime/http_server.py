@@ -32,7 +32,7 @@ from starlette.types import ASGIApp
 
 from tokensmith.runtime.bundle import revision_of
 from tokensmith.runtime.server import server_options
-from tokensmith.runtime.startup import Service, prepare
+from tokensmith.runtime.startup import Runtime, prepare
 
 #: Mappings for the test bundles: keep `sub`, `email` and `role` when present.
 MAPPINGS_SOURCE = '''\
@@ -299,7 +299,7 @@ class World:
         claims = self.claims(iss="https://es.example.com/", aud="es-aud", **overrides)
         return jwt.encode(claims, self.es_key, "ES256", {"kid": "es-1"})
 
-    def service(self, directory: Path) -> Service:
+    def runtime(self, directory: Path) -> Runtime:
         write_bundle(directory, self.config)
         return prepare(str(directory), self.env)
 

@@ -32,8 +32,7 @@ def test_each_waiter_gets_its_own_result_or_exception() -> None:
     batcher: Batcher[int, int] = Batcher(work)
 
     async def main() -> list[object]:
-        loop = asyncio.get_running_loop()
-        futures = [batcher.submit(i, loop) for i in (1, -2, 3)]
+        futures = [batcher.submit(i) for i in (1, -2, 3)]
         return await asyncio.gather(*futures, return_exceptions=True)
 
     one, two, three = _run(main())  # type: ignore[misc]
@@ -55,7 +54,7 @@ def test_submissions_of_one_turn_run_in_one_callback(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(Batcher, "_run", counting_run)
 
     async def request(i: int) -> int:
-        return await batcher.submit(i, asyncio.get_running_loop())
+        return await batcher.submit(i)
 
     async def main() -> list[int]:
         first = await asyncio.gather(*(request(i) for i in range(10)))  # one turn: one batch
@@ -72,8 +71,7 @@ def test_a_large_turn_is_split_into_batches(monkeypatch: pytest.MonkeyPatch) -> 
     batcher: Batcher[int, int] = Batcher(work)
 
     async def main() -> list[int]:
-        loop = asyncio.get_running_loop()
-        return list(await asyncio.gather(*(batcher.submit(i, loop) for i in range(10))))
+        return list(await asyncio.gather(*(batcher.submit(i) for i in range(10))))
 
     assert _run(main()) == [i * 2 for i in range(10)]
     assert work.calls == list(range(10))
@@ -85,9 +83,8 @@ def test_a_cancelled_waiter_is_skipped() -> None:
     batcher: Batcher[int, int] = Batcher(work)
 
     async def main() -> int:
-        loop = asyncio.get_running_loop()
-        gone = batcher.submit(1, loop)
-        kept = batcher.submit(2, loop)
+        gone = batcher.submit(1)
+        kept = batcher.submit(2)
         gone.cancel()
         return await kept
 
@@ -105,8 +102,7 @@ def test_a_base_exception_does_not_leave_the_rest_waiting() -> None:
     futures: list[asyncio.Future[int]] = []
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        futures.extend(batcher.submit(i, loop) for i in (1, 2, 3))
+        futures.extend(batcher.submit(i) for i in (1, 2, 3))
         await asyncio.sleep(0)
         await asyncio.sleep(0)
 
@@ -125,8 +121,7 @@ def test_stop_iteration_fails_its_own_waiter_only() -> None:
     batcher: Batcher[int, int] = Batcher(work)
 
     async def main() -> list[object]:
-        loop = asyncio.get_running_loop()
-        futures = [batcher.submit(i, loop) for i in (1, 2, 3)]
+        futures = [batcher.submit(i) for i in (1, 2, 3)]
         return list(await asyncio.gather(*futures, return_exceptions=True))
 
     one, two, three = _run(main())  # type: ignore[misc]
@@ -147,9 +142,8 @@ def test_an_exception_does_not_carry_the_other_items() -> None:
     batcher: Batcher[str, str] = Batcher(work)
 
     async def main() -> list[object]:
-        loop = asyncio.get_running_loop()
         items = ["alice-SUBJECT-TOKEN", "refused-mallory", "carol-SUBJECT-TOKEN"]
-        return list(await asyncio.gather(*(batcher.submit(i, loop) for i in items),
+        return list(await asyncio.gather(*(batcher.submit(i) for i in items),
                                          return_exceptions=True))
 
     results = _run(main())
@@ -160,3 +154,27 @@ def test_an_exception_does_not_carry_the_other_items() -> None:
     assert "refused-mallory" in text  # its own item is there
     for other in ("alice", "carol", "ISSUED-FOR"):
         assert other not in text
+
+
+def test_a_batcher_moves_on_to_the_next_loop() -> None:
+    """The batcher keeps the loop it found; a new loop (one test after another) gets a fresh
+    start, even when the old loop stopped before its batch ran."""
+    work = _Work()
+    batcher: Batcher[int, int] = Batcher(work)
+    old = asyncio.new_event_loop()
+
+    async def stranded() -> None:
+        batcher.submit(1)
+        old.stop()  # the loop ends before the batch it scheduled runs
+
+    task = old.create_task(stranded())
+    old.run_forever()
+    old.close()
+    assert task.done()
+
+    async def main() -> int:
+        return await asyncio.wait_for(batcher.submit(2), 5)
+
+    assert _run(main()) == 4
+    assert _run(main()) == 4  # and one more loop after that
+    assert work.calls == [2, 2]

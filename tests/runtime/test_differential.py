@@ -120,7 +120,7 @@ def _ours_accepts(token: str, alg: str) -> bool:
     except InvalidRequest:
         return False
     key = OUR_KEYS[alg]
-    return jws.alg == alg and key.verify(jws.alg, jws.signing_input, jws.signature)
+    return jws.header["alg"] == alg and key.verify(alg, jws.signing_input, jws.signature)
 
 
 def _pyjwt_decode(token: str, alg: str) -> dict[str, Any]:

@@ -32,8 +32,8 @@ _WORLD = World()
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    service = _WORLD.service(tmp_path_factory.mktemp("bundle") / "b")
-    with running(create_app(service)) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
+    runtime = _WORLD.runtime(tmp_path_factory.mktemp("bundle") / "b")
+    with running(create_app(runtime)) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
         yield c
 
 

@@ -181,7 +181,7 @@ def test_remote_jwks_rotation_is_picked_up_by_one_refetch(
     world = remote_world(jwks_server)
     first = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwks_server.keys = [_public_jwk(first, "k1", "RS256")]
-    with running(create_app(world.service(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
+    with running(create_app(world.runtime(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
         deadline = time.monotonic() + 5
         while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -205,7 +205,7 @@ def test_same_kid_with_new_material_is_picked_up_by_one_refetch_then_refused(
     world = remote_world(jwks_server)
     old = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwks_server.keys = [_public_jwk(old, "k1", "RS256")]
-    with running(create_app(world.service(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
+    with running(create_app(world.runtime(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
         deadline = time.monotonic() + 5
         while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -232,7 +232,7 @@ def test_remote_jwks_down_at_start_gives_503_with_retry_after(
     world = remote_world(jwks_server)
     jwks_server.up = False
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    with running(create_app(world.service(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
+    with running(create_app(world.runtime(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
         ready = c.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["jwks_identity_providers_ready"] == 0

@@ -29,8 +29,8 @@ def test_characters_look_uniform() -> None:
 
 def test_a_forked_child_does_not_reuse_the_parents_buffer() -> None:
     new_jti()  # the parent has a filled buffer with unused characters
-    position = jti._Buffer.position
-    upcoming = jti._Buffer.text[position : position + JTI_LENGTH]
+    position = jti._random.position
+    upcoming = jti._random.text[position : position + JTI_LENGTH]
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report its first jti and leave without cleanup

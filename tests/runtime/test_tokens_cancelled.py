@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tokensmith.runtime.app import create_app
-from tokensmith.runtime.startup import Service
+from tokensmith.runtime.startup import Runtime
 
 from .http_server import World, form
 
@@ -30,8 +30,8 @@ def world() -> World:
 
 
 @pytest.fixture()
-def service(world: World, tmp_path: Path) -> Service:
-    return world.service(tmp_path / "bundle")
+def runtime(world: World, tmp_path: Path) -> Runtime:
+    return world.runtime(tmp_path / "bundle")
 
 
 def _access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -39,9 +39,9 @@ def _access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
 
 
 def test_a_request_cancelled_while_reading_its_body_is_counted_and_logged(
-    service: Service, caplog: pytest.LogCaptureFixture
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = create_app(service)
+    app = create_app(runtime)
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -63,25 +63,25 @@ def test_a_request_cancelled_while_reading_its_body_is_counted_and_logged(
     assert sent == []
     (line,) = _access_lines(caplog)
     assert (line["status"], line["outcome"], line["path"]) == (0, "cancelled", "/tokens")
-    text = service.metrics.render().decode()
+    text = runtime.metrics.render().decode()
     assert 'tokensmith_exchanges_total{identity_provider="",outcome="cancelled",service=""} 1.0' in text
     assert 'tokensmith_http_requests_total{route="/tokens",status="0"} 1.0' in text
 
 
 def test_an_abandoned_batch_item_answers_as_an_unexpected_error(
-    service: Service, world: World, caplog: pytest.LogCaptureFixture
+    runtime: Runtime, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     """When the batch stops on an exception that is not an `Exception`, it cancels the items it
     did not run; their requests, which nobody cancelled, get the generic refusal."""
 
     class Abandoning:
-        def submit(self, request: object, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
-            future: asyncio.Future[Any] = loop.create_future()
+        def submit(self, request: object) -> asyncio.Future[Any]:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             future.cancel()
             return future
 
-    object.__setattr__(service, "batcher", Abandoning())
-    app = create_app(service)
+    object.__setattr__(runtime, "batcher", Abandoning())
+    app = create_app(runtime)
     body = "&".join(f"{k}={v}" for k, v in form(world.hs_token()).items()).encode()
     sent: list[dict[str, Any]] = []
 

@@ -103,7 +103,7 @@ def test_a_stale_page_is_reported_and_then_rewritten(
 
 def test_a_code_in_no_table_or_in_two_is_refused() -> None:
     page = PAGE.read_text(encoding="utf-8")
-    with pytest.raises(ValueError, match="no table of the page takes E110, E111, E112:"):
+    with pytest.raises(ValueError, match="no table of the page takes E110, E111, E112, E113:"):
         codes_doc.render(page.replace("<!-- codes E1:", "<!-- codes E10:"))
     with pytest.raises(ValueError, match="E101 is in two tables"):
         codes_doc.render(page.replace("<!-- codes E20:", "<!-- codes E1 E20:"))

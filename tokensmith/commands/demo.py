@@ -3,7 +3,9 @@
 It compiles the quickstart config (embedded below, a copy of `examples/quickstart/tokensmith.yaml`)
 into a temporary bundle, starts `tokensmith serve` on a free loopback port with fresh random
 secrets, mints a token as the quickstart login service would, exchanges it over real HTTP, prints
-the request, the response and the issued token decoded, and stops the server.
+the request, the response and the issued token decoded, and stops the server. When the issued
+token lives less than the service's `expires_in` because the subject token expires first, it
+says so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 QUICKSTART_YAML = """\
+# yaml-language-server: $schema=../../schema/tokensmith.schema.json
 # tokensmith quickstart: exchange a token from your own login service for a token of `my-service`.
 #
 # The login service signs its tokens with HS256 and a shared secret; tokensmith verifies them,
@@ -76,6 +79,9 @@ tests:
 IDP_ISSUER = "https://login.example.com/"
 IDP_AUDIENCE = "tokensmith-quickstart"
 SERVICE = "my-service"
+#: The minted subject token expires this long after it is issued: less than `my-service`'s
+#: `expires_in`, so the demo shows the issued token capped by it.
+SUBJECT_TOKEN_SECONDS = 300
 START_TIMEOUT_SECONDS = 20.0
 
 
@@ -95,9 +101,10 @@ def run(args: argparse.Namespace) -> int:
         config_path = Path(tmp, "tokensmith.yaml")
         config_path.write_text(QUICKSTART_YAML, encoding="utf-8")
         _step("1. compile the quickstart config")
-        revision = _compile(str(config_path), bundle_dir)
-        if revision is None:
+        compiled = _compile(str(config_path), bundle_dir)
+        if compiled is None:
             return 1
+        revision, expires_in = compiled
         print(f"   bundle {bundle_dir}\n   revision {revision}")
         idp_secret = secrets.token_urlsafe(32)
         env = {
@@ -116,13 +123,15 @@ def run(args: argparse.Namespace) -> int:
                 stderr=subprocess.STDOUT,
             )
             try:
-                return _exchange_demo(f"http://127.0.0.1:{port}", server, idp_secret, env)
+                url = f"http://127.0.0.1:{port}"
+                return _exchange_demo(url, server, idp_secret, env, expires_in)
             finally:
                 _stop(server)
                 _show_log(log_path)
 
 
-def _compile(config_path: str, bundle_dir: str) -> str | None:
+def _compile(config_path: str, bundle_dir: str) -> tuple[str, tuple[str, int]] | None:
+    """The bundle's revision and `my-service`'s `expires_in` (as written, in seconds)."""
     from tokensmith import __version__
     from tokensmith.compiler.bundle import build_bundle
     from tokensmith.compiler.bundle_files import write_bundle
@@ -136,11 +145,19 @@ def _compile(config_path: str, bundle_dir: str) -> str | None:
     files = build_bundle(result, version=__version__)
     bundle = load_bundle_files(files, origin=bundle_dir)
     write_bundle(files, bundle_dir)
-    return bundle.revision
+    service = result.config.token_providers[SERVICE] if result.config is not None else None
+    seconds = service.expires_in_seconds if service is not None else None
+    if service is None or seconds is None:
+        return None
+    return bundle.revision, (str(service.expires_in), seconds)
 
 
 def _exchange_demo(
-    url: str, server: subprocess.Popen[bytes], idp_secret: str, env: dict[str, str]
+    url: str,
+    server: subprocess.Popen[bytes],
+    idp_secret: str,
+    env: dict[str, str],
+    expires_in: tuple[str, int],
 ) -> int:
     if not _wait_ready(url, server):
         print("tokensmith demo: the server did not become ready", file=sys.stderr)
@@ -152,6 +169,7 @@ def _exchange_demo(
     status, body = _post(url, subject_token)
     if status != 200:
         return 1
+    _explain_lifetime(body["expires_in"], expires_in)
     _step("5. the issued token, decoded and verified with the service's signing key")
     _show_issued(body["access_token"], env["TOKENSMITH_SIGNING_KEY"])
     return 0
@@ -162,7 +180,7 @@ def _mint(idp_secret: str) -> str:
 
     now = int(time.time())
     claims = {"iss": IDP_ISSUER, "aud": IDP_AUDIENCE, "sub": "user-1",
-              "email": "ada@example.com", "iat": now, "exp": now + 300}
+              "email": "ada@example.com", "iat": now, "exp": now + SUBJECT_TOKEN_SECONDS}
     _show_json("claims", claims)
     return jwt.encode(claims, idp_secret, "HS256")
 
@@ -188,6 +206,19 @@ def _post(url: str, subject_token: str) -> tuple[int, dict[str, Any]]:
     body: dict[str, Any] = response.json()
     _show_json("body", body)
     return response.status_code, body
+
+
+def _explain_lifetime(issued: int, configured: tuple[str, int]) -> None:
+    """Why `expires_in` is less than the service's: the subject token expires first."""
+    written, seconds = configured
+    if issued >= seconds:
+        return
+    print(
+        f"\n   expires_in is {issued}, not the {seconds} s ({written}) that `{SERVICE}` sets:"
+        "\n   an issued token never outlives its subject token, and this one expires"
+        f"\n   {SUBJECT_TOKEN_SECONDS} s after it was minted. A token provider that sets"
+        "\n   `outlive_subject_token: true` issues its full `expires_in` instead."
+    )
 
 
 def _show_issued(token: str, signing_secret: str) -> None:

@@ -14,11 +14,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from tokensmith.review.flatten import as_json
-from tokensmith.review.time_text import when
-
 from ._args import epoch
-from ._input import InputError, read_text
 
 if TYPE_CHECKING:
     from tokensmith.review.explain import Explanation
@@ -55,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from tokensmith.runtime.jose import parse_compact
     from tokensmith.schema.loader import ConfigReadError
 
+    from ._input import InputError, read_text
+
     try:
         prepared = prepare(args.config, version=__version__)
         text = _token_text(args.token) if args.token is not None else read_text(args.claims)
@@ -85,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _token_text(token: str) -> str:
+    from ._input import read_text
+
     return read_text("-") if token == "-" else token
 
 
@@ -92,6 +92,8 @@ def _claims_object(text: str, source: str) -> dict[str, Any]:
     """The claims in `text`, parsed as strictly as the runtime parses a token's payload: a
     duplicate member, NaN or a number out of range would mean two readings of one token."""
     from tokensmith.runtime.strict_json import StrictJSONError, loads
+
+    from ._input import InputError
 
     try:
         claims = loads(text)
@@ -111,6 +113,9 @@ MARKS = {"ok": "ok  ", "failed": "FAIL", "skipped": "skip", "info": "    "}
 
 def render_text_trace(result: Explanation) -> str:
     """The trace for a person: sections in the exchange's order, the verdict last."""
+    from tokensmith.review.flatten import as_json
+    from tokensmith.review.time_text import when
+
     lines = [f"explain: service {result.service} at {when(result.now)}", ""]
     if result.header is not None:
         lines.append("token header: " + as_json(result.header))

@@ -10,8 +10,6 @@ import argparse
 import os
 import sys
 
-from ._input import InputError, read_text
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -46,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         import_statebacked,
         read_listing,
     )
+
+    from ._input import InputError, read_text
 
     try:
         idps = read_listing(read_text(args.idps), "idps", args.idps)

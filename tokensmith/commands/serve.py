@@ -1,14 +1,16 @@
 """`tokensmith serve BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--workers N]`.
 
 Before opening a socket it verifies the bundle and resolves every secret reference; when
-anything is wrong it prints every problem (never a secret) and exits 1. When the address
-cannot be bound, or the bundle directory cannot be read, it exits 2.
+anything is wrong it prints every problem (never a secret) and exits 1. A path that is not a
+bundle at all (missing, not a directory, no `manifest.json`: a config, say) is a usage error,
+exit 2, as are a bundle that cannot be read and an address that cannot be bound.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from typing import Any
 
@@ -20,8 +22,10 @@ def register(subparsers: Any) -> None:
         "serve",
         help="serve POST /tokens from a compiled bundle",
         description="Verify the bundle, resolve its secrets from the environment, and serve "
-        "the token exchange on uvicorn. Exit 1 when the bundle or a secret is not usable, "
-        "2 when the bundle cannot be read or the address cannot be bound.",
+        "the token exchange on uvicorn. Exit 1 when the bundle is refused (altered, of an "
+        "unknown format, too large) or a secret is not usable; exit 2 when BUNDLE_DIR is not a "
+        "bundle (missing, not a directory, or without manifest.json, such as a config: compile "
+        "it first), cannot be read, or the address cannot be bound.",
     )
     parser.add_argument("bundle", metavar="BUNDLE_DIR", help="a directory made by `compile`")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -38,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from tokensmith.runtime.server import serve
     from tokensmith.runtime.startup import prepare
 
-    if not os.path.exists(args.bundle):
-        print(f"tokensmith serve: cannot read {args.bundle}: no such file or directory",
-              file=sys.stderr)
+    problem = _not_a_bundle(args.bundle)
+    if problem is not None:
+        print(f"tokensmith serve: {args.bundle}: {problem}", file=sys.stderr)
         return 2
     try:
-        service = prepare(args.bundle, os.environ)
+        runtime = prepare(args.bundle, os.environ)
     except OSError as exc:
         # e.g. a bundle directory or file without read permission
         where = exc.filename or args.bundle
@@ -58,10 +62,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"tokensmith serve: {exc}", file=sys.stderr)
         return 1
     print(
-        f"tokensmith serve: bundle {service.revision[:12]} on http://{args.host}:{args.port}"
+        f"tokensmith serve: bundle {runtime.revision[:12]} on http://{args.host}:{args.port}"
         f" ({args.workers} worker{'s' if args.workers > 1 else ''})",
         file=sys.stderr,
         flush=True,
     )
-    return serve(service, args.host, args.port, args.workers)
+    return serve(runtime, args.host, args.port, args.workers)
 
+
+def _not_a_bundle(path: str) -> str | None:
+    """Why `path` is not a bundle directory at all (a usage error), or None when it may be one:
+    whether it is a sound bundle is `prepare`'s to say."""
+    from tokensmith.runtime.bundle import MANIFEST
+
+    if not os.path.exists(path):
+        return "no such file or directory"
+    compile_it = f"tokensmith compile {shlex.quote(path)} -o bundle/"
+    config_hint = f"; it looks like a config: compile it first ({compile_it})"
+    if not os.path.isdir(path):
+        looks_like_config = path.endswith((".yaml", ".yml"))
+        return "not a bundle directory" + (config_hint if looks_like_config else "")
+    if os.path.exists(os.path.join(path, MANIFEST)):
+        return None
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return None  # unreadable: `prepare` says so
+    looks_like_config = any(name.endswith((".yaml", ".yml")) for name in names)
+    return f"no {MANIFEST}, so not a tokensmith bundle" + (config_hint if looks_like_config else "")

@@ -7,7 +7,7 @@ from tokensmith.runtime.mapping_api import MISSING
 
 
 # identity provider 'auth0': verified claims -> intermediate claims
-# tokensmith.yaml, line 23
+# tokensmith.yaml, line 24
 def idp_0000_auth0(claims, context):
     out = {}
     # sub <- $.sub
@@ -26,7 +26,7 @@ def idp_0000_auth0(claims, context):
 
 
 # token provider 'orders': intermediate claims -> issued claims
-# tokensmith.yaml, line 35
+# tokensmith.yaml, line 36
 def tp_0000_orders(claims, context):
     out = {}
     # sub <- $.sub

@@ -7,7 +7,7 @@ from tokensmith.runtime.mapping_api import MISSING, json_in
 
 
 # identity provider 'clerk': verified claims -> intermediate claims
-# tokensmith.yaml, line 25
+# tokensmith.yaml, line 26
 def idp_0000_clerk(claims, context):
     out = {}
     # sub <- $.sub
@@ -26,7 +26,7 @@ def idp_0000_clerk(claims, context):
 
 
 # identity provider 'clerk': the `require` conditions
-# tokensmith.yaml, line 23
+# tokensmith.yaml, line 24
 def idp_0000_clerk_require(claims, context):
     # $.azp: ["https://app.example.com", "https://www.example.com"]
     value = claims.get("azp", MISSING)
@@ -36,7 +36,7 @@ def idp_0000_clerk_require(claims, context):
 
 
 # token provider 'billing': intermediate claims -> issued claims
-# tokensmith.yaml, line 35
+# tokensmith.yaml, line 36
 def tp_0000_billing(claims, context):
     out = {}
     # sub <- $.sub

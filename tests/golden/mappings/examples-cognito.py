@@ -7,7 +7,7 @@ from tokensmith.runtime.mapping_api import MISSING, json_in
 
 
 # identity provider 'cognito': verified claims -> intermediate claims
-# tokensmith.yaml, line 30
+# tokensmith.yaml, line 31
 def idp_0000_cognito(claims, context):
     out = {}
     # sub <- $.sub
@@ -26,7 +26,7 @@ def idp_0000_cognito(claims, context):
 
 
 # identity provider 'cognito': the `require` conditions
-# tokensmith.yaml, line 27
+# tokensmith.yaml, line 28
 def idp_0000_cognito_require(claims, context):
     # $.token_use: "id"
     value = claims.get("token_use", MISSING)
@@ -40,7 +40,7 @@ def idp_0000_cognito_require(claims, context):
 
 
 # token provider 'reports': intermediate claims -> issued claims
-# tokensmith.yaml, line 40
+# tokensmith.yaml, line 41
 def tp_0000_reports(claims, context):
     out = {}
     # sub <- $.sub

@@ -7,7 +7,7 @@ from tokensmith.runtime.mapping_api import MISSING, json_in
 
 
 # identity provider 'firebase': verified claims -> intermediate claims
-# tokensmith.yaml, line 26
+# tokensmith.yaml, line 27
 def idp_0000_firebase(claims, context):
     out = {}
     # sub <- $.sub
@@ -27,7 +27,7 @@ def idp_0000_firebase(claims, context):
 
 
 # identity provider 'firebase': the `require` conditions
-# tokensmith.yaml, line 24
+# tokensmith.yaml, line 25
 def idp_0000_firebase_require(claims, context):
     # $.email_verified: true
     value = claims.get("email_verified", MISSING)
@@ -37,7 +37,7 @@ def idp_0000_firebase_require(claims, context):
 
 
 # token provider 'chat': intermediate claims -> issued claims
-# tokensmith.yaml, line 36
+# tokensmith.yaml, line 37
 def tp_0000_chat(claims, context):
     out = {}
     # sub <- $.sub

@@ -7,7 +7,7 @@ from tokensmith.runtime.mapping_api import MISSING, json_in
 
 
 # identity provider 'github-actions': verified claims -> intermediate claims
-# tokensmith.yaml, line 30
+# tokensmith.yaml, line 31
 def idp_0000_github_actions(claims, context):
     out = {}
     # sub <- $.sub
@@ -30,7 +30,7 @@ def idp_0000_github_actions(claims, context):
 
 
 # identity provider 'github-actions': the `require` conditions
-# tokensmith.yaml, line 27
+# tokensmith.yaml, line 28
 def idp_0000_github_actions_require(claims, context):
     # $.repository_owner: "my-org"
     value = claims.get("repository_owner", MISSING)
@@ -44,7 +44,7 @@ def idp_0000_github_actions_require(claims, context):
 
 
 # token provider 'deploy': intermediate claims -> issued claims
-# tokensmith.yaml, line 41
+# tokensmith.yaml, line 42
 def tp_0000_deploy(claims, context):
     out = {}
     # sub <- $.sub

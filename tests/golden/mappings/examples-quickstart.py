@@ -7,7 +7,7 @@ from tokensmith.runtime.mapping_api import MISSING
 
 
 # identity provider 'quickstart': verified claims -> intermediate claims
-# tokensmith.yaml, line 23
+# tokensmith.yaml, line 24
 def idp_0000_quickstart(claims, context):
     out = {}
     # sub <- $.sub
@@ -22,7 +22,7 @@ def idp_0000_quickstart(claims, context):
 
 
 # token provider 'my-service': intermediate claims -> issued claims
-# tokensmith.yaml, line 31
+# tokensmith.yaml, line 32
 def tp_0000_my_service(claims, context):
     out = {}
     # sub <- $.sub

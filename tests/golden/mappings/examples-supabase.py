@@ -7,7 +7,7 @@ from tokensmith.runtime.mapping_api import MISSING, json_in
 
 
 # identity provider 'supabase': verified claims -> intermediate claims
-# tokensmith.yaml, line 28
+# tokensmith.yaml, line 29
 def idp_0000_supabase(claims, context):
     out = {}
     # sub <- $.sub
@@ -26,7 +26,7 @@ def idp_0000_supabase(claims, context):
 
 
 # identity provider 'supabase': the `require` conditions
-# tokensmith.yaml, line 25
+# tokensmith.yaml, line 26
 def idp_0000_supabase_require(claims, context):
     # $.is_anonymous: false
     value = claims.get("is_anonymous", MISSING)
@@ -36,7 +36,7 @@ def idp_0000_supabase_require(claims, context):
 
 
 # token provider 'notes-api': intermediate claims -> issued claims
-# tokensmith.yaml, line 37
+# tokensmith.yaml, line 38
 def tp_0000_notes_api(claims, context):
     out = {}
     # sub <- $.sub

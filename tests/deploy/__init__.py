@@ -1,0 +1,1 @@
+"""Deployment: the runtime-only install, the container image, the Kubernetes manifests."""
