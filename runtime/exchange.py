@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 from .bundle import Bundle
 from .claims import validate_claims
-from .errors import InvalidRequest, InvalidTarget
+from .errors import ExchangeError, InvalidRequest, InvalidTarget
 from .idp_index import IdentityProviderIndex, match_identity_provider
 from .issuing import IssuedClaims, issue_claims
 from .jose import MAX_TOKEN_LENGTH, ParsedJWS, parse_compact
@@ -136,7 +136,11 @@ def exchange(
     verify_signature(state.key_sources[name], algorithms, jws)  # algorithm, signature
     # times, conditions, allowed_identity_provider, identity_provider_mapping,
     # service_conditions, service_mapping, issued_claims
-    _, issued = _decide(state.bundle, name, jws.claims, target, now, new_jti)
+    try:
+        _, issued = _decide(state.bundle, name, jws.claims, target, now, new_jti)
+    except ExchangeError as exc:
+        exc.identity_provider = name  # the access log names the provider, the answer never
+        raise
     token = state.signers[target.signing_key].sign_payload(issued.payload)  # signing
     return Issued(
         token, issued.expires_in, name, request.service, MappingProxyType(issued.claims)
