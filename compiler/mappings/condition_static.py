@@ -245,12 +245,30 @@ def _any(values: Iterator[Maybe]) -> Maybe:
 
 
 def _conjuncts(node: AllOf) -> Iterator[Leaf]:
-    """The leaves of a conjunction, `all_of` parts included (they are conjunctions too)."""
+    """The leaves of a conjunction, `all_of` parts included (they are conjunctions too), and
+    `not` of one existence test as the opposite test."""
     for item in node.items:
         if isinstance(item, Leaf):
             yield item
         elif isinstance(item, AllOf):
             yield from _conjuncts(item)
+        elif isinstance(item, Not):
+            opposite = _negated_existence(item)
+            if opposite is not None:
+                yield opposite
+
+
+def _negated_existence(node: Not) -> Leaf | None:
+    """`not: {PATH: {exists: B}}` holds exactly when `PATH: {exists: not B}` does (a path has a
+    value, or a match, or it has none)."""
+    items = node.body.items
+    if len(items) != 1 or not isinstance(items[0], Leaf):
+        return None
+    leaf = items[0]
+    if len(leaf.tests) != 1 or leaf.tests[0].op != "exists":
+        return None
+    opposite = Test("exists", not leaf.tests[0].arg)
+    return Leaf(leaf.key, leaf.path, (opposite,), leaf.written, leaf.at)
 
 
 def _conflict(leaves: Iterator[Leaf]) -> tuple[Leaf, str] | None:
