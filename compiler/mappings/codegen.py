@@ -168,8 +168,6 @@ def _imports(
     statements = [s for f in functions for s in f.body]
     kinds = {type(s) for s in statements}
     optional = any(isinstance(s, Store) and s.optional for s in statements)
-    predicates = {p.op for s in statements if isinstance(s, RequireTest | RequireSome)
-                  for p in s.test.predicates}
     names = set()
     if optional or kinds & {Lookup, RequireValue, RequirePresence}:
         names.add("MISSING")
@@ -177,9 +175,25 @@ def _imports(
         names.add("compile_path")
     if globs.items():
         names.add("compile_glob")
-    if kinds & {RequireValue, RequireAny} or predicates & {"equals", "one_of", "contains"}:
+    if _needs_json_in(statements):
         names.add("json_in")
     return tuple(sorted(names))
+
+
+def _needs_json_in(statements: Sequence[Statement]) -> bool:
+    """Whether some comparison is not written with plain Python (see the template)."""
+    for s in statements:
+        if isinstance(s, RequireAny) or (
+            isinstance(s, RequireValue) and not (s.strings or s.singletons)
+        ):
+            return True
+        if isinstance(s, RequireTest | RequireSome) and any(
+            p.op in ("equals", "one_of")
+            or (p.op == "contains" and not (p.arg is None or isinstance(p.arg, str)))
+            for p in s.test.predicates
+        ):
+            return True
+    return False
 
 
 def _slug(name: str) -> str:

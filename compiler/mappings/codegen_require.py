@@ -13,8 +13,9 @@ the main one with a number (`idp_0000_github_require_1`), which the main functio
     if not (idp_0000_github_require_1(claims, context) or idp_0000_github_require_2(...)):
         return False
 
-Globs are compiled once at module level (`GLOB_0 = compile_glob("refs/heads/release/*")`) by
-the runtime's non-backtracking matcher; comparisons check the JSON type first (`type(value) is
+A glob with one `*` and no `?` is written inline (`value.startswith("refs/heads/")`); other
+globs are compiled once at module level (`GLOB_0 = compile_glob("a*b*c")`) by the runtime's
+non-backtracking matcher; comparisons check the JSON type first (`type(value) is
 str`, `type(value) in (int, float)`, so `true` is never a number).
 """
 
@@ -51,7 +52,7 @@ EQUALITY = ("equals", "one_of")
 ORDER_SYMBOLS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
 #: The JSON type an operator reads, checked before it (a glob matcher checks its own).
 GUARDS = {"prefix": "str", "suffix": "str", "contains": "list", "gte": "number", "gt": "number",
-          "lte": "number", "lt": "number"}
+          "lte": "number", "lt": "number", "glob": "str"}
 
 
 def require_functions(
@@ -135,15 +136,39 @@ class _Functions:
     def _predicates(self, tests: list[ConditionTest], subject: str) -> Conjunction:
         out = []
         for test in tests:
-            if test.op == "glob":
+            plain = _plain_glob(test.arg) if test.op == "glob" else None
+            if plain is not None:
+                out += _plain_glob_predicates(subject, *plain)
+            elif test.op == "glob":
                 assert isinstance(test.arg, str)
                 out.append(Predicate("glob", subject, self.globs.name(test.arg)))
             elif test.op in ORDER_SYMBOLS:
                 out.append(Predicate(test.op, subject, test.arg, ORDER_SYMBOLS[test.op]))
             else:
                 out.append(Predicate(test.op, subject, test.arg))
-        guards = tuple(dict.fromkeys(GUARDS[t.op] for t in tests if t.op in GUARDS))
+        guards = tuple(dict.fromkeys(GUARDS[t.op] for t in tests if t.op in GUARDS and (
+            t.op != "glob" or _plain_glob(t.arg) is not None)))
         return Conjunction(subject, guards, tuple(out))
+
+
+def _plain_glob(pattern: JsonValue) -> tuple[str, str] | None:
+    """`(head, tail)` of a glob with at most one `*` and no `?` (`refs/heads/*`, `*@acme.com`):
+    written inline as `startswith`/`endswith`, without a call to a matcher."""
+    if not isinstance(pattern, str) or "?" in pattern or pattern.count("*") != 1:
+        return None
+    head, tail = pattern.split("*")
+    return head, tail
+
+
+def _plain_glob_predicates(subject: str, head: str, tail: str) -> list[Predicate]:
+    out = []
+    if head and tail:  # `ab*ba` must not match `aba`: the two ends may not overlap
+        out.append(Predicate("min_length", subject, len(head) + len(tail)))
+    if head:
+        out.append(Predicate("prefix", subject, head))
+    if tail:
+        out.append(Predicate("suffix", subject, tail))
+    return out
 
 
 def _accepted(test: ConditionTest) -> list[JsonValue]:

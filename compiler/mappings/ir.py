@@ -218,6 +218,19 @@ class RequireValue:
     value: str
     candidates: tuple[JsonValue, ...]
 
+    @property
+    def strings(self) -> bool:
+        """Every candidate is a string: Python's `==` and `in` then compare exactly as JSON
+        equality does, once the value is known to be a string."""
+        return bool(self.candidates) and all(type(c) is str for c in self.candidates)
+
+    @property
+    def singletons(self) -> bool:
+        """Every candidate is `true`, `false` or `null`: compared by identity (`1` is not
+        `True`)."""
+        return bool(self.candidates) and all(c is None or type(c) is bool
+                                             for c in self.candidates)
+
 
 @dataclass(frozen=True)
 class RequireAny:

@@ -9,9 +9,8 @@ from tokensmith.runtime.mapping_api import MISSING, compile_glob, compile_path, 
 PATH_0 = compile_path("$.groups[*]")
 PATH_1 = compile_path("$.labels[*]")
 
-GLOB_0 = compile_glob("refs/heads/release/*")
-GLOB_1 = compile_glob("acme/*@refs/heads/main")
-GLOB_2 = compile_glob("dependabot*")
+GLOB_0 = compile_glob("*@*.*")
+GLOB_1 = compile_glob("?*-*")
 
 
 # identity provider 'github': verified claims -> intermediate claims
@@ -38,11 +37,11 @@ def idp_0000_github(claims, context):
 def idp_0000_github_require(claims, context):
     # $.repository_owner: "acme"
     value = claims.get("repository_owner", MISSING)
-    if value is MISSING or not json_in(value, ("acme",)):
+    if type(value) is not str or value != "acme":
         return False
     # $.ref: {"glob": "refs/heads/release/*"}
     value = claims.get("ref", MISSING)
-    if not GLOB_0(value):
+    if not (type(value) is str and value.startswith("refs/heads/release/")):
         return False
     # $.run_attempt: {"gte": 1, "lt": 5}
     value = claims.get("run_attempt", MISSING)
@@ -53,7 +52,7 @@ def idp_0000_github_require(claims, context):
         return False
     # $.amr: {"contains": "mfa"}
     value = claims.get("amr", MISSING)
-    if not (type(value) is list and json_in("mfa", value)):
+    if not (type(value) is list and "mfa" in value):
         return False
     # $.sub: {"exists": true}
     value = claims.get("sub", MISSING)
@@ -66,9 +65,9 @@ def idp_0000_github_require(claims, context):
     # $.labels[*]: {"exists": true}
     if not PATH_1(claims):
         return False
-    # $.email: {"suffix": "@acme.test"}
+    # $.email: {"suffix": "@acme.test", "glob": "*@*.*"}
     value = claims.get("email", MISSING)
-    if not (type(value) is str and value.endswith("@acme.test")):
+    if not (type(value) is str and value.endswith("@acme.test") and GLOB_0(value)):
         return False
     # $.level: {"gt": 0, "lte": 9.5}
     value = claims.get("level", MISSING)
@@ -84,7 +83,7 @@ def idp_0000_github_require(claims, context):
         return False
     # $.job_workflow_ref: {"glob": "acme/*@refs/heads/main"}
     value = claims.get("job_workflow_ref", MISSING)
-    if not GLOB_1(value):
+    if not (type(value) is str and len(value) >= 21 and value.startswith("acme/") and value.endswith("@refs/heads/main")):
         return False
     # not: idp_0000_github_require_3 does not hold
     if idp_0000_github_require_3(claims, context):
@@ -97,7 +96,7 @@ def idp_0000_github_require(claims, context):
 def idp_0000_github_require_1(claims, context):
     # $.environment: "production"
     value = claims.get("environment", MISSING)
-    if value is MISSING or not json_in(value, ("production",)):
+    if type(value) is not str or value != "production":
         return False
     return True
 
@@ -107,7 +106,7 @@ def idp_0000_github_require_1(claims, context):
 def idp_0000_github_require_2(claims, context):
     # $.environment: ["staging", "qa"]
     value = claims.get("environment", MISSING)
-    if value is MISSING or not json_in(value, ("staging", "qa")):
+    if type(value) is not str or value not in ("staging", "qa"):
         return False
     # $.actor: {"suffix": "-bot"}
     value = claims.get("actor", MISSING)
@@ -121,7 +120,7 @@ def idp_0000_github_require_2(claims, context):
 def idp_0000_github_require_3(claims, context):
     # $.actor: {"glob": "dependabot*"}
     value = claims.get("actor", MISSING)
-    if not GLOB_2(value):
+    if not (type(value) is str and value.startswith("dependabot")):
         return False
     return True
 
@@ -153,11 +152,18 @@ def tp_0001_reader(claims, context):
 def tp_0000_admin_require(claims, context):
     # $.role: ["admin", "owner"]
     value = claims.get("role", MISSING)
-    if value is MISSING or not json_in(value, ("admin", "owner")):
+    if type(value) is not str or value not in ("admin", "owner"):
         return False
     # $$.identity_provider: "github"
     value = context.get("identity_provider", MISSING)
-    if value is MISSING or not json_in(value, ("github",)):
+    if type(value) is not str or value != "github":
+        return False
+    # $.sub: {"glob": "*"}
+    value = claims.get("sub", MISSING)
+    if not type(value) is str:
+        return False
+    # $.groups[*]: {"glob": "?*-*"}
+    if not any(GLOB_1(item) for item in PATH_0(claims)):
         return False
     # not: tp_0000_admin_require_1 does not hold
     if tp_0000_admin_require_1(claims, context):
