@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,7 @@ CLAIMS = st.fixed_dictionaries({}, optional={
     "a": VALUES | st.lists(VALUES, max_size=2), "b": VALUES, "l": st.lists(VALUES, max_size=3)})
 
 
+@pytest.mark.slow  # hundreds of examples
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(require=REQUIRE, claims=st.lists(CLAIMS, min_size=1, max_size=8))
 def test_never_and_always_are_never_wrong(

@@ -101,6 +101,7 @@ def holds(condition: Any, value: Any) -> bool:
     return all(v.holds for v in evaluate_require({"$.x": condition}, claims, {}))
 
 
+@pytest.mark.slow  # hundreds of examples
 @settings(max_examples=400, deadline=None)
 @given(CONDITIONS, CONDITIONS, st.lists(VALUES, min_size=1, max_size=12))
 def test_a_mark_is_never_wrong(old: Any, new: Any, values: list[Any]) -> None:

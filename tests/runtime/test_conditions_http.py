@@ -23,8 +23,8 @@ from tokensmith.runtime import accesslog
 from tokensmith.runtime.app import create_app
 from tokensmith.runtime.jose import MAX_TOKEN_LENGTH
 
-from .compiled_world import UPSTREAM, UPSTREAM_SECRET, compiled_service
-from .http_server import running
+from ..support.compiled_world import UPSTREAM, UPSTREAM_SECRET, compiled_service
+from ..support.http_server import running
 
 pytestmark = pytest.mark.slow
 

@@ -93,6 +93,7 @@ def _simulated(pattern: str, text: str) -> bool:
 ALPHABET = "ab/?*é"
 
 
+@pytest.mark.slow  # hundreds of examples
 @settings(max_examples=600, deadline=None)
 @given(
     pattern=st.text(alphabet=ALPHABET, max_size=8),
