@@ -80,10 +80,14 @@ GOOD: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """A client of the real server (one client: a new one per request costs more than the
+    request itself)."""
     runtime = compiled_service(tmp_path_factory.mktemp("conditions"), CONFIG)
-    with running(create_app(runtime)) as running_server:
-        yield running_server.url
+    with running(create_app(runtime)) as running_server, httpx.Client(
+        base_url=running_server.url, timeout=10
+    ) as client:
+        yield client
 
 
 def token(**claims: Any) -> str:
@@ -93,9 +97,9 @@ def token(**claims: Any) -> str:
                       algorithm="HS256")
 
 
-def post(url: str, subject: str, service: str = "reader") -> httpx.Response:
+def post(client: httpx.Client, subject: str, service: str = "reader") -> httpx.Response:
     form = {"grant_type": GRANT, "subject_token": subject, "audience": service}
-    return httpx.post(url + "/tokens", data=form, timeout=10)
+    return client.post("/tokens", data=form)
 
 
 def with_(**changes: Any) -> dict[str, Any]:
@@ -140,14 +144,14 @@ FAILING = [
 
 
 @pytest.mark.parametrize("claims", PASSING)
-def test_identity_provider_conditions_that_hold_issue(server: str, claims: dict[str, Any]) -> None:
+def test_identity_provider_conditions_that_hold_issue(server: httpx.Client, claims: dict[str, Any]) -> None:
     response = post(server, token(**claims))
     assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("claims", FAILING)
 def test_identity_provider_conditions_that_fail_answer_invalid_request(
-    server: str, claims: dict[str, Any]
+    server: httpx.Client, claims: dict[str, Any]
 ) -> None:
     response = post(server, token(**claims))
     assert response.status_code == 400
@@ -161,7 +165,7 @@ def test_identity_provider_conditions_that_fail_answer_invalid_request(
     ("role", "status"),
     [("admin", 200), (SECRET_WORD, 200), ("reader", 400), (..., 400), (["admin"], 400)],
 )
-def test_service_conditions_answer_invalid_target(server: str, role: Any, status: int) -> None:
+def test_service_conditions_answer_invalid_target(server: httpx.Client, role: Any, status: int) -> None:
     # the same token passes the identity provider and the `reader` service
     subject = token(**with_(role=role))
     assert post(server, subject, "reader").status_code == 200
@@ -175,7 +179,7 @@ def test_service_conditions_answer_invalid_target(server: str, role: Any, status
 
 
 def test_no_answer_or_log_line_names_a_condition(
-    server: str, monkeypatch: pytest.MonkeyPatch
+    server: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     buffer = io.BytesIO()
     monkeypatch.setattr(accesslog, "_sink", accesslog._Sink())
@@ -207,13 +211,15 @@ def longest_text(end: str) -> str:
 
 
 @pytest.mark.parametrize("end", ["", "b"])
-def test_the_adversarial_glob_answers_at_once(server: str, end: str) -> None:
+def test_the_adversarial_glob_answers_at_once(server: httpx.Client, end: str) -> None:
     text = longest_text(end)
     assert len(text) > 11_000
     subject = token(**with_(slow=text))
-    post(server, subject, "reader")  # warm the connection path
-    started = time.perf_counter()
-    response = post(server, subject, "slow")
-    elapsed = time.perf_counter() - started
-    assert response.status_code == (200 if end else 400), response.text
-    assert elapsed < 0.1, f"{elapsed * 1000:.1f} ms"
+    assert post(server, subject, "reader").status_code == 200  # the same token, no glob
+    timings = []
+    for _ in range(3):  # the best of three: the machine may be busy; a backtracking matcher
+        started = time.perf_counter()  # would take minutes every time
+        response = post(server, subject, "slow")
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == (200 if end else 400), response.text
+    assert min(timings) < 0.1, [f"{t * 1000:.1f} ms" for t in timings]
