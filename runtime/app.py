@@ -22,10 +22,9 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import accesslog
@@ -46,7 +45,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
     """The ASGI app serving `runtime`; its lifespan starts and stops the JWKS cache."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: object) -> AsyncIterator[None]:
         await runtime.start()
         flusher = asyncio.create_task(accesslog.flush_periodically())
         # everything loaded so far lives as long as the process: keep it out of the
@@ -69,7 +68,11 @@ def create_app(runtime: Runtime) -> ASGIApp:
         Route("/token-providers", pages.document("token_providers"), methods=_ALL_METHODS),
         Route("/.well-known/jwks.json", pages.document("jwks"), methods=_ALL_METHODS),
     ]
-    return _App(Starlette(routes=routes, lifespan=lifespan), runtime)
+    # A bare router, not a `Starlette` app: the app's error middleware would answer an
+    # exception with a plain-text 500 before `_App` could answer it as every other error; and
+    # without `redirect_slashes`, `GET /idps/` is a 404 rather than a redirect to a URL built
+    # from the client's `Host` header (which a shared cache could keep and serve to others).
+    return _App(Router(routes=routes, lifespan=lifespan, redirect_slashes=False), runtime)
 
 
 def error_body(exc: ExchangeError) -> bytes:
@@ -186,7 +189,7 @@ class _Tokens:
             issued = await self.runtime.exchange(
                 ExchangeRequest(params.subject_token, params.service)
             )
-            context.identity_provider = issued.identity_provider
+            context.identity_provider, context.verified = issued.identity_provider, True
             answer = orjson.dumps({
                 "access_token": issued.access_token,
                 "issued_token_type": ACCESS_TOKEN_TYPE,
@@ -196,7 +199,10 @@ class _Tokens:
             status, outcome = 200, "issued"
         except ExchangeError as exc:
             status, outcome, answer = exc.status, exc.reason, error_body(exc)
-            context.identity_provider = getattr(exc, "identity_provider", context.identity_provider)
+            if exc.verified_by is not None:
+                context.identity_provider, context.verified = exc.verified_by, True
+            else:
+                context.identity_provider = getattr(exc, "identity_provider", None)
             if isinstance(exc, TemporarilyUnavailable):
                 headers.append((b"retry-after", str(exc.retry_after).encode()))
         except Exception as exc:
@@ -252,7 +258,8 @@ class _Pages:
         return Response(orjson.dumps(body), 200 if ready else 503, headers, _JSON)
 
     async def metrics(self, request: Request) -> Response:
-        return Response(self.runtime.metrics.render(), 200, None, METRICS_CONTENT_TYPE)
+        body = await self.runtime.metrics.render_off_loop()
+        return Response(body, 200, None, METRICS_CONTENT_TYPE)
 
     def document(self, name: str) -> Callable[[Request], Awaitable[Response]]:
         content = self.runtime.documents[name]

@@ -20,9 +20,9 @@ class ExchangeError(Exception):
 
     status: int = 400
     error: str = "invalid_request"
-    #: The identity provider the token matched, when the refusal came after the match: for the
-    #: access log and metrics only, never for the answer.
-    identity_provider: str | None = None
+    #: The identity provider whose key verified the token's signature, when a later step
+    #: refused it (set by `runtime.exchange.exchange`); None before the signature held.
+    verified_by: str | None = None
 
     def __init__(self, description: str, reason: str = "") -> None:
         super().__init__(description)
@@ -64,8 +64,6 @@ class UnknownKeyId(InvalidRequest):
     otherwise it is answered as the invalid request it is.
     """
 
-    identity_provider: str
-
     def __init__(self, identity_provider: str) -> None:
         super().__init__("token signature is not valid", "unknown_kid")
         self.identity_provider = identity_provider
@@ -73,8 +71,6 @@ class UnknownKeyId(InvalidRequest):
 
 class KeysNotReady(TemporarilyUnavailable):
     """Internal signal: the matched provider has no keys yet; the HTTP layer may wait and retry."""
-
-    identity_provider: str
 
     def __init__(self, identity_provider: str) -> None:
         super().__init__("signing keys of the identity provider are unavailable", "keys_unavailable")

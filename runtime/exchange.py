@@ -139,7 +139,7 @@ def exchange(
     try:
         _, issued = _decide(state.bundle, name, jws.claims, target, now, new_jti)
     except ExchangeError as exc:
-        exc.identity_provider = name  # the access log names the provider, the answer never
+        exc.verified_by = name  # past the signature: this refusal may be counted per provider
         raise
     token = state.signers[target.signing_key].sign_payload(issued.payload)  # signing
     return Issued(

@@ -124,7 +124,7 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
 
         cache = JwksCache(remote)
         sources = {spec.name: cache.source(spec.name) for spec in remote}
-        metrics.registry.register(JwksCollector(cache.metrics_snapshot))
+        metrics.register(JwksCollector(cache.metrics_snapshot))
     state = build_state(bundle, resolved, sources)
     documents = {
         "jwks": orjson.dumps(public_jwks_document(state.signers.values())),
