@@ -44,6 +44,7 @@ SECTIONS = (
     ("identity_providers", "identity provider"),
     ("token_providers", "token provider"),
     ("signing_keys", "signing key"),
+    ("signatures", "bundle signature"),
 )
 #: View fields that hold mappings: compared key by key.
 MAPPING_FIELDS = frozenset({"mapping", "require"})
@@ -393,7 +394,8 @@ def load_side(path: str, *, version: str, bundle: bool = False) -> Side:
             loaded, raw = read_bundle_config(path)
         except (BundleError, OSError) as exc:
             raise SideError(f"{path}: {exc}") from None
-        return Side(path, "bundle", view_of_bundle(loaded.config, raw), loaded)
+        view = {**view_of_bundle(loaded.config, raw), "signatures": signatures_view(path)}
+        return Side(path, "bundle", view, loaded)
     try:
         prepared = prepare(path, version=version)
     except ConfigReadError as exc:
@@ -403,7 +405,7 @@ def load_side(path: str, *, version: str, bundle: bool = False) -> Side:
         raise SideError(f"{path} does not pass `tokensmith check`{_bundle_hint(path)}",
                         prepared.check)
     # A config is viewed through the config.json it compiles to: one view for both kinds of side.
-    view = view_of_bundle(prepared.bundle.config, runtime_config(config))
+    view = {**view_of_bundle(prepared.bundle.config, runtime_config(config)), "signatures": {}}
     return Side(path, "config", view, prepared.bundle, config.tests)
 
 
@@ -412,3 +414,19 @@ def _bundle_hint(path: str) -> str:
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, MANIFEST)):
         return " (it looks like a bundle: pass --bundle to read a side as one)"
     return ""
+
+
+def signatures_view(path: str) -> dict[str, dict[str, str]]:
+    """A bundle's signatures by signer key id, as they describe themselves (`tokensmith
+    verify` judges them; a diff only shows signers added or removed and expiry changed)."""
+    from tokensmith.runtime.bundle import SIGNATURES, SIZE_LIMITS
+    from tokensmith.runtime.bundle_signatures import describe
+
+    try:
+        with open(os.path.join(path, SIGNATURES), "rb") as handle:
+            data = handle.read(SIZE_LIMITS[SIGNATURES] + 1)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise SideError(f"{path}/{SIGNATURES}: {exc.strerror}") from None
+    return describe(data)

@@ -239,6 +239,10 @@ class _Pages:
         providers = runtime.bundle.config.identity_providers
         self.idp_count = len(providers)
         self.remote_count = sum(1 for spec in providers.values() if spec.uses_remote_keys)
+        report = runtime.bundle.signatures
+        signers = list(report.signers) if report else []
+        # `signed`: trusted keys signed it (only known with `serve --trust`)
+        self.signature_fields = {"signed": bool(signers), "signers": signers}
 
     async def healthz(self, request: Request) -> Response:
         return Response(b'{"status":"ok"}', 200, None, _JSON)
@@ -253,6 +257,7 @@ class _Pages:
             "jwks_identity_providers": self.remote_count,
             "jwks_identity_providers_ready": with_keys,
             "revision": self.runtime.revision,
+            **self.signature_fields,
         }
         headers = None if ready else {"Retry-After": "1"}
         return Response(orjson.dumps(body), 200 if ready else 503, headers, _JSON)

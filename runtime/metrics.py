@@ -48,6 +48,10 @@ EXCHANGES = ("tokensmith_exchanges",
 EXCHANGE_SECONDS = ("tokensmith_exchange_duration_seconds",
                     "Time to answer POST /tokens, from the request reaching the app to its answer.",
                     ("result",))
+BUNDLE_INFO = ("tokensmith_bundle_info",
+               "The loaded bundle; the value is always 1. `signed` is true when trusted keys "
+               "signed it (`serve --trust`); `signers` lists their key ids, comma-separated.",
+               ("revision", "signed", "signers"))
 REQUESTS = ("tokensmith_http_requests", "HTTP requests by route and status code.",
             ("route", "status"))
 
@@ -78,7 +82,13 @@ class Freezable(Protocol):
 class Metrics:
     """The collectors of one app; `render()` gives the Prometheus text format."""
 
-    def __init__(self, revision: str, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        revision: str,
+        registry: CollectorRegistry | None = None,
+        *,
+        signers: tuple[str, ...] = (),
+    ) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         # label values -> [count, created]
         self._exchanges: dict[tuple[str, str, str], list[float]] = {}
@@ -87,13 +97,9 @@ class Metrics:
         self._pending: list[tuple[str, str | None, str | None, int, float]] = []
         self._freezable: list[Freezable] = [_RequestCollector(self)]
         self.registry.register(self._freezable[0])
-        self.bundle = Gauge(
-            "tokensmith_bundle_info",
-            "The loaded bundle; the value is always 1.",
-            ("revision",),
-            registry=self.registry,
-        )
-        self.bundle.labels(revision).set(1)
+        self.bundle = Gauge(*BUNDLE_INFO, registry=self.registry)
+        signed = "true" if signers else "false"
+        self.bundle.labels(revision, signed, ",".join(signers)).set(1)
 
     def register(self, collector: Freezable) -> None:
         """Add a collector of another part (the JWKS cache) to this app's registry."""

@@ -24,6 +24,7 @@ import orjson
 
 from .batching import Batcher
 from .bundle import Bundle, load_bundle
+from .bundle_signatures import Trust
 from .cors import CorsPolicy
 from .errors import KeysNotReady, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
@@ -103,12 +104,15 @@ class Runtime:
         return exchange(self.state, request, time.time(), new_jti)
 
 
-def prepare(directory: str, env: Mapping[str, str]) -> Runtime:
+def prepare(directory: str, env: Mapping[str, str], trust: Trust | None = None) -> Runtime:
     """Load and verify the bundle, resolve every secret, build the exchange state.
 
-    Raises `BundleError` (the bundle) or `StartupError` (every secret or key problem at once).
+    With `trust`, the bundle must carry enough valid signatures (`runtime.bundle_signatures`);
+    every bundle this process serves, live or not, is loaded here with the same trust.
+    Raises `BundleError` (the bundle; `SignatureError` for its signatures) or `StartupError`
+    (every secret or key problem at once).
     """
-    bundle = load_bundle(directory)
+    bundle = load_bundle(directory, trust)
     return prepare_bundle(bundle, env)
 
 
@@ -116,7 +120,8 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
     """`prepare` for a bundle already loaded (tests and benchmarks load from memory)."""
     resolved = resolve_all(bundle.config, env)
     remote = [spec for spec in bundle.config.identity_providers.values() if spec.uses_remote_keys]
-    metrics = Metrics(bundle.revision)
+    report = bundle.signatures
+    metrics = Metrics(bundle.revision, signers=report.signers if report else ())
     cache: JwksCache | None = None
     sources: dict[str, KeySource] = {}
     if remote:

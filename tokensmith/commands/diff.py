@@ -26,12 +26,14 @@ TITLES = {
     "identity_providers": "Identity providers",
     "token_providers": "Token providers",
     "signing_keys": "Signing keys",
+    "signatures": "Bundle signatures (as written; `tokensmith verify` judges them)",
 }
 SINGULAR = {
     "config": "settings",
     "identity_providers": "identity provider",
     "token_providers": "token provider",
     "signing_keys": "signing key",
+    "signatures": "bundle signature by key",
 }
 ABSENT = "(absent)"
 
