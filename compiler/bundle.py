@@ -87,7 +87,7 @@ def _token_provider(service: str, tp: TokenProvider, issuer: str) -> dict[str, A
     seconds = tp.expires_in_seconds
     if seconds is None:  # check refuses unparsable durations; this guards the invariant
         raise CompileError(f"token_providers.{service}.expires_in does not parse")
-    return {
+    fields: dict[str, Any] = {
         "signing_key": tp.signing_key,
         "expires_in": seconds,
         "audience": tp.audience if tp.audience is not None else service,
@@ -97,6 +97,11 @@ def _token_provider(service: str, tp: TokenProvider, issuer: str) -> dict[str, A
         "outlive_subject_token": tp.outlive_subject_token,
         "mapping": tp.mapping,
     }
+    if tp.require:
+        # only when set: a config without service conditions keeps the bytes it always had
+        fields["has_require"] = True
+        fields["require"] = tp.require
+    return fields
 
 
 def _secret(ref: SecretRef | None) -> dict[str, str] | None:

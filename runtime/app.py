@@ -2,7 +2,8 @@
 
 `create_app(runtime)` serves `POST /tokens` (see `runtime.request` for the body rules and
 `runtime.startup.Runtime.exchange` for the exchange with its JWKS retries), `/healthz`,
-`/readyz`, `/metrics`, `/idps`, `/token-providers` and `/.well-known/jwks.json`.
+`/readyz`, `/metrics`, `/idps`, `/token-providers`, `/.well-known/jwks.json` and `/openapi.json`
+(the OpenAPI 3.1 description of all of them).
 
 Every request begins with `Envelope.begin` and ends with `Envelope.finish` (`runtime.envelope`):
 request id, common and CORS headers, metrics, the access log. Between the two, `POST /tokens`,
@@ -70,6 +71,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
         Route("/idps", pages.document("idps"), methods=_ALL_METHODS),
         Route("/token-providers", pages.document("token_providers"), methods=_ALL_METHODS),
         Route("/.well-known/jwks.json", pages.document("jwks"), methods=_ALL_METHODS),
+        Route("/openapi.json", pages.document("openapi"), methods=_ALL_METHODS),
     ]
     # A bare router, not a `Starlette` app: the app's error middleware would answer an
     # exception with a plain-text 500 before `_App` could answer it as every other error; and

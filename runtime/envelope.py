@@ -30,7 +30,7 @@ from .metrics import Metrics
 
 ROUTES = frozenset(
     {"/tokens", "/healthz", "/readyz", "/metrics", "/idps", "/token-providers",
-     "/.well-known/jwks.json"}
+     "/.well-known/jwks.json", "/openapi.json"}
 )
 CORS_ROUTES = frozenset({"/tokens", "/.well-known/jwks.json"})
 #: The request headers the app reads (lower-case, as ASGI gives them).

@@ -29,7 +29,8 @@ config.json, format `tokensmith-config/1`:
         "<service>": {
           "signing_key": "<kid>", "expires_in": 3600, "audience": str, "issuer": str,
           "identity_providers": ["<name>", ...] | null, "claims": "act" | "root",
-          "outlive_subject_token": false, "mapping": {...}   # for listings and diffs only
+          "outlive_subject_token": false, "mapping": {...},  # for listings and diffs only
+          "has_require": true, "require": {...}   # both only when the service has conditions
         }
       }
     }
@@ -38,6 +39,8 @@ SecretRef: exactly one of {"env": NAME} / {"file": PATH} / {"encrypted": TEXT}, 
 "encoding": "utf8" | "base64" | "base64url". Exactly one key source is set per identity provider
 (`jwks_url`, or `discovery` true with `jwks_url` null, or `jwks`, or `secret`). Token provider
 `audience` and `issuer` are already defaulted by the compiler (service name, top-level issuer).
+A token provider's `has_require` and `require` are written only when it has `require` conditions,
+so that a config without them compiles to the same bytes as before token providers had any.
 The loader also refuses a negative `leeway`, an `expires_in` under 1, two key sources on one
 identity provider and a token provider naming an identity provider that is not there.
 """
@@ -114,6 +117,10 @@ class TokenProviderSpec:
     outlive_subject_token: bool
     #: The source `mapping` object, for read-only listings; never executed.
     mapping: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: Whether the service has `require` conditions (a generated function decides them).
+    has_require: bool = False
+    #: The source `require` object, for read-only listings and diffs; never executed.
+    require: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +228,8 @@ def _token_provider(service: str, v: Mapping[str, Any]) -> TokenProviderSpec:
         claims=claims,
         outlive_subject_token=_bool(v.get("outlive_subject_token", False), f"{where}.outlive_subject_token"),
         mapping=_json_obj(v.get("mapping", {}), f"{where}.mapping"),
+        has_require=_bool(v.get("has_require", False), f"{where}.has_require"),
+        require=None if v.get("require") is None else _json_obj(v["require"], f"{where}.require"),
     )
 
 

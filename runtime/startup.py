@@ -19,6 +19,7 @@ loaded and its secrets resolved here too, the same way, before a socket is opene
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -195,6 +196,7 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
         "jwks": orjson.dumps(public_jwks_document(state.signers.values())),
         "idps": orjson.dumps(idps_document(bundle.config)),
         "token_providers": orjson.dumps(token_providers_document(bundle.config)),
+        "openapi": openapi_document(),
     }
     return Runtime(
         bundle=bundle,
@@ -204,6 +206,13 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
         cors=CorsPolicy(bundle.config.cors_allow_origins),
         documents=documents,
     )
+
+
+def openapi_document() -> bytes:
+    """`GET /openapi.json`: the OpenAPI 3.1 description of the HTTP API, shipped with the runtime
+    (the same for every bundle; tests/runtime/test_openapi.py holds it to what the server answers).
+    """
+    return importlib.resources.files(__package__).joinpath("openapi.json").read_bytes()
 
 
 def idps_document(config: RuntimeConfig) -> dict[str, list[dict[str, Any]]]:

@@ -168,7 +168,7 @@ class IdentityProvider(_Model):
     allow_insecure_http: StrictBool = False
     algorithms: tuple[Algorithm, ...]
     leeway: StrictInt = 60
-    #: JSONPath into the incoming claims -> required value, or list of accepted values.
+    #: Conditions on the incoming claims (`schema/conditions.py`); `check` reads them.
     require: dict[Str, Json] | None = None
     #: Incoming claims -> intermediate claims. Default {}: nothing is passed on.
     mapping: dict[Str, Json] = Field(default_factory=dict)
@@ -186,6 +186,8 @@ class TokenProvider(_Model):
     identity_providers: tuple[Str, ...] | None = None  # default: all
     claims: Literal["act", "root"] = "act"
     outlive_subject_token: StrictBool = False
+    #: Conditions on the intermediate claims (`schema/conditions.py`); `check` reads them.
+    require: dict[Str, Json] | None = None
     #: Intermediate claims -> issued claims. Default {}.
     mapping: dict[Str, Json] = Field(default_factory=dict)
 
