@@ -73,8 +73,9 @@ def create_app(runtime: Runtime) -> ASGIApp:
 
 
 def error_body(exc: ExchangeError) -> bytes:
-    """The RFC 6749 §5.2 body of a refusal."""
-    return orjson.dumps({"error": exc.error, "error_description": exc.description})
+    """The RFC 6749 §5.2 body of a refusal, plus `code`: the stable code State Backed's client
+    shows its user (RFC 6749 clients ignore members they do not know)."""
+    return orjson.dumps({"error": exc.error, "error_description": exc.description, "code": exc.code})
 
 
 async def send_json(
