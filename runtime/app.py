@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import accesslog
 from .body import BodyReader
 from .envelope import INTERNAL_ERROR, Envelope, RequestContext, error_logger, unexpected
-from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable
+from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable, error_body
 from .exchange import ExchangeRequest
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
@@ -70,12 +70,6 @@ def create_app(runtime: Runtime) -> ASGIApp:
         Route("/.well-known/jwks.json", pages.document("jwks"), methods=_ALL_METHODS),
     ]
     return _App(Starlette(routes=routes, lifespan=lifespan), runtime)
-
-
-def error_body(exc: ExchangeError) -> bytes:
-    """The RFC 6749 §5.2 body of a refusal, plus `code`: the stable code State Backed's client
-    shows its user (RFC 6749 clients ignore members they do not know)."""
-    return orjson.dumps({"error": exc.error, "error_description": exc.description, "code": exc.code})
 
 
 async def send_json(

@@ -17,6 +17,10 @@ every such problem found at start-up). `docs/architecture.md` ("Errors") lists e
 
 from __future__ import annotations
 
+import functools
+
+import orjson
+
 # Reasons that a caller must not tell apart, and the code the error body shows for each: an
 # unknown key id, an algorithm outside the provider's list and a bad signature all read "token
 # signature is not valid" (telling them apart would let a caller probe keys and algorithms), and
@@ -45,6 +49,24 @@ class ExchangeError(Exception):
     def code(self) -> str:
         """The stable code the error body carries (see `PUBLIC_CODES`)."""
         return PUBLIC_CODES.get(self.reason, self.reason)
+
+
+def error_body(exc: ExchangeError) -> bytes:
+    """The RFC 6749 §5.2 body of a refusal, plus `code`: the stable code State Backed's client
+    shows its user (RFC 6749 clients ignore members they do not know)."""
+    return _rendered(exc.error, exc.description, exc.code)
+
+
+# Descriptions and codes are fixed texts, so a few dozen bodies serve every refusal: each is
+# rendered once rather than per refused request.
+@functools.lru_cache(maxsize=256)
+def _rendered(error: str, description: str, code: str) -> bytes:
+    return orjson.dumps({"error": error, "error_description": description, "code": code})
+
+
+def clear_caches() -> None:
+    """Forget the rendered error bodies (`runtime.caches.reset_all`)."""
+    _rendered.cache_clear()
 
 
 class InvalidRequest(ExchangeError):
