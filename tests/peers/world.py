@@ -9,6 +9,7 @@ The tools these tests need (node, npm, chromium-headless-shell) are machine pack
 from __future__ import annotations
 
 import functools
+import json
 import os
 import secrets
 import shutil
@@ -108,10 +109,17 @@ class Peer:
         ))
 
     @contextmanager
-    def serving(self, directory: Path, allow_origins: list[str] | None = None) -> Iterator[str]:
+    def serving(
+        self, directory: Path, allow_origins: list[str] | None = None,
+        allow_headers: list[str] | None = None,
+    ) -> Iterator[str]:
         """Compile the config with the real CLI and run `tokensmith serve` on it; yields the
         base URL."""
-        cors = "" if allow_origins is None else f"cors:\n  allow_origins: {allow_origins}\n"
+        cors = ""
+        if allow_origins is not None:
+            cors = f"cors:\n  allow_origins: {json.dumps(allow_origins)}\n"
+        if allow_headers is not None:
+            cors += f"  allow_headers: {json.dumps(allow_headers)}\n"
         config = directory / "tokensmith.yaml"
         config.write_text(CONFIG.format(cors=cors), encoding="utf-8")
         bundle = directory / "bundle"
