@@ -18,6 +18,8 @@ from tokensmith.runtime.body import BODY_TIMEOUT_SECONDS
 
 from ._support import ROOT
 
+pytestmark = pytest.mark.slow
+
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 TARGETS = {
     "base": KUBERNETES,

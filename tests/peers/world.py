@@ -24,7 +24,7 @@ from typing import Any
 import jwt
 import pytest
 
-from ..runtime.http_server import serving
+from ..support.http_server import serving
 
 PEER_DIR = Path(__file__).resolve().parent / "statebacked-client"
 ISSUER = "https://login.peer.test/"
