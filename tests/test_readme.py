@@ -159,7 +159,15 @@ def test_the_walkthrough_without_auth0_runs_as_written(tmp_path: Path) -> None:
         if command.startswith("curl"):
             _same_response(shown, printed)
         else:
-            assert printed == shown, command
+            assert _without_access_log(printed) == shown, command
+
+
+def _without_access_log(printed: str) -> str:
+    """The server's access log (one JSON line per request, on standard error) is flushed every
+    half second and at shutdown, so whether a line shows before `kill %1` depends on timing; the
+    README says so and leaves them out."""
+    lines = printed.splitlines(keepends=True)
+    return "".join(line for line in lines if not line.startswith('{"time":'))
 
 
 def _same_response(shown: str, printed: str) -> None:
@@ -182,5 +190,8 @@ def test_the_auth0_serve_line_names_the_revision_compiled_above() -> None:
     theirs = walkthrough[WALKTHROUGH].split()[1]
     served = walkthrough["tokensmith serve bundle/ --port 8080 &"]
     assert served.replace(theirs[:12], revision.split()[1][:12]) == shown
-    assert shown == f"tokensmith serve: bundle {revision.split()[1][:12]} on " \
-        "http://127.0.0.1:8080 (1 worker)\n"
+    assert shown.endswith(f"tokensmith serve: bundle {revision.split()[1][:12]} on "
+                          "http://127.0.0.1:8080 (1 worker)\n")
+    # the README's bundle is unsigned and served without trust: the one warning line first
+    assert shown.startswith("tokensmith serve: warning: serving an unsigned bundle")
+    assert shown.count("\n") == 2
