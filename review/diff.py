@@ -122,7 +122,10 @@ def view_of_bundle(config: RuntimeConfig, raw: Mapping[str, Any]) -> dict[str, A
     """
     raw_idps, raw_tps = raw.get("identity_providers", {}), raw.get("token_providers", {})
     return {
-        "config": {"issuer": config.issuer, "cors": list(config.cors_allow_origins)},
+        "config": {
+            "issuer": config.issuer, "cors": list(config.cors_allow_origins),
+            "cors_allow_headers": list(config.cors_allow_headers),
+        },
         "signing_keys": {
             kid: {"algorithm": k.algorithm, "key": _describe(k.secret or k.private_key)}
             for kid, k in config.signing_keys.items()

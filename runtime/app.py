@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import accesslog
 from .body import BodyReader
 from .envelope import INTERNAL_ERROR, Envelope, RequestContext, error_logger, unexpected
-from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable
+from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable, error_body
 from .exchange import ExchangeRequest, Issued
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
@@ -78,11 +78,6 @@ def create_app(runtime: Runtime) -> ASGIApp:
     # without `redirect_slashes`, `GET /idps/` is a 404 rather than a redirect to a URL built
     # from the client's `Host` header (which a shared cache could keep and serve to others).
     return _App(Router(routes=routes, lifespan=lifespan, redirect_slashes=False), runtime)
-
-
-def error_body(exc: ExchangeError) -> bytes:
-    """The RFC 6749 §5.2 body of a refusal."""
-    return orjson.dumps({"error": exc.error, "error_description": exc.description})
 
 
 async def send_json(

@@ -10,7 +10,7 @@ config.json, format `tokensmith-config/1`:
     {
       "format": "tokensmith-config/1",
       "issuer": "https://tokens.example.com/",
-      "cors": {"allow_origins": ["https://app.example.com"]} | null,
+      "cors": {"allow_origins": ["https://app.example.com"], "allow_headers"?: ["X-Trace"]} | null,
       "signing_keys": {
         "<kid>": {"algorithm": "HS256", "secret": SecretRef | null, "private_key": SecretRef | null}
       },
@@ -47,6 +47,7 @@ identity provider and a token provider naming an identity provider that is not t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -130,6 +131,8 @@ class RuntimeConfig:
     signing_keys: Mapping[str, SigningKeySpec]
     identity_providers: Mapping[str, IdentityProviderSpec]
     token_providers: Mapping[str, TokenProviderSpec]
+    #: `cors.allow_headers`: request headers allowed beside `CORS_DEFAULT_HEADERS`.
+    cors_allow_headers: tuple[str, ...] = ()
 
 
 def parse_config(data: Any) -> RuntimeConfig:
@@ -139,8 +142,10 @@ def parse_config(data: Any) -> RuntimeConfig:
         raise BundleError(f"config.json: format is not {CONFIG_FORMAT}")
     cors = root.get("cors")
     origins: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
     if cors is not None:
         origins = _str_tuple(_obj(cors, "cors").get("allow_origins"), "cors.allow_origins")
+        headers = _header_names(_obj(cors, "cors").get("allow_headers", []))
     signing = {
         kid: _signing_key(kid, _obj(v, f"signing_keys.{kid}"))
         for kid, v in _obj(root.get("signing_keys"), "signing_keys").items()
@@ -160,7 +165,24 @@ def parse_config(data: Any) -> RuntimeConfig:
         signing_keys=MappingProxyType(signing),
         identity_providers=MappingProxyType(idps),
         token_providers=MappingProxyType(tps),
+        cors_allow_headers=headers,
     )
+
+
+#: The request headers every CORS preflight allows: what browser clients really send (a
+#: correlation id, and what State Backed's client adds when given an org or an `actAs`). Here,
+#: in the bundle's contract, so that `check` and the runtime read the same list.
+CORS_DEFAULT_HEADERS = ("Content-Type", "X-Request-Id", "X-StateBacked-Org-Id", "X-StateBacked-Act")
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_names(v: Any) -> tuple[str, ...]:
+    """`cors.allow_headers`: HTTP field names only, since they go into a response header."""
+    names = _str_tuple(v, "cors.allow_headers")
+    if not all(_HEADER_NAME.fullmatch(name) and name != "*" for name in names):
+        raise BundleError("config.json: cors.allow_headers must be header names")
+    return names
 
 
 def _signing_key(kid: str, v: Mapping[str, Any]) -> SigningKeySpec:

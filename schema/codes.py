@@ -357,6 +357,13 @@ E356 = _error("E356", "CORS entry is not an origin",
     "even `/`), query or fragment, https unless the host is loopback")
 W321 = _warning("W321", "CORS wildcard origin",
     "`cors.allow_origins` contains `*`: any web page can exchange its visitors' tokens")
+E357 = _error("E357", "CORS entry is not a header name",
+    "a `cors.allow_headers` entry that is not an HTTP header name (letters, digits and "
+    "``!#$%&'*+-.^_`|~``), or the wildcard `*`: list the request headers by name")
+W323 = _warning("W323", "CORS header listed for nothing",
+    "a `cors.allow_headers` entry that preflights already allow (`Content-Type`, "
+    "`X-Request-Id`, `X-StateBacked-Org-Id`, `X-StateBacked-Act`) or that is listed twice "
+    "(header names ignore case)")
 
 # --- semantic rules: the tests section ---------------------------------------------------------
 

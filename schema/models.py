@@ -139,6 +139,8 @@ class Cors(_Model):
     """Browser access to the runtime."""
 
     allow_origins: tuple[Str, ...] = ()
+    #: request headers a preflight allows beside the defaults (see `runtime.cors`)
+    allow_headers: tuple[Str, ...] = ()
 
 
 class SigningKey(_Model):
