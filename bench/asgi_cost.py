@@ -6,6 +6,10 @@ Two steps, so that the same bundles and tokens serve every tree being compared:
     python bench/asgi_cost.py run WORK [--requests N] [--repeat R] [--scenario NAME ...]
     python bench/asgi_cost.py callgrind WORK [--scenario NAME ...]   # instructions per request
 
+`--shadow-sample F` (run, callgrind) serves `POST /tokens` with a shadow candidate deciding that
+share of the exchanges (`serve --shadow`; the candidate is the same bundle, so every decision
+is `same`): the cost of shadowing to the live path, the candidate's work included.
+
 `run` starts the app's lifespan as uvicorn would (JWKS cache, `gc.freeze()`), sends the access
 log to /dev/null as `tokensmith serve` does (buffered, formatted in batches), and drives
 `POST /tokens` and the other routes through the whole app without the network: one request at a
@@ -155,7 +159,8 @@ async def _drive(app: Any, name: str, bodies: dict[str, str], requests: int,
     return min(wall for wall, _ in runs), min(cpu for _, cpu in runs)
 
 
-def run(work: Path, names: list[str], requests: int, warmup: int, repeat: int) -> None:
+def run(work: Path, names: list[str], requests: int, warmup: int, repeat: int,
+        shadow_sample: float | None = None) -> None:
     import uvloop
 
     from tokensmith.runtime import accesslog
@@ -166,7 +171,22 @@ def run(work: Path, names: list[str], requests: int, warmup: int, repeat: int) -
     env = {**os.environ, **inputs["env"]}
     # buffered, batched lines, as under `tokensmith serve` (which writes them to stderr)
     accesslog.configure(open(os.devnull, "wb", buffering=64 * 1024))  # noqa: SIM115
-    apps = {bundle: create_app(prepare(str(work / bundle), env)) for bundle in ("plain", "cors")}
+    shadow: Any = None
+    if shadow_sample is not None:
+        from tokensmith.runtime import shadow as shadow_module
+        from tokensmith.runtime.startup import ShadowOptions
+
+        # decide every sampled exchange, shedding none: the figure is the full cost (under
+        # callgrind, 50 times slower, the time bounds would shed most decisions)
+        shadow_module.TURN_BUDGET_SECONDS = shadow_module.MAX_AGE_SECONDS = float("inf")
+        shadow_module.MAX_PENDING = 1 << 30
+        shadow = ShadowOptions(str(work / "plain"), shadow_sample)
+    apps = {
+        bundle: create_app(
+            prepare(str(work / bundle), env, **({"shadow": shadow} if shadow else {}))
+        )
+        for bundle in ("plain", "cors")
+    }
 
     async def main() -> dict[str, tuple[float, float]]:
         stops = [await _lifespan(app) for app in apps.values()]
@@ -182,9 +202,14 @@ def run(work: Path, names: list[str], requests: int, warmup: int, repeat: int) -
         figures = runner.run(main())
     for name, (wall, cpu) in figures.items():
         print(f"{name:16s} {wall:8.2f} µs/request wall {cpu:8.2f} µs/request CPU")
+    for bundle, app in apps.items():
+        shadowing = getattr(getattr(app, "tokens", None), "shadow", None)
+        if shadowing is not None and any(shadowing.counts.values()):
+            counts = {k: v for k, v in shadowing.counts.items() if v}
+            print(f"shadow decisions ({bundle}): {counts}", file=sys.stderr)
 
 
-def callgrind(work: Path, names: list[str]) -> None:
+def callgrind(work: Path, names: list[str], shadow_sample: float | None = None) -> None:
     """Instructions per request of each scenario, counted by callgrind (see the docstring)."""
     for name in names:
         width = 64 if name.endswith("c64") else 1
@@ -193,6 +218,8 @@ def callgrind(work: Path, names: list[str]) -> None:
             argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                     sys.executable, __file__, "run", str(work), "--requests", str(requests),
                     "--warmup", "256", "--repeat", "1", "--scenario", name]
+            if shadow_sample is not None:
+                argv += ["--shadow-sample", str(shadow_sample)]
             out = subprocess.run(argv, capture_output=True, text=True, check=True,
                                  env={**os.environ, "PYTHONHASHSEED": "0"}).stderr
             found = re.search(r"Collected : (\d+)", out)
@@ -212,13 +239,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scenario", nargs="*", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--shadow-sample", type=float, default=None,
+                        help="serve with a shadow candidate deciding this share (0 to 1)")
     args = parser.parse_args()
     if args.step == "setup":
         setup(args.work)
     elif args.step == "callgrind":
-        callgrind(args.work, args.scenario)
+        callgrind(args.work, args.scenario, args.shadow_sample)
     else:
-        run(args.work, args.scenario, args.requests, args.warmup, args.repeat)
+        run(args.work, args.scenario, args.requests, args.warmup, args.repeat, args.shadow_sample)
 
 
 if __name__ == "__main__":

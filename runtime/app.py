@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -32,9 +34,10 @@ from . import accesslog
 from .body import BodyReader
 from .envelope import INTERNAL_ERROR, Envelope, RequestContext, error_logger, unexpected
 from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable, error_body
-from .exchange import ExchangeRequest
+from .exchange import ExchangeRequest, Issued
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
+from .shadow import Attempt, ObservedExchange, Shadow
 from .startup import Runtime
 
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -115,7 +118,8 @@ class _App:
     def __init__(self, starlette: ASGIApp, runtime: Runtime) -> None:
         self.starlette = starlette
         self.envelope = Envelope(runtime.revision, runtime.cors, runtime.metrics)
-        self.tokens = _Tokens(runtime)
+        shadow = runtime.shadow
+        self.tokens = _Tokens(runtime) if shadow is None else _ShadowTokens(runtime, shadow)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # the lifespan
@@ -163,6 +167,8 @@ class _Tokens:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        #: the live exchange of one request (`Runtime.exchange`; sampled for a shadow too)
+        self.decide: Callable[[ExchangeRequest], Awaitable[Issued]] = runtime.exchange
         self.token_providers = runtime.bundle.config.token_providers
         self.cors = runtime.cors
         self.body_reader = BodyReader()
@@ -183,9 +189,7 @@ class _Tokens:
             params = parse_body(kind, body)
             if params.service in self.token_providers:
                 context.service = params.service
-            issued = await self.runtime.exchange(
-                ExchangeRequest(params.subject_token, params.service)
-            )
+            issued = await self.decide(ExchangeRequest(params.subject_token, params.service))
             context.identity_provider, context.verified = issued.identity_provider, True
             answer = orjson.dumps({
                 "access_token": issued.access_token,
@@ -228,6 +232,70 @@ class _Tokens:
         await send({"type": "http.response.body", "body": b""})
 
 
+class _ShadowTokens(_Tokens):
+    """`/tokens` with a shadow candidate: a sampled exchange is decided live through
+    `ObservedExchange` (which notes its `now`), answered as any other, and only once the
+    answer is sent handed to the candidate (`runtime.shadow`). An exchange that is not sampled
+    runs `_Tokens.exchange` itself, with one context-variable read more."""
+
+    def __init__(self, runtime: Runtime, shadow: Shadow) -> None:
+        super().__init__(runtime)
+        self.shadow = shadow
+        self.observed = ObservedExchange(runtime.state, runtime.await_keys)
+        self.decide = self._decide
+
+    def exchange(
+        self, context: RequestContext, scope: Scope, receive: Receive, send: Send
+    ) -> Coroutine[Any, Any, None]:
+        if self.shadow.sampled():
+            return self._exchange_sampled(context, scope, receive, send)
+        return super().exchange(context, scope, receive, send)
+
+    async def _exchange_sampled(
+        self, context: RequestContext, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        # the attempt travels to `_decide` and back in this request's task only
+        sampled = _Sampled()
+        token = _SAMPLED.set(sampled)
+        try:
+            await super().exchange(context, scope, receive, send)
+        finally:
+            _SAMPLED.reset(token)
+        attempt = sampled.attempt
+        if attempt is not None and attempt.live is not None and context.status:
+            self.shadow.submit(context.request_id, attempt)
+
+    def _decide(self, request: ExchangeRequest) -> Awaitable[Issued]:
+        sampled = _SAMPLED.get()
+        if sampled is None:
+            return self.runtime.exchange(request)
+        sampled.attempt = attempt = Attempt(request)
+        return self._observe(attempt)
+
+    async def _observe(self, attempt: Attempt) -> Issued:
+        try:
+            issued = await self.observed.exchange(attempt)
+        except Exception as exc:
+            attempt.live = exc
+            raise
+        attempt.live = issued
+        return issued
+
+
+class _Sampled:
+    """The attempt of a sampled request, once its exchange began."""
+
+    __slots__ = ("attempt",)
+
+    def __init__(self) -> None:
+        self.attempt: Attempt | None = None
+
+
+_SAMPLED: contextvars.ContextVar[_Sampled | None] = contextvars.ContextVar(
+    "tokensmith_shadow_sampled", default=None
+)
+
+
 class _Pages:
     """The read-only routes, as Starlette endpoints."""
 
@@ -248,7 +316,7 @@ class _Pages:
         ready = self.runtime.ready()
         cache = self.runtime.cache
         with_keys = sum(1 for s in cache.status().values() if s.ready) if cache else 0
-        body = {
+        body: dict[str, object] = {
             "status": "ready" if ready else "waiting_for_keys",
             "identity_providers": self.idp_count,
             "jwks_identity_providers": self.remote_count,
@@ -256,6 +324,8 @@ class _Pages:
             "revision": self.runtime.revision,
             **self.signature_fields,
         }
+        if self.runtime.shadow is not None:  # the candidate never makes the server unready
+            body["shadow"] = self.runtime.shadow.status()
         headers = None if ready else {"Retry-After": "1"}
         return Response(orjson.dumps(body), 200 if ready else 503, headers, _JSON)
 

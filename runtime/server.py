@@ -24,9 +24,12 @@ from .app import create_app
 from .bundle_keys import load_trust
 from .bundle_signatures import Trust
 from .errors import BundleError, StartupError
-from .startup import Runtime, prepare
+from .startup import Runtime, ShadowOptions, prepare
 
 BUNDLE_DIR_ENV = "TOKENSMITH_BUNDLE_DIR"
+#: for worker processes: the shadow candidate's directory and sample (`serve --shadow`)
+SHADOW_DIR_ENV = "TOKENSMITH_SHADOW_DIR"
+SHADOW_SAMPLE_ENV = "TOKENSMITH_SHADOW_SAMPLE"
 #: The trust the parent judged the bundle with, for the workers: JSON `{"paths", "required"}`.
 WORKER_TRUST_ENV = "TOKENSMITH_WORKER_TRUST"
 FACTORY = "tokensmith.runtime.server:app_from_environment"
@@ -66,7 +69,9 @@ def _worker_trust() -> Trust | None:
     return Trust(load_trust(spec["paths"]), int(spec["required"]))
 
 
-def serve(runtime: Runtime, host: str, port: int, workers: int = 1) -> int:
+def serve(
+    runtime: Runtime, host: str, port: int, workers: int = 1, shadow: ShadowOptions | None = None
+) -> int:
     """Serve until interrupted; `runtime` was prepared from `runtime.bundle.path`.
 
     Returns the exit status: 0 after a normal shutdown, 2 when the server could not start
@@ -81,6 +86,9 @@ def serve(runtime: Runtime, host: str, port: int, workers: int = 1) -> int:
             if runtime.bundle.path is None:
                 raise ValueError("several workers need a bundle directory")
             os.environ[BUNDLE_DIR_ENV] = os.path.abspath(runtime.bundle.path)
+            if shadow is not None:
+                os.environ[SHADOW_DIR_ENV] = os.path.abspath(shadow.directory)
+                os.environ[SHADOW_SAMPLE_ENV] = repr(shadow.sample)
             uvicorn.run(FACTORY, factory=True, workers=workers, **options)
     except SystemExit as exc:  # uvicorn exits with 3 when it cannot bind or start
         return 0 if exc.code in (None, 0) else 2
@@ -95,10 +103,14 @@ def app_from_environment() -> ASGIApp:
     directory = os.environ.get(BUNDLE_DIR_ENV)
     if not directory:
         sys.exit(f"tokensmith: {BUNDLE_DIR_ENV} is not set")
+    shadow_dir = os.environ.get(SHADOW_DIR_ENV)
+    shadow = None
+    if shadow_dir:
+        shadow = ShadowOptions(shadow_dir, float(os.environ.get(SHADOW_SAMPLE_ENV, "1")))
     try:
-        # the bundle is loaded again here: judged again, so a swap since the parent's check
+        # the bundles are loaded again here: judged again, so a swap since the parent's check
         # is refused too
-        runtime = prepare(directory, os.environ, _worker_trust())
+        runtime = prepare(directory, os.environ, _worker_trust(), shadow=shadow)
     except (BundleError, StartupError) as exc:
         sys.exit(f"tokensmith: {exc}")
     return create_app(runtime)

@@ -10,6 +10,10 @@ on `UnknownKeyId` it asks for one (cooldown-limited) refetch and retries once, o
 `KeysNotReady` it waits a short while for the provider's first keys and retries once. The first
 attempt runs in a batch with the other exchanges of the same event-loop turn
 (`runtime.batching`); a retry runs on its own.
+
+With a shadow candidate (`prepare(..., shadow=ShadowOptions(...))`) the candidate bundle is
+loaded and its secrets resolved here too, the same way, before a socket is opened; the
+`Runtime` then carries a `runtime.shadow.Shadow`.
 """
 
 from __future__ import annotations
@@ -18,16 +22,16 @@ import asyncio
 import importlib.resources
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .batching import Batcher
 from .bundle import Bundle, load_bundle
-from .bundle_signatures import Trust
+from .bundle_signatures import SignatureError, Trust
 from .cors import CorsPolicy
-from .errors import KeysNotReady, UnknownKeyId
+from .errors import BundleError, KeysNotReady, StartupError, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
 from .jti import new_jti
 from .keys import KeySource
@@ -39,6 +43,7 @@ from .state import ExchangeState, build_state
 
 if TYPE_CHECKING:
     from .jwks import JwksCache
+    from .shadow import Shadow
 
 #: How long a request waits for an identity provider's first JWKS before answering 503.
 KEYS_WAIT_SECONDS = 2.5
@@ -54,6 +59,8 @@ class Runtime:
     metrics: Metrics
     cors: CorsPolicy
     documents: Mapping[str, bytes] = field(default_factory=dict)
+    #: the shadow candidate, when `serve --shadow` gave one
+    shadow: Shadow | None = None
     batcher: Batcher[ExchangeRequest, Issued] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -67,10 +74,14 @@ class Runtime:
         """Start fetching JWKS in the background (the server's lifespan calls this)."""
         if self.cache is not None:
             await self.cache.start()
+        if self.shadow is not None:
+            await self.shadow.start()
 
     async def stop(self) -> None:
         if self.cache is not None:
             await self.cache.aclose()
+        if self.shadow is not None:
+            await self.shadow.stop()
 
     def ready(self) -> bool:
         """True when every JWKS identity provider has keys (always, without any)."""
@@ -93,28 +104,77 @@ class Runtime:
     async def retry(self, request: ExchangeRequest, exc: UnknownKeyId | KeysNotReady) -> Issued:
         """After the first attempt's `exc`: refetch or wait for keys once, then retry once
         (re-raises `exc` when there is no JWKS cache or the keys did not come)."""
+        await self.await_keys(exc)
+        return self._exchange_once(request)
+
+    async def await_keys(self, exc: UnknownKeyId | KeysNotReady) -> None:
+        """After `exc`: one refetch for an unknown `kid`, or a wait for the provider's first
+        keys; re-raises `exc` when there is no JWKS cache or the keys did not come."""
         if self.cache is None:
             raise exc
         if isinstance(exc, UnknownKeyId):
             await self.cache.refetch_for_unknown_kid(exc.identity_provider)
         elif not await self.cache.wait_ready(exc.identity_provider, KEYS_WAIT_SECONDS):
             raise exc
-        return self._exchange_once(request)
 
     def _exchange_once(self, request: ExchangeRequest) -> Issued:
         return exchange(self.state, request, time.time(), new_jti)
 
 
-def prepare(directory: str, env: Mapping[str, str], trust: Trust | None = None) -> Runtime:
-    """Load and verify the bundle, resolve every secret, build the exchange state.
+@dataclass(frozen=True)
+class ShadowOptions:
+    """`serve --shadow DIRECTORY --shadow-sample SAMPLE`: the candidate bundle and the share
+    (0 to 1) of exchanges it decides too."""
+
+    directory: str
+    sample: float = 1.0
+
+
+def prepare(
+    directory: str,
+    env: Mapping[str, str],
+    trust: Trust | None = None,
+    *,
+    shadow: ShadowOptions | None = None,
+) -> Runtime:
+    """Load and verify the bundle, resolve every secret, build the exchange state; with
+    `shadow`, the same for the candidate bundle.
 
     With `trust`, the bundle must carry enough valid signatures (`runtime.bundle_signatures`);
-    every bundle this process serves, live or not, is loaded here with the same trust.
+    every bundle this process serves, live or not, is loaded here with the same trust: the
+    shadow candidate too.
     Raises `BundleError` (the bundle; `SignatureError` for its signatures) or `StartupError`
-    (every secret or key problem at once).
+    (every secret or key problem at once); a candidate's problems are prefixed "shadow
+    candidate".
     """
     bundle = load_bundle(directory, trust)
-    return prepare_bundle(bundle, env)
+    runtime = prepare_bundle(bundle, env)
+    if shadow is None:
+        return runtime
+    try:
+        candidate = load_bundle(shadow.directory, trust)
+    except SignatureError as exc:  # before BundleError, its root
+        problems = [f"shadow candidate: {problem}" for problem in exc.problems]
+        raise SignatureError(problems, exc.report) from None
+    except StartupError:
+        raise
+    except BundleError as exc:
+        raise BundleError(f"shadow candidate {shadow.directory}: {exc}") from None
+    return with_shadow(runtime, candidate, env, shadow.sample)
+
+
+def with_shadow(
+    runtime: Runtime, candidate: Bundle, env: Mapping[str, str], sample: float
+) -> Runtime:
+    """`runtime` with `candidate` as its shadow: secrets resolved as for the live bundle, keys
+    shared with the live JWKS cache where identical (`runtime.shadow_candidate`)."""
+    from .shadow import Shadow, ShadowCollector
+    from .shadow_candidate import prepare_candidate
+
+    prepared = prepare_candidate(candidate, env, runtime.state, runtime.cache)
+    shadow = Shadow(prepared, sample, runtime.state)
+    runtime.metrics.register(ShadowCollector.of(shadow))
+    return replace(runtime, shadow=shadow)
 
 
 def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:

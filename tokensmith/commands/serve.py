@@ -1,9 +1,10 @@
 """`tokensmith serve BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--workers N]
-[--trust PUB ... [--require-signatures N]]`.
+[--trust PUB ... [--require-signatures N]] [--shadow CANDIDATE_DIR [--shadow-sample F]]`.
 
 With trust (`--trust`, or else `TOKENSMITH_TRUST`, comma-separated), only a bundle that `verify`
 accepts is served: anything else, a trust list that cannot be read included, exits 1 with the
 reasons, and there is no flag to turn that off. Without trust it serves with one warning line.
+A shadow candidate (`docs/shadow.md`) is loaded under the same trust as the live bundle.
 
 Before opening a socket it verifies the bundle and resolves every secret reference; when
 anything is wrong it prints every problem (never a secret) and exits 1. A path that is not a
@@ -26,6 +27,17 @@ if TYPE_CHECKING:
     from tokensmith.runtime.bundle_signatures import SignatureReport
 
 
+def sample(text: str) -> float:
+    """`--shadow-sample`: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text}")
+    return value
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
@@ -45,6 +57,15 @@ def register(subparsers: Any) -> None:
         help=f"worker processes, 1 to {MAX_WORKERS} (default 1)",
     )
     add_trust_arguments(parser, required=False)
+    parser.add_argument(
+        "--shadow", metavar="CANDIDATE_DIR",
+        help="also decide exchanges with this candidate bundle, after the live answer, and "
+        "count how its decisions differ (never answered with; see docs/shadow.md)",
+    )
+    parser.add_argument(
+        "--shadow-sample", metavar="F", type=sample, default=None,
+        help="the share of exchanges the candidate decides, 0 to 1 (default 1)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -53,21 +74,25 @@ def run(args: argparse.Namespace) -> int:
     from tokensmith.runtime.bundle_signatures import SignatureError
     from tokensmith.runtime.errors import BundleError, StartupError
     from tokensmith.runtime.server import pass_trust_to_workers, serve
-    from tokensmith.runtime.startup import prepare
+    from tokensmith.runtime.startup import ShadowOptions, prepare
 
     from ._signing import load_trust, trust_paths
 
-    problem = _not_a_bundle(args.bundle)
-    if problem is not None:
-        print(f"tokensmith serve: {args.bundle}: {problem}", file=sys.stderr)
+    usage = _usage_problem(args)
+    if usage is not None:
+        print(f"tokensmith serve: {usage}", file=sys.stderr)
         return 2
+    shadow = None
+    if args.shadow is not None:
+        fraction = 1.0 if args.shadow_sample is None else args.shadow_sample
+        shadow = ShadowOptions(args.shadow, fraction)
     try:
         # With trust given, nothing turns the check off: a trust that cannot be read refuses.
         paths = trust_paths(args.trust, os.environ)
         if args.require_signatures is not None and not paths:
             raise TrustError(f"--require-signatures needs --trust or {TRUST_ENV}")
         trust = load_trust(paths, args.require_signatures) if paths else None
-        runtime = prepare(args.bundle, os.environ, trust)
+        runtime = prepare(args.bundle, os.environ, trust, shadow=shadow)
     except OSError as exc:
         # e.g. a bundle directory or file without read permission
         where = exc.filename or args.bundle
@@ -98,7 +123,14 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    return serve(runtime, args.host, args.port, args.workers)
+    if runtime.shadow is not None:
+        print(
+            f"tokensmith serve: shadow candidate {runtime.shadow.revision[:12]}"
+            f" deciding {runtime.shadow.sample:g} of exchanges",
+            file=sys.stderr,
+            flush=True,
+        )
+    return serve(runtime, args.host, args.port, args.workers, shadow)
 
 
 def _signature_notice(report: SignatureReport | None) -> None:
@@ -114,6 +146,18 @@ def _signature_notice(report: SignatureReport | None) -> None:
         return
     for warning in report.warnings:
         print(f"tokensmith serve: warning: {warning}", file=sys.stderr)
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What makes the command line unusable (exit 2): a path that is not a bundle, or a
+    `--shadow-sample` without `--shadow`."""
+    if args.shadow_sample is not None and args.shadow is None:
+        return "--shadow-sample needs --shadow"
+    for path in (args.bundle, args.shadow):
+        problem = None if path is None else _not_a_bundle(path)
+        if problem is not None:
+            return f"{path}: {problem}"
+    return None
 
 
 def _not_a_bundle(path: str) -> str | None:
