@@ -2,7 +2,8 @@
 
 `create_app(runtime)` serves `POST /tokens` (see `runtime.request` for the body rules and
 `runtime.startup.Runtime.exchange` for the exchange with its JWKS retries), `/healthz`,
-`/readyz`, `/metrics`, `/idps`, `/token-providers` and `/.well-known/jwks.json`.
+`/readyz`, `/metrics`, `/idps`, `/token-providers` and `/.well-known/jwks.json`. Given a
+`Drain` (`tokensmith serve` gives one), its lifespan handles SIGTERM (`runtime.shutdown`).
 
 Every request begins with `Envelope.begin` and ends with `Envelope.finish` (`runtime.envelope`):
 request id, common and CORS headers, metrics, the access log. Between the two, `POST /tokens`,
@@ -35,6 +36,7 @@ from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable
 from .exchange import ExchangeRequest
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
+from .shutdown import Drain, say
 from .startup import Runtime
 
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -42,13 +44,16 @@ _JSON = "application/json"
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
-def create_app(runtime: Runtime) -> ASGIApp:
-    """The ASGI app serving `runtime`; its lifespan starts and stops the JWKS cache."""
+def create_app(runtime: Runtime, drain: Drain | None = None) -> ASGIApp:
+    """The ASGI app serving `runtime`; its lifespan starts and stops the JWKS cache, and
+    handles SIGTERM with `drain` when given one."""
+    drain = drain or Drain(None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
         flusher = asyncio.create_task(accesslog.flush_periodically())
+        drain.install()
         # everything loaded so far lives as long as the process: keep it out of the
         # collector's way, so full collections stay cheap with 10,000 identity providers
         gc.collect()
@@ -56,11 +61,15 @@ def create_app(runtime: Runtime) -> ASGIApp:
         try:
             yield
         finally:
+            drain.uninstall()
             await runtime.stop()
             flusher.cancel()
-            await asyncio.gather(flusher, return_exceptions=True)
+            await asyncio.gather(flusher, return_exceptions=True)  # flushes the access log
+            if drain.seconds is not None:
+                requests, issued = runtime.metrics.answered()
+                say(f"stopped after answering {requests} requests ({issued} tokens issued)")
 
-    pages = _Pages(runtime)
+    pages = _Pages(runtime, drain)
     routes = [
         Route("/healthz", pages.healthz, methods=["GET", "HEAD"]),
         Route("/readyz", pages.readyz, methods=["GET", "HEAD"]),
@@ -69,7 +78,9 @@ def create_app(runtime: Runtime) -> ASGIApp:
         Route("/token-providers", pages.document("token_providers"), methods=_ALL_METHODS),
         Route("/.well-known/jwks.json", pages.document("jwks"), methods=_ALL_METHODS),
     ]
-    return _App(Starlette(routes=routes, lifespan=lifespan), runtime)
+    app = _App(Starlette(routes=routes, lifespan=lifespan), runtime)
+    drain.on_begin(app.envelope.close_connections)
+    return app
 
 
 def error_body(exc: ExchangeError) -> bytes:
@@ -228,8 +239,9 @@ class _Tokens:
 class _Pages:
     """The read-only routes, as Starlette endpoints."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, drain: Drain) -> None:
         self.runtime = runtime
+        self.drain = drain
         providers = runtime.bundle.config.identity_providers
         self.idp_count = len(providers)
         self.remote_count = sum(1 for spec in providers.values() if spec.uses_remote_keys)
@@ -238,17 +250,20 @@ class _Pages:
         return Response(b'{"status":"ok"}', 200, None, _JSON)
 
     async def readyz(self, request: Request) -> Response:
-        ready = self.runtime.ready()
+        draining = self.drain.draining
+        ready = self.runtime.ready() and not draining
         cache = self.runtime.cache
         with_keys = sum(1 for s in cache.status().values() if s.ready) if cache else 0
+        status = "draining" if draining else "ready" if ready else "waiting_for_keys"
         body = {
-            "status": "ready" if ready else "waiting_for_keys",
+            "status": status,
             "identity_providers": self.idp_count,
             "jwks_identity_providers": self.remote_count,
             "jwks_identity_providers_ready": with_keys,
             "revision": self.runtime.revision,
         }
-        headers = None if ready else {"Retry-After": "1"}
+        # a draining server will not be ready again: no Retry-After
+        headers = None if ready or draining else {"Retry-After": "1"}
         return Response(orjson.dumps(body), 200 if ready else 503, headers, _JSON)
 
     async def metrics(self, request: Request) -> Response:
