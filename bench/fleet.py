@@ -127,7 +127,7 @@ def derived_image(podman: Any, engine: Any, base: str, bundle: Path, tag: str) -
         f"FROM {base}\nCOPY bundle/ /bundle/\n", encoding="utf-8"
     )
     started = time.monotonic()
-    engine.run("build", "--isolation", "chroot", "--network", "none", "-f",
+    engine.run("build", "--isolation", "chroot", "--network", "host", "-f",
                str(context / "Containerfile"), "-t", tag, str(context), timeout=900)
     return time.monotonic() - started
 
@@ -374,17 +374,21 @@ class Fleet:
     def sigterm(self, replica: Replica) -> None:
         self.engine.run("kill", "--signal", "TERM", replica.container)
 
-    def wait_exit(self, replica: Replica, timeout: float = 60) -> tuple[int | None, str]:
-        """Wait for the container to exit; its exit code and log (then it is removed)."""
-        out = self.engine.run("wait", replica.container, check=False, timeout=timeout).stdout
+    def wait_exit(self, replica: Replica, timeout: float = 60) -> tuple[int | None, str, float]:
+        """Wait for the container to exit; its exit code, log and the time it exited (then it
+        is removed)."""
+        self.engine.run("wait", replica.container, check=False, timeout=timeout)
+        state = self.engine.run("inspect", "--format",
+                                "{{.State.ExitCode}} {{.State.FinishedAt.UnixMilli}}",
+                                replica.container, check=False).stdout.split()
         logs = self.podman.container_logs(self.engine, replica.container)
         self.engine.run("rm", "--force", replica.container, check=False)
         self.replicas.remove(replica)
         self.stopped.append(replica.container)
         try:
-            return int(out.strip().splitlines()[-1]), logs
+            return int(state[-2]), logs, int(state[-1]) / 1000
         except (ValueError, IndexError):
-            return None, logs
+            return None, logs, time.time()
 
     def stop_all(self) -> None:
         for replica in list(self.replicas):
@@ -421,12 +425,13 @@ class ProcessFleet(Fleet):
         assert replica.process is not None
         replica.process.send_signal(signal.SIGTERM)
 
-    def wait_exit(self, replica: Replica, timeout: float = 60) -> tuple[int | None, str]:
+    def wait_exit(self, replica: Replica, timeout: float = 60) -> tuple[int | None, str, float]:
         assert replica.process is not None and replica.log is not None
         code = replica.process.wait(timeout)
+        exited = time.time()
         self.replicas.remove(replica)
         self.stopped.append(replica.container)
-        return code, replica.log.read_text(encoding="utf-8", errors="replace")
+        return code, replica.log.read_text(encoding="utf-8", errors="replace"), exited
 
     def stop_all(self) -> None:
         for replica in list(self.replicas):
@@ -570,13 +575,13 @@ def replace(fleet: Fleet, haproxy: Haproxy, old: Replica, slot: int, port: int, 
     names = {p: n for n, p in haproxy.slots}
     haproxy.wait_states({names[port]: "UP", names[old.port]: "DOWN"})
     up_at = time.time()
-    exit_code, logs = fleet.wait_exit(old)
+    exit_code, logs, exited = fleet.wait_exit(old)
     return {
         "slot": slot + 1,
         "sigterm": round(sigterm_at - began, 1),
         "new_ready_after": round(ready_after, 1),
         "new_up_in_haproxy": round(up_at - began, 1),
-        "old_exited": round(time.time() - began, 1),
+        "old_exited": round(exited - began, 1),
         "old_exit_code": exit_code,
         "old_traceback": "Traceback" in logs,
         "old_last_line": logs.strip().splitlines()[-1] if logs.strip() else "",
