@@ -8,8 +8,8 @@ With one worker the app is built in this process from the `Runtime` that `prepar
 checked. With several, uvicorn starts worker processes that import `app_from_environment` (a
 factory) and rebuild the runtime from the bundle directory passed in `TOKENSMITH_BUNDLE_DIR`;
 the parent checked the same bundle and secrets first, so a worker fails only if they changed.
-uvicorn's supervisor replaces a worker that dies (checking every half second), and on SIGTERM
-passes the signal to every worker, each of which drains, finishes and exits.
+uvicorn's supervisor replaces a worker that dies (checking every half second), and passes
+SIGTERM (or SIGINT) on to every worker, each of which drains (or not), finishes and exits.
 uvicorn's own access log is off: `runtime.accesslog` writes one JSON line per request to
 standard error.
 """
@@ -133,13 +133,25 @@ def _run_one(server: uvicorn.Server, sock: socket.socket) -> None:
 
 
 class _Supervisor(Multiprocess):
-    """uvicorn's supervisor of worker processes, which lets go of the listening socket when it
-    tells the workers to stop: they hold it while they drain, and once the last of them has
-    stopped no copy is left open, so new connections are refused instead of waiting in a
-    queue that nobody reads."""
+    """uvicorn's supervisor of worker processes, with two changes. It passes SIGINT on to the
+    workers as SIGINT (uvicorn sends SIGTERM), so that Ctrl-C stops them at once, without the
+    drain. And it lets go of the listening socket when it tells the workers to stop: they hold
+    it while they drain, and once the last of them has stopped no copy is left open, so new
+    connections are refused instead of waiting in a queue that nobody reads."""
+
+    interrupted = False
+
+    def handle_int(self) -> None:
+        self.interrupted = True
+        super().handle_int()
 
     def terminate_all(self) -> None:
-        super().terminate_all()
+        if self.interrupted:
+            for worker in self.processes:
+                if worker.exitcode is None and worker.pid is not None:
+                    os.kill(worker.pid, signal.SIGINT)
+        else:
+            super().terminate_all()
         for sock in self.sockets:
             sock.close()
 
