@@ -3,7 +3,7 @@
 Needs `wrk` (Debian/Ubuntu: `apt-get install wrk`; it is looked up on PATH). Everything runs on
 127.0.0.1 with bounded runs, and every server started here is stopped by its PID.
 
-    /work/venv/bin/python bench/http_bench.py [--duration 10] [--connections 64] [--threads 2]
+    python bench/http_bench.py [--duration 10] [--connections 64] [--threads 2]
 
 One run measures:
 - requests/s and p50/p99 latency of a hello-world endpoint and of `POST /tokens` for HS256-in/

@@ -7,12 +7,11 @@ outcome is `issued` or the refusal's stable `reason` code.
 
 Where the lines go: `tokensmith serve` calls `configure()`, and lines are written straight to
 standard error through a 64 KiB buffer that `flush()` empties (the app flushes every
-`FLUSH_SECONDS` and at shutdown). Going through `logging` instead costs about 20 µs of CPU per
-request in the server, a sixth of an exchange. Lines are also formatted in batches: a request
-leaves its record and two clock readings in a list, and up to `PENDING_LINES` of them are
-formatted together (when the list is full, and at every flush). Formatted one by one between
-network writes each line cost about 4.5 µs of server CPU; together, with warm caches, a third of
-that. Lines are written by `access_lines.LineFormatter` (remembered fragments). Without
+`FLUSH_SECONDS` and at shutdown): going through `logging` costs far more CPU per request.
+Lines are also formatted in batches: a request leaves its record and two clock readings in a
+list, and up to `PENDING_LINES` of them are formatted together (when the list is full, and at
+every flush), with warm caches, at a third of the cost of formatting each between network
+writes (`bench/README.md`, "Figures behind design choices"). Lines are written by `access_lines.LineFormatter` (remembered fragments). Without
 `configure()` (the app embedded, tests), each line goes at once to the logger
 `tokensmith.access` at level INFO.
 """

@@ -3,21 +3,21 @@
 Serving one request at a time, the server alternates between very different code: uvicorn's
 HTTP parsing, the kernel's TCP path for each answer, and the exchange (JSON, base64, HMAC,
 claim checks, the generated mappings). Each switch finds the processor's caches filled by the
-other side: one exchange costs about 20 µs with warm caches and 45-60 µs with cold ones
+other side: one exchange costs two to three times as much with cold caches as with warm ones
 (`bench/README.md`). `Batcher` applies cohort scheduling: a request's task submits its work and
 waits on a future; the first submission of a loop turn schedules one callback, which runs
 every submission of that turn back to back (warm), then the tasks resume and send their
-answers back to back too. Under load, with 64 connections, this took the server's CPU per
-HS256 exchange from about 74 µs to about 50 µs. With one request at a time a batch has one
-item and costs about 2 µs more than a direct call.
+answers back to back too. Under load this cut the server's CPU per HS256 exchange by about a
+third; with one request at a time a batch has one item and costs a little more than a direct
+call (`bench/README.md`, "Figures behind design choices").
 
 The work function is synchronous and must not block (the exchange is pure). A batch runs at
 most `MAX_BATCH` items; the rest go to the next callback, so other tasks (health checks, JWKS
 refreshes) wait behind at most one batch. A future whose request was cancelled is skipped.
 
 A batcher finds the running loop once and keeps it while it runs: on Python 3.11
-`asyncio.get_running_loop()` makes a `getpid` system call, about 0.5 µs on the build machine,
-which every submission would pay.
+`asyncio.get_running_loop()` makes a `getpid` system call, which every submission would
+pay.
 """
 
 from __future__ import annotations

@@ -10,12 +10,11 @@ single check, scheduled only while some read is registered, runs every `interval
 cancels each task that has been reading for too long; the read turns that cancellation (and only
 that one: not a shutdown's) into "body_timeout". A body is thus refused between
 `BODY_TIMEOUT_SECONDS` and `BODY_TIMEOUT_SECONDS + interval` after its read began (10 to 11 s).
-A timer per request (`loop.call_later` and its cancellation) cost 2-4 µs of server CPU on every
-exchange; a dictionary entry costs a tenth of that.
+A timer per request (`loop.call_later` and its cancellation) costs about ten times what a
+dictionary entry costs, on every exchange (`bench/README.md`, "Figures behind design choices").
 
 The app holds one reader. It finds the running loop once and keeps it while it runs: on Python
-3.11 `asyncio.get_running_loop()` makes a `getpid` system call, about 0.5 µs on the build
-machine, which every read would pay.
+3.11 `asyncio.get_running_loop()` makes a `getpid` system call, which every read would pay.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """HMAC (RFC 2104) with a key's two padded hash states computed once, for HS256/384/512.
 
 `hmac.digest(key, message, sha256)` redoes the key schedule and, under OpenSSL 3, fetches the
-MAC and digest implementations by name on every call: about 1.5 µs with warm caches and 8-10 µs
-with cold ones, which is what a request sees in the server, once to verify an HS* subject token
-and once to sign the issued one. `PrecomputedHmac` hashes `key XOR ipad` and `key XOR opad` once
+MAC and digest implementations by name on every call, and in the server it runs with cold
+caches, once to verify an HS* subject token and once to sign the issued one. `PrecomputedHmac` hashes `key XOR ipad` and `key XOR opad` once
 and per message only copies those two states: the same bytes as `hmac.digest` (tested against
-it), at about half the cost warm and a quarter cold (`bench/README.md`).
+it), at a fraction of the cost (`bench/README.md`, "Figures behind design choices").
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ The per-request counters are plain integers in dictionaries, exposed at scrape t
 collector (`_RequestCollector`) as the same families prometheus-client's `Counter` and
 `Histogram` would write: `*_total` and `*_created` samples, cumulative `_bucket`s with `le`,
 `_count` and `_sum`. prometheus-client's own collectors take a lock and make several Python
-calls per increment: four increments per exchange cost about 4 µs of server CPU, these cost
-well under one. `POST /tokens` goes further: `tokens()` only appends the request's outcome to a
+calls per increment, several times the cost of these dictionary updates
+(`bench/README.md`, "Figures behind design choices"). `POST /tokens` goes further: `tokens()` only appends the request's outcome to a
 list, which is counted `PENDING_EXCHANGES` at a time or before any scrape, with warm caches.
 The app updates and renders them on its event loop thread only, so they need no lock.
 """

@@ -1,4 +1,4 @@
-"""The config model (SPEC §2): frozen pydantic models that refuse unknown fields.
+"""The config model (`docs/config.md`): frozen pydantic models that refuse unknown fields.
 
 The models check shapes and types. Rules that relate fields to each other (exactly one key
 source, algorithm families, name patterns, bounds, references between sections) live in

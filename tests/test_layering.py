@@ -53,6 +53,7 @@ def _loaded_by(layer: str) -> list[str]:
     return loaded
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_a_layer_loads_nothing_from_above_it(layer: str) -> None:
     loaded = _loaded_by(layer)
@@ -112,6 +113,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_the_cli_starts_without_the_build_side() -> None:
     # A runtime-only install has the CLI and the runtime but none of the build side: building
     # the parser (every verb registers itself) must not import any of it at module level.

@@ -32,6 +32,7 @@ AUTH0_SERVE = "tokensmith serve bundle/ --port 8080"
 WALKTHROUGH = "tokensmith compile examples/quickstart -o bundle/"
 
 
+@pytest.mark.slow
 def test_readme_check_error_is_what_check_prints(tmp_path: Path) -> None:
     yaml_text = re.search(r"```yaml\n(.+?)```", README, re.S)
     console = re.search(r"```console\n\$ tokensmith check tokensmith.yaml\n(.+?)\$ echo", README, re.S)

@@ -1,4 +1,4 @@
-"""The reference interpreter of the mapping semantics (SPEC §3, `docs/mappings.md`).
+"""The reference interpreter of the mapping semantics (`docs/mappings.md`).
 
 It walks a mapping as written and evaluates every path with jsonpath-ng, the plain way. The
 generated code must give exactly what this gives (property tests compare them); `tokensmith

@@ -16,7 +16,7 @@ Rule = Callable[[Config, SourceMap], Iterable[Diagnostic]]
 #: so that it never reports a reference to a refused part as unknown.
 ReferenceRule = Callable[[Config, SourceMap, Refused], Iterable[Diagnostic]]
 
-#: Service names become URL path segments and metric labels (SPEC §2).
+#: Service names become URL path segments and metric labels.
 SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 #: Identity provider and signing key names appear in logs, metrics, `kid` headers and generated
 #: code comments: the service alphabet plus `.`, which key ids often use (`sbk_main.2024`).

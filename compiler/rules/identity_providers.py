@@ -21,7 +21,7 @@ MAX_LEEWAY = 300
 
 
 def key_sources(idp: IdentityProvider) -> list[str]:
-    """The key source fields an identity provider sets, in the order the SPEC lists them."""
+    """The key source fields an identity provider sets, in the order `docs/config.md` lists them."""
     sources = []
     if idp.jwks_url is not None:
         sources.append("jwks_url")

@@ -1,7 +1,7 @@
 """Rules on names: services, identity providers and signing keys.
 
-Codes: E340 a service name outside `^[A-Za-z0-9_-]{1,128}$` (SPEC §2: it is a path segment of
-the `audience` URL); E341 an identity provider or signing key name outside
+Codes: E340 a service name outside `^[A-Za-z0-9_-]{1,128}$` (it is a path segment of the
+`audience` URL); E341 an identity provider or signing key name outside
 `^[A-Za-z0-9_.-]{1,128}$` (they appear in logs, metrics, `kid` headers and generated code).
 """
 

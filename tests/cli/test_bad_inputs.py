@@ -412,6 +412,7 @@ def test_import_output_that_exists(tmp_path: Path, capsys: pytest.CaptureFixture
 
 # --- vault --------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_vault_bad_keys_and_inputs_never_echo_the_secret() -> None:
     key = cli("vault", "keygen").stdout.strip()
     marker = "hunter2-VAULT-MARKER"
@@ -433,6 +434,7 @@ def test_vault_bad_keys_and_inputs_never_echo_the_secret() -> None:
 
 # --- the real entry point: what used to end in a traceback ---------------------------------------
 
+@pytest.mark.slow
 def test_former_tracebacks_through_the_real_entry_point(workdir: Path) -> None:
     config = str(workdir / "tokensmith.yaml")
     (workdir / "nan-idps.json").write_text('{"idps": [{"iss": "https://a.example/", '
@@ -450,6 +452,7 @@ def test_former_tracebacks_through_the_real_entry_point(workdir: Path) -> None:
         assert done.stderr.startswith(("tokensmith", "usage:")), done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [
     ["vault", "encrypt"],
     ["explain", "{w}/tokensmith.yaml", "--service", "orders", "--token", "-"],
@@ -465,6 +468,7 @@ def test_a_closed_standard_input_is_an_io_error(workdir: Path, args: list[str]) 
     assert "standard input is closed" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_output_that_cannot_be_written_is_an_io_error() -> None:
     with open("/dev/full", "w") as full:

@@ -61,6 +61,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow
 def test_clean_config_is_silent_with_exit_0(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "tokensmith", "check", config(tmp_path, CLEAN)],
@@ -69,6 +70,7 @@ def test_clean_config_is_silent_with_exit_0(tmp_path: Path) -> None:
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
 
 
+@pytest.mark.slow
 def test_missing_path_exits_2(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "tokensmith", "check", str(tmp_path / "nope.yaml")],

@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tokensmith.commands.demo import QUICKSTART_YAML
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_demo_exchanges_a_token_and_stops_its_server() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tokensmith", "demo"],

@@ -26,6 +26,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fmt", "suffix"), [("text", "txt"), ("markdown", "md"), ("json", "json")])
 def test_the_diff_of_two_revisions_matches_the_golden_file(fmt: str, suffix: str) -> None:
     done = run_cli("diff", OLD, NEW, "--format", fmt, "--now", NOW)
@@ -110,6 +111,7 @@ def test_a_rotated_sealed_secret_is_shown_by_fingerprint_only(
     assert "{encrypted} (sha256 " in out
 
 
+@pytest.mark.slow
 def test_the_ci_example_posts_the_markdown_diff_against_the_base_branch(tmp_path: Path) -> None:
     """Run the workflow's diff step, as written, in a git repository with two revisions."""
     from ruamel.yaml import YAML

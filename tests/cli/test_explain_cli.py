@@ -184,6 +184,7 @@ def test_a_jwks_url_is_not_fetched_offline(
             "https://acme.us.auth0.com/.well-known/jwks.json") in out
 
 
+@pytest.mark.slow
 def test_json_format_through_the_real_cli(config: str, tmp_path: Path) -> None:
     file = tmp_path / "claims.json"
     file.write_text(json.dumps({**AUTH0, "exp": NOW - 3600}))
@@ -209,6 +210,7 @@ def test_inputs_that_cannot_be_read(config: str, tmp_path: Path,
     assert main(["explain", config, "--service", "orders", "--token", "a.b.c"]) in (1, 2)
 
 
+@pytest.mark.slow
 def test_the_token_can_come_from_stdin(config: str, ec_key: ec.EllipticCurvePrivateKey) -> None:
     claims = {"iss": "https://internal.example.com", "sub": "svc-1", "exp": NOW + 60}
     token = jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": "int-1"})

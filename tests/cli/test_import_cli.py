@@ -35,6 +35,7 @@ def imported(tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_the_imported_config_passes_check_through_the_real_cli(imported: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "tokensmith", "check", str(imported)],
                           capture_output=True, text=True, timeout=60)
@@ -66,7 +67,8 @@ def test_provider_names_come_from_the_issuer_host_and_are_unique(imported: Path)
 
 
 # What State Backed issues: the token provider mapping applied to the identity provider
-# mapping's output, under `act` (statebacked.md §4, §7.1), worked out by hand.
+# mapping's output, under `act` (`docs/review-and-debug.md`, `import statebacked`), worked out
+# by hand.
 SAME_CLAIMS = [
     ("my-service",
      {"iss": "https://acme.us.auth0.com/", "aud": ["https://acme.us.auth0.com/api/v2/", "x"],

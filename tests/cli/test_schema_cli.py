@@ -71,10 +71,12 @@ def sample(**changes: Any) -> Any:
     return data
 
 
+@pytest.mark.slow
 def test_a_full_config_is_valid(validator: jsonschema.Draft202012Validator) -> None:
     assert list(validator.iter_errors(sample())) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "changes",
     [
@@ -93,12 +95,14 @@ def test_mistakes_are_flagged(
     assert list(validator.iter_errors(sample(**changes))) != []
 
 
+@pytest.mark.slow
 def test_a_preset_needs_its_parameters(validator: jsonschema.Draft202012Validator) -> None:
     data = sample()
     del data["identity_providers"]["ci"]["owner"]
     assert list(validator.iter_errors(data)) != []
 
 
+@pytest.mark.slow
 def test_a_provider_without_preset_needs_algorithms(
     validator: jsonschema.Draft202012Validator,
 ) -> None:
@@ -107,6 +111,7 @@ def test_a_provider_without_preset_needs_algorithms(
     assert list(validator.iter_errors(data)) != []
 
 
+@pytest.mark.slow
 def test_one_file_of_a_directory_config_is_valid_alone(
     validator: jsonschema.Draft202012Validator,
 ) -> None:
@@ -120,6 +125,7 @@ COMMITTED = REPO / "schema" / "tokensmith.schema.json"
 MODELINE = re.compile(r"# yaml-language-server: \$schema=(\S+)\n")
 
 
+@pytest.mark.slow
 def test_the_committed_schema_is_what_tokensmith_schema_prints() -> None:
     printed = subprocess.run(
         [sys.executable, "-m", "tokensmith", "schema"],

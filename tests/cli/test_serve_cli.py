@@ -18,7 +18,9 @@ import httpx
 import jwt
 import pytest
 
-from tests.runtime.http_server import free_port, serving
+from tests.support.http_server import free_port, serving
+
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "examples" / "quickstart"

@@ -55,6 +55,7 @@ def case(name: str, expect: str, token: str = TOKEN, extra: str = "") -> str:
 EXACT = "{identity_provider: auth0, claims: {act: {sub: u1, email: a@b.c, profile: {roles: [admin, dev], tier: gold}}}}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_every_example_passes(example: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "tokensmith", "test", str(example)],

@@ -7,7 +7,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tokensmith.runtime.vault import open_sealed
+
+pytestmark = pytest.mark.slow
 
 
 def run(

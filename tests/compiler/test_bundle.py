@@ -73,6 +73,7 @@ def _files(bundle: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(bundle.iterdir())}
 
 
+@pytest.mark.slow
 def test_compile_writes_a_bundle_that_the_runtime_loads(tmp_path: Path) -> None:
     config = tmp_path / "tokensmith.yaml"
     config.write_text(SEED)
@@ -113,6 +114,7 @@ def test_the_compiler_writes_the_version_it_is_given(tmp_path: Path) -> None:
     assert other["manifest.json"] != one["manifest.json"]
 
 
+@pytest.mark.slow
 def test_same_input_gives_byte_identical_bundles_whatever_the_file_and_key_order(
     tmp_path: Path,
 ) -> None:
@@ -137,6 +139,7 @@ def test_same_input_gives_byte_identical_bundles_whatever_the_file_and_key_order
     assert _files(tmp_path / "b4")["config.json"] == _files(tmp_path / "b1")["config.json"]
 
 
+@pytest.mark.slow
 def test_compile_never_reads_secrets(tmp_path: Path) -> None:
     config = tmp_path / "tokensmith.yaml"
     config.write_text(SEED)
@@ -155,6 +158,7 @@ def test_compile_never_reads_secrets(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_compile_refuses_to_write_when_check_finds_errors(tmp_path: Path) -> None:
     config = tmp_path / "tokensmith.yaml"
     config.write_text(SEED.replace("signing_key: sbk_main", "signing_key: sbk_mian"))
@@ -164,6 +168,7 @@ def test_compile_refuses_to_write_when_check_finds_errors(tmp_path: Path) -> Non
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_compile_replaces_an_existing_bundle_and_refuses_other_directories(
     tmp_path: Path,
 ) -> None:
@@ -185,6 +190,7 @@ def test_compile_replaces_an_existing_bundle_and_refuses_other_directories(
     assert (precious / "notes.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_compile_exit_2_when_the_config_cannot_be_read(tmp_path: Path) -> None:
     run = _compile(tmp_path / "missing.yaml", tmp_path / "out")
     assert run.returncode == 2

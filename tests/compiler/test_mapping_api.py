@@ -69,6 +69,7 @@ def test_copy_json_copies_containers_deeply() -> None:
     assert copy_json("text") == "text"
 
 
+@pytest.mark.slow
 def test_a_bundle_without_indefinite_paths_never_loads_jsonpath_ng() -> None:
     probe = (
         "import sys, tokensmith.runtime.mapping_api as m\n"

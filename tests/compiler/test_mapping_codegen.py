@@ -163,6 +163,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.slow
 def test_hostile_names_keys_and_constants_stay_data(tmp_path: Path) -> None:
     marker = tmp_path / "executed"
     evil = f"__import__('pathlib').Path({str(marker)!r}).touch()"

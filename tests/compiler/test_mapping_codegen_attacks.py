@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.runtime.compiled_world import (
+from tests.support.compiled_world import (
     NOW,
     base_config,
     compiled_service,

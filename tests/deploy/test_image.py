@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.runtime.http_server import free_port
+from tests.support.http_server import free_port
 
 from ._support import (
     BUILD_SIDE_MODULES,

@@ -20,6 +20,8 @@ from tokensmith.runtime.shutdown import DRAIN_SECONDS as SERVER_DRAIN_SECONDS
 
 from ._support import ROOT
 
+pytestmark = pytest.mark.slow
+
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 TARGETS = {
     "base": KUBERNETES,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.http_server import free_port
+from tests.support.http_server import free_port
 
 from ._support import (
     BUILD_SIDE_DISTRIBUTIONS,

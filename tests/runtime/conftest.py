@@ -14,7 +14,7 @@ import pytest
 from tokensmith.runtime import caches
 from tokensmith.runtime.app import create_app
 
-from .http_server import RunningServer, World, running
+from ..support.http_server import RunningServer, World, running
 
 
 @pytest.fixture(scope="module")

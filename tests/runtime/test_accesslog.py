@@ -51,6 +51,7 @@ def test_lines_wait_for_a_full_batch_or_a_flush(stream: io.BytesIO) -> None:
     }
 
 
+@pytest.mark.slow
 def test_latency_and_time_are_taken_when_the_request_ends(stream: io.BytesIO) -> None:
     ended = time.time()
     log_request(_record(1), "rev")

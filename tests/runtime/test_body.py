@@ -30,6 +30,7 @@ def _chunks(*parts: bytes) -> Any:
     return receive
 
 
+@pytest.mark.slow
 def test_a_body_that_does_not_arrive_is_refused_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(body, "BODY_TIMEOUT_SECONDS", 0.2)
 
@@ -60,6 +61,7 @@ def test_an_outside_cancellation_stays_a_cancellation(monkeypatch: pytest.Monkey
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_a_shutdown_at_the_deadline_is_not_taken_for_a_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -130,6 +132,7 @@ def test_size_limits() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_one_reader_serves_one_loop_after_another(monkeypatch: pytest.MonkeyPatch) -> None:
     """An app's reader keeps the deadlines of the loop it runs on; a new loop gets its own."""
     monkeypatch.setattr(body, "BODY_TIMEOUT_SECONDS", 0.2)

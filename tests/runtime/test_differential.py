@@ -130,6 +130,7 @@ def _pyjwt_decode(token: str, alg: str) -> dict[str, Any]:
     return decoded
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alg", ALGS)
 @settings(max_examples=25, deadline=None)
 @given(claims=claims_strategy, header=extra_header)

@@ -29,7 +29,7 @@ from tokensmith.runtime.model import IdentityProviderSpec
 from tokensmith.runtime.secrets import resolve_all
 from tokensmith.runtime.state import build_state
 
-from .test_exchange_world import (
+from ..support.exchange_world import (
     AUD_A_SECRET,
     AUTH0,
     AUTH0_AUD,
@@ -301,6 +301,7 @@ claim_values = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @example(claims={"iss": SUPABASE, "aud": "authenticated", "exp": int(NOW) + 60}, extra="\u0000")
 @given(claims=st.fixed_dictionaries({}, optional=claim_values), extra=json_values)

@@ -1,9 +1,9 @@
-"""Groups A and B of the attack catalogue (`research/jwt-attacks.md`) sent through `exchange()`.
+"""Groups A and B of the attack catalogue (`docs/threat-model.md`) sent through `exchange()`.
 
 Each test names its row. Every refusal is checked for the exact error class and code, the
 `reason`, and a description that is one of the fixed sentences echoing nothing of the request
-(`test_exchange_world.refused`). A07's "no outbound request" is also checked: the socket layer
-is replaced by a tripwire for every test of this module.
+(`refused` in `tests/support/exchange_world.py`). A07's "no outbound request" is also checked:
+the socket layer is replaced by a tripwire for every test of this module.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from tokensmith.runtime.errors import InvalidRequest
 
-from .test_exchange_world import (
+from ..support.exchange_world import (
     AUD_A_SECRET,
     AUTH0,
     AUTH0_AUD,

@@ -25,7 +25,15 @@ from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES
 from tokensmith.runtime.secrets import resolve_all
 from tokensmith.runtime.state import ExchangeState, build_state
 
-from .test_exchange_world import ENV, GITHUB_KEY, NOW, RSA_KEY, auth0_claims, bundle, new_jti
+from ..support.exchange_world import (
+    ENV,
+    GITHUB_KEY,
+    NOW,
+    RSA_KEY,
+    auth0_claims,
+    bundle,
+    new_jti,
+)
 
 Mapping_ = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 

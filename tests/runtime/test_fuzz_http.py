@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from tokensmith.runtime.app import create_app
 
-from .http_server import World, form, running
+from ..support.http_server import World, form, running
+
+pytestmark = pytest.mark.slow
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 CONTENT_TYPES = [

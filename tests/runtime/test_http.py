@@ -11,7 +11,9 @@ import httpx
 import jwt
 import pytest
 
-from .http_server import MARKER, RunningServer, World, form
+from ..support.http_server import MARKER, RunningServer, World, form
+
+pytestmark = pytest.mark.slow
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 

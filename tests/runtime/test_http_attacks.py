@@ -1,4 +1,4 @@
-"""Attack catalogue rows (groups A, B, D of research/jwt-attacks.md) sent over real HTTP.
+"""Attack catalogue rows (groups A, B, D of docs/threat-model.md) sent over real HTTP.
 
 Each attack checks the status, the RFC error code, that no token was issued, and that the error
 description leaks nothing (no marker from the token, no provider name, key id or URL).
@@ -21,7 +21,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .http_server import ISSUER_HS, MARKER, RunningServer, World, form
+from ..support.http_server import ISSUER_HS, MARKER, RunningServer, World, form
+
+pytestmark = pytest.mark.slow
 
 LEAKS = (MARKER, "quickstart", "rsa-1", "es-1", "login.example.com", "rsa.example.com", "sbk_test")
 

@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tokensmith.runtime.app import create_app
 
-from .http_server import KEEP_MAPPING, World, _public_jwk, form, idp, running
+from ..support.http_server import KEEP_MAPPING, World, _public_jwk, form, idp, running
+
+pytestmark = pytest.mark.slow
 
 ALLOWED = "https://app.example.com"
 

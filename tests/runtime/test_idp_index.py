@@ -194,6 +194,7 @@ def test_matching_cost_does_not_grow_with_the_number_of_providers() -> None:
 names = st.sampled_from(["i1", "i2", "a1", "a2", "x"])
 
 
+@pytest.mark.slow
 @given(
     layout=st.dictionaries(
         st.text("pqr", min_size=1, max_size=3),
@@ -221,6 +222,7 @@ def test_index_agrees_with_checking_every_provider(
 NAMES = st.sampled_from(["i1", "i2", "a1", "a2", "own"])
 
 
+@pytest.mark.slow
 @given(
     layout=st.dictionaries(
         st.text("pqr", min_size=1, max_size=3),

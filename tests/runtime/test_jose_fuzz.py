@@ -7,6 +7,7 @@ import contextlib
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +39,7 @@ def test_any_text_is_parsed_or_refused_as_invalid_request(token: str) -> None:
         assert exc.status == 400 and exc.reason
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=80), st.binary(max_size=80), st.binary(max_size=80))
 def test_any_segment_bytes_are_parsed_or_refused(header: bytes, payload: bytes, sig: bytes) -> None:
@@ -48,6 +50,7 @@ def test_any_segment_bytes_are_parsed_or_refused(header: bytes, payload: bytes, 
     assert isinstance(jws.header["alg"], str) and isinstance(jws.claims, dict)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(json_values, json_values)
 def test_any_json_header_and_payload_are_parsed_or_refused(header: Any, payload: Any) -> None:
@@ -66,6 +69,7 @@ def test_strict_json_raises_only_its_own_error(data: bytes) -> None:
         loads(data)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_strict_json_agrees_with_json_on_what_json_writes(value: Any) -> None:
@@ -104,6 +108,7 @@ jwk_members = st.dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(jwk_members | json_values, max_size=5))
 def test_jwk_sets_drop_bad_keys_and_never_raise_for_them(keys: list[Any]) -> None:

@@ -11,7 +11,7 @@ import pytest
 from tokensmith.runtime.errors import StartupError
 from tokensmith.runtime.jwks import JwksCache
 
-from .jwks_server import (
+from ..support.jwks_server import (
     POLICY,
     FaultServer,
     Reply,
@@ -35,6 +35,7 @@ def configuration(issuer: str, jwks_uri: str) -> Reply:
     return Reply.json({"issuer": issuer, "jwks_uri": jwks_uri, "id_token_signing_alg_values_supported": ["RS256"]})
 
 
+@pytest.mark.slow
 def test_discovery_finds_the_keys_through_the_configuration_document() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -50,6 +51,7 @@ def test_discovery_finds_the_keys_through_the_configuration_document() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_discovery_follows_a_moved_jwks_uri_on_the_refresh_cycle() -> None:
     policy = dataclasses.replace(POLICY, ttl_min=0.2, refresh_ahead=1.0)
 
@@ -96,6 +98,7 @@ BAD_CONFIGURATIONS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("make", "kind"), BAD_CONFIGURATIONS)
 def test_discovery_refuses_a_bad_configuration_document(make: Any, kind: str | None) -> None:
     async def scenario() -> None:

@@ -18,8 +18,8 @@ import pytest
 from tokensmith.runtime.errors import KeysNotReady, StartupError
 from tokensmith.runtime.jwks import JwksCache, JwksPolicy
 
-from .http_server import free_port
-from .jwks_server import (
+from ..support.http_server import free_port
+from ..support.jwks_server import (
     POLICY,
     FaultServer,
     Reply,
@@ -42,6 +42,7 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+@pytest.mark.slow
 def test_c01_refused_at_cold_start_is_unavailable_then_recovers() -> None:
     port = free_port()
 
@@ -63,6 +64,7 @@ def test_c01_refused_at_cold_start_is_unavailable_then_recovers() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c02_down_within_ttl_keeps_serving_known_keys() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -80,6 +82,7 @@ def test_c02_down_within_ttl_keeps_serving_known_keys() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c03_down_after_ttl_serves_last_good_up_to_max_stale_then_503() -> None:
     policy = dataclasses.replace(POLICY, max_stale=1.0)
 
@@ -106,6 +109,7 @@ def test_c03_down_after_ttl_serves_last_good_up_to_max_stale_then_503() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c04_hanging_server_fails_at_the_deadline() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -119,6 +123,7 @@ def test_c04_hanging_server_fails_at_the_deadline() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c05_slow_drip_does_not_beat_the_total_deadline() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -153,6 +158,7 @@ BAD_BODIES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("bad", "kind"), BAD_BODIES)
 def test_c06_bad_body_is_refused_whole_and_last_good_kept(bad: Reply, kind: str) -> None:
     async def scenario() -> None:
@@ -170,6 +176,7 @@ def test_c06_bad_body_is_refused_whole_and_last_good_kept(bad: Reply, kind: str)
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c06_bad_body_at_cold_start_leaves_the_provider_unavailable() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -182,6 +189,7 @@ def test_c06_bad_body_at_cold_start_leaves_the_provider_unavailable() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("total", "declare_length"), [
     pytest.param(64 * 1024 * 1024, True, id="64MB-content-length"),
     pytest.param(64 * 1024 * 1024, False, id="64MB-streamed"),
@@ -203,6 +211,7 @@ def test_c07_huge_or_endless_body_is_aborted_at_the_cap(
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c07_body_just_under_the_cap_is_accepted_and_just_over_refused() -> None:
     document = jwks(K1.jwk())
     base = len(json.dumps({**document, "pad": ""}).encode())
@@ -221,6 +230,7 @@ def test_c07_body_just_under_the_cap_is_accepted_and_just_over_refused() -> None
     run(scenario())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [500, 404, 502])
 def test_c08_error_status_is_a_failure_retried_with_growing_backoff(status: int) -> None:
     async def scenario() -> None:
@@ -240,6 +250,7 @@ def test_c08_error_status_is_a_failure_retried_with_growing_backoff(status: int)
     run(scenario())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("status", "retry_after", "expected"),
                          [(429, "1", 1.0), (503, "86400", 1.0)], ids=["429", "503-clamped"])
 def test_c08_retry_after_is_honoured_for_the_next_attempt(
@@ -266,6 +277,7 @@ def test_c08_retry_after_is_honoured_for_the_next_attempt(
     run(scenario())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_c09_redirect_is_not_followed(status: int) -> None:
     async def scenario() -> None:
@@ -284,6 +296,7 @@ def test_c09_redirect_is_not_followed(status: int) -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c10_untrusted_tls_certificate_is_refused_and_a_trusted_one_accepted() -> None:
     server_tls, client_tls = tls_contexts()
 
@@ -302,6 +315,7 @@ def test_c10_untrusted_tls_certificate_is_refused_and_a_trusted_one_accepted() -
     run(scenario())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["expired", "wrong-host"])
 def test_c10_expired_or_wrong_host_certificate_is_refused(fault: str) -> None:
     server_tls, client_tls = tls_contexts(expired=fault == "expired")
@@ -345,6 +359,7 @@ CACHE_HEADERS: dict[str, tuple[dict[str, str], float]] = {
 }
 
 
+@pytest.mark.slow
 def test_c18_cache_headers_are_clamped() -> None:
     policy = dataclasses.replace(
         POLICY, ttl_min=0.2, ttl_max=0.6, ttl_default=0.4, refresh_ahead=1.0
@@ -377,6 +392,7 @@ def test_c18_default_policy_bounds() -> None:
     assert policy.clamp_ttl(120) == 120
 
 
+@pytest.mark.slow
 def test_c22_too_many_keys_refuse_the_set_and_keep_last_good() -> None:
     many = [K1.jwk(kid=f"k{i}") for i in range(POLICY.max_keys + 1)]
 
@@ -400,6 +416,7 @@ def test_c22_too_many_keys_refuse_the_set_and_keep_last_good() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c23_duplicate_members_refuse_the_document() -> None:
     key = json.dumps(K1.jwk())
     duplicated_keys = f'{{"keys": [{key}], "keys": []}}'.encode()

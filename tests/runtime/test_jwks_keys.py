@@ -20,8 +20,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from tokensmith.runtime.errors import KeysNotReady
 from tokensmith.runtime.jwks import JwksCache, JwksCollector
 
-from .http_server import free_port
-from .jwks_server import (
+from ..support.http_server import free_port
+from ..support.jwks_server import (
     POLICY,
     FaultServer,
     Reply,
@@ -44,6 +44,7 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+@pytest.mark.slow
 def test_c11_kidless_token_and_a_single_kidless_key() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -61,6 +62,7 @@ def test_c11_kidless_token_and_a_single_kidless_key() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c11_kidless_token_is_tried_against_a_few_compatible_keys_only() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -84,6 +86,7 @@ def test_c11_kidless_token_is_tried_against_a_few_compatible_keys_only() -> None
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c12_duplicate_kid_tries_every_key_of_that_kid() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -100,6 +103,7 @@ def test_c12_duplicate_kid_tries_every_key_of_that_kid() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c13_rotation_is_accepted_after_exactly_one_refetch() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -117,6 +121,7 @@ def test_c13_rotation_is_accepted_after_exactly_one_refetch() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c13_new_kid_within_the_cooldown_waits_for_the_cooldown() -> None:
     policy = dataclasses.replace(POLICY, unknown_kid_cooldown=1.0)
 
@@ -141,6 +146,7 @@ def test_c13_new_kid_within_the_cooldown_waits_for_the_cooldown() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c14_same_kid_with_new_material_after_one_rate_limited_refetch() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -172,6 +178,7 @@ async def flood(cache: JwksCache, name: str, n: int) -> list[float]:
     return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
+@pytest.mark.slow
 def test_c15_random_kid_flood_fetches_once_per_cooldown_and_fails_fast() -> None:
     # a 2 s cooldown: two floods of 1,000 fit in it even on a loaded machine
     policy = dataclasses.replace(POLICY, unknown_kid_cooldown=2.0)
@@ -195,6 +202,7 @@ def test_c15_random_kid_flood_fetches_once_per_cooldown_and_fails_fast() -> None
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c16_stampede_at_cold_start_makes_exactly_one_fetch() -> None:
     policy = dataclasses.replace(POLICY, fetch_deadline=3.0)  # no timeout on a loaded machine
 
@@ -212,6 +220,7 @@ def test_c16_stampede_at_cold_start_makes_exactly_one_fetch() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c16_stampede_on_a_down_provider_is_bounded_by_the_backoff() -> None:
     port = free_port()
 
@@ -229,6 +238,7 @@ def test_c16_stampede_on_a_down_provider_is_bounded_by_the_backoff() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c17_removed_key_is_refused_within_one_ttl() -> None:
     policy = dataclasses.replace(POLICY, ttl_min=1.0)  # max-age=0 -> 1 s
 
@@ -279,6 +289,7 @@ BAD_KEYS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
+@pytest.mark.slow
 def test_c19_c20_c21_bad_keys_are_dropped_counted_logged_once_good_kept(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -311,6 +322,7 @@ def test_c19_c20_c21_bad_keys_are_dropped_counted_logged_once_good_kept(
     assert K2.private_jwk()["d"] not in logged and K2.jwk()["n"] not in logged
 
 
+@pytest.mark.slow
 def test_c24_first_request_racing_the_initial_fetch_waits_then_succeeds() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -336,6 +348,7 @@ async def max_tick_gap(seconds: float) -> float:
     return worst
 
 
+@pytest.mark.slow
 def test_c25_c26_a_hung_provider_delays_neither_the_loop_nor_another_provider() -> None:
     policy = dataclasses.replace(POLICY, fetch_deadline=2.0)
 
@@ -364,6 +377,7 @@ def test_c25_c26_a_hung_provider_delays_neither_the_loop_nor_another_provider() 
     run(scenario())
 
 
+@pytest.mark.slow
 def test_c26_a_flooded_slow_provider_does_not_slow_another() -> None:
     async def scenario() -> None:
         with FaultServer() as slow, FaultServer() as good:
@@ -384,6 +398,7 @@ def test_c26_a_flooded_slow_provider_does_not_slow_another() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_metrics_and_status_show_no_urls_and_render_for_prometheus() -> None:
     async def scenario() -> None:
         with FaultServer() as server:
@@ -410,6 +425,7 @@ def test_metrics_and_status_show_no_urls_and_render_for_prometheus() -> None:
     run(scenario())
 
 
+@pytest.mark.slow
 def test_lifecycle_waiting_before_start_twice_started_and_closing_during_a_hang() -> None:
     async def scenario() -> None:
         with FaultServer() as server, FaultServer() as hung:

@@ -24,7 +24,7 @@ from jwt.algorithms import RSAAlgorithm
 from tokensmith.runtime.errors import ExchangeError, StartupError
 from tokensmith.runtime.verification_keys import looks_like_public_key
 
-from .compiled_world import (
+from ..support.compiled_world import (
     ENV,
     LOOP_CONFIG,
     NOW,

@@ -20,7 +20,7 @@ import pytest
 
 from tokensmith.runtime.errors import ExchangeError
 
-from .compiled_world import (
+from ..support.compiled_world import (
     ENV,
     LOOP_CONFIG,
     NOW,
@@ -31,7 +31,7 @@ from .compiled_world import (
     exchange_for,
     upstream_token,
 )
-from .http_server import serving
+from ..support.http_server import serving
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 
@@ -120,6 +120,7 @@ def post(url: str, token: str, service: str) -> httpx.Response:
     return httpx.post(url + "/tokens", data=form, timeout=10)
 
 
+@pytest.mark.slow
 def test_an_issued_token_posted_back_over_http_is_refused(server: str) -> None:
     now = int(time.time())
     claims = {"iss": UPSTREAM, "aud": "upstream-api", "sub": "user-1", "iat": now, "exp": now + 300}

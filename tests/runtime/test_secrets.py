@@ -19,7 +19,7 @@ from tokensmith.runtime.signing import Signer
 from tokensmith.runtime.static_keys import StaticKeySource
 from tokensmith.runtime.vault import keygen, parse_key, seal
 
-from .http_server import private_pem
+from ..support.http_server import private_pem
 
 RSA_KEY = rsa.generate_private_key(65537, 2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())

@@ -95,6 +95,7 @@ def _spellings(value: Any) -> list[bytes]:
     return [t.encode("utf-8", "surrogatepass") for t in texts]
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(_DOCUMENT_VALUES)
 def test_every_spelling_of_a_value_decodes_the_same(value: Any) -> None:
@@ -102,6 +103,7 @@ def test_every_spelling_of_a_value_decodes_the_same(value: Any) -> None:
         _same(data)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(_UTF8_TEXT, _DOCUMENT_VALUES, min_size=1, max_size=4), st.data())
 def test_duplicate_members_are_refused_on_both_paths(obj: dict[str, Any], data: Any) -> None:
@@ -172,6 +174,7 @@ def _written(encode: Any, value: Any) -> bytes | type[Exception]:
     return data
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(st.dictionaries(_ANY_TEXT, _CLAIM_VALUES, max_size=6))
 def test_compact_json_writes_and_refuses_exactly_what_the_stdlib_encoder_does(
@@ -225,6 +228,7 @@ def test_sign_payload_signs_the_same_token_as_sign() -> None:
 _LOG_TEXT = st.text(max_size=20)  # quotes, backslashes, control and non-ASCII characters
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(
     request_id=_LOG_TEXT,
@@ -317,6 +321,7 @@ def test_repr_does_not_show_the_key() -> None:
 
 # --- base64url through binascii: exactly unpadded `urlsafe_b64encode` ----------------------
 
+@pytest.mark.slow
 @given(st.binary(max_size=200))
 def test_b64url_encode_is_unpadded_urlsafe_base64_and_round_trips(data: bytes) -> None:
     text = b64url_encode(data)
@@ -436,6 +441,7 @@ def _same_form(body: bytes) -> None:
         assert list(got.items()) == parse_qsl(text, keep_blank_values=True, strict_parsing=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(_FORMS)
 def test_parse_form_reads_what_parse_qsl_reads(text: str) -> None:

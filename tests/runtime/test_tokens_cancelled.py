@@ -14,7 +14,7 @@ import pytest
 from tokensmith.runtime.app import create_app
 from tokensmith.runtime.startup import Runtime
 
-from .http_server import World, form
+from ..support.http_server import World, form
 
 SCOPE: dict[str, Any] = {
     "type": "http", "method": "POST", "path": "/tokens", "raw_path": b"/tokens",
@@ -38,6 +38,7 @@ def _access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [json.loads(r.getMessage()) for r in caplog.records if r.name == "tokensmith.access"]
 
 
+@pytest.mark.slow
 def test_a_request_cancelled_while_reading_its_body_is_counted_and_logged(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:

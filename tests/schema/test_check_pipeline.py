@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -98,6 +99,7 @@ def test_findings_are_sorted_and_deduplicated(tmp_path: Path) -> None:
     assert result.warnings == ()
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from([
     *"ab:{}[],-&*!|>'\"#\n \t%@`?~.$0\x00\xff", "version: 1\n", "identity_providers:\n",
@@ -122,6 +124,7 @@ VALUES = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(EXAMPLES), st.integers(0, 10**6), VALUES)
 def test_any_one_field_changed_in_an_example_gives_findings_not_a_traceback(

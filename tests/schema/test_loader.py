@@ -250,6 +250,7 @@ def test_deep_nesting_is_refused_at_the_first_level_too_deep(tmp_path: Path) -> 
     assert codes(load_config_source(file)) == [("E111", 1, 68)]
 
 
+@pytest.mark.slow
 def test_nesting_beyond_the_parser_limit_is_refused(tmp_path: Path) -> None:
     file = write(tmp_path / "c.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
     assert [d.code for d in load_config_source(file).diagnostics] == ["E111"]
