@@ -17,7 +17,7 @@ from tokensmith.runtime.envelope import Envelope
 from tokensmith.runtime.metrics import Metrics
 from tokensmith.runtime.shutdown import Drain
 
-from .http_server import World, form, running
+from ..support.http_server import World, form, running
 
 
 def test_an_envelope_that_closes_connections_says_so_on_every_answer() -> None:
