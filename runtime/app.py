@@ -67,7 +67,8 @@ def create_app(runtime: Runtime, drain: Drain | None = None) -> ASGIApp:
             await asyncio.gather(flusher, return_exceptions=True)  # flushes the access log
             if drain.seconds is not None:
                 requests, issued = runtime.metrics.answered()
-                say(f"stopped after answering {requests} requests ({issued} tokens issued)")
+                say(f"stopped after answering {_count(requests, 'request')} "
+                    f"({_count(issued, 'token')} issued)")
 
     pages = _Pages(runtime, drain)
     routes = [
@@ -81,6 +82,10 @@ def create_app(runtime: Runtime, drain: Drain | None = None) -> ASGIApp:
     app = _App(Starlette(routes=routes, lifespan=lifespan), runtime)
     drain.on_begin(app.envelope.close_connections)
     return app
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def error_body(exc: ExchangeError) -> bytes:

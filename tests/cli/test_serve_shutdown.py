@@ -142,9 +142,11 @@ def ready_status(url: str) -> int:
 
 
 def refused(url: str) -> bool:
+    """True when a new connection gets no answer: refused, or reset without a word (it
+    reached the listening socket's queue as the last worker closed it)."""
     try:
         httpx.get(url + "/healthz", timeout=2)
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
         return True
     return False
 
@@ -203,8 +205,7 @@ def test_sigterm_drains_then_finishes_a_body_still_arriving_and_exits_0(bundle: 
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     exchanges = [line for line in lines if line["path"] == "/tokens"]
     assert [line["outcome"] for line in exchanges] == ["issued"] * 4
-    assert output.splitlines()[-1].endswith("tokens issued)")
-    assert "(4 tokens issued)" in output.splitlines()[-1]
+    assert output.splitlines()[-1].endswith("(4 tokens issued)")
     assert f"SIGTERM: draining for {drain:g} s" in output
 
 
