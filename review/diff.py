@@ -3,8 +3,8 @@
 Both sides are first reduced to a *view*: plain data with every default resolved (a token
 provider's audience and issuer, `expires_in` in seconds) and key sources described without
 secrets, so that a change of spelling is not a change and a change of meaning always is. A side
-may be a config or a compiled bundle; a bundle's `config.json` holds no mappings and only
-whether `require` is set, so for a bundle those are compared through the test cases alone.
+may be a config or, when the caller says so, a compiled bundle, read through its `config.json`
+alone (see `bundle_side.py`: a diff never runs code from either side).
 
 Then, for every test case of either side, both sides exchange the case's claims and the issued
 claims (without `iat`, `exp`, `jti`) are compared: the effect of the change, not only its text.
@@ -21,13 +21,14 @@ from typing import Any
 
 from tokensmith.compiler.bundle import runtime_config
 from tokensmith.compiler.check import CheckResult
-from tokensmith.runtime.bundle import MANIFEST, Bundle, load_bundle
+from tokensmith.runtime.bundle import MANIFEST, Bundle
 from tokensmith.runtime.errors import BundleError
 from tokensmith.runtime.model import RuntimeConfig, SecretRef
 from tokensmith.schema.errors import BuildError
 from tokensmith.schema.loader import ConfigReadError
 from tokensmith.schema.models import ConfigTest
 
+from .bundle_side import read_bundle_config
 from .flatten import as_json, flatten_mapping
 from .outcome import Outcome, effective_now, evaluate, prepare_index
 from .prepared import prepare
@@ -38,6 +39,7 @@ SECTIONS = (
     ("identity_providers", "identity provider"),
     ("token_providers", "token provider"),
     ("signing_keys", "signing key"),
+    ("signatures", "bundle signature"),
 )
 #: View fields that hold mappings: compared key by key.
 MAPPING_FIELDS = frozenset({"mapping", "require"})
@@ -342,24 +344,51 @@ class SideError(BuildError):
         self.check = check
 
 
-def load_side(path: str, *, version: str) -> Side:
-    """A config file or directory, or a bundle directory (one holding `manifest.json`); a
-    config is compiled in memory as tokensmith `version` would."""
-    if os.path.isdir(path) and os.path.isfile(os.path.join(path, MANIFEST)):
+def load_side(path: str, *, version: str, bundle: bool = False) -> Side:
+    """A config file or directory, compiled in memory as tokensmith `version` would; or, when
+    the caller says so (`bundle=True`), a bundle directory read through its `config.json`.
+
+    What a side holds never decides how it is read, and neither kind of side runs code from
+    it: a config is compiled by this tokensmith, a bundle's `mappings.py` is never opened.
+    """
+    if bundle:
         try:
-            bundle = load_bundle(path)
-            with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
-                raw = json.load(handle)
-        except (BundleError, OSError, ValueError) as exc:
+            loaded, raw = read_bundle_config(path)
+        except (BundleError, OSError) as exc:
             raise SideError(f"{path}: {exc}") from None
-        return Side(path, "bundle", view_of_bundle(bundle.config, raw), bundle)
+        view = {**view_of_bundle(loaded.config, raw), "signatures": signatures_view(path)}
+        return Side(path, "bundle", view, loaded)
     try:
         prepared = prepare(path, version=version)
     except ConfigReadError as exc:
-        raise SideError(str(exc)) from None
+        raise SideError(f"{exc}{_bundle_hint(path)}") from None
     config = prepared.check.config
     if prepared.bundle is None or config is None:
-        raise SideError(f"{path} does not pass `tokensmith check`", prepared.check)
+        raise SideError(f"{path} does not pass `tokensmith check`{_bundle_hint(path)}",
+                        prepared.check)
     # A config is viewed through the config.json it compiles to: one view for both kinds of side.
-    view = view_of_bundle(prepared.bundle.config, runtime_config(config))
+    view = {**view_of_bundle(prepared.bundle.config, runtime_config(config)), "signatures": {}}
     return Side(path, "config", view, prepared.bundle, config.tests)
+
+
+def _bundle_hint(path: str) -> str:
+    """A hint for a bundle given as a config (only the message depends on what is there)."""
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, MANIFEST)):
+        return " (it looks like a bundle: pass --bundle to read a side as one)"
+    return ""
+
+
+def signatures_view(path: str) -> dict[str, dict[str, str]]:
+    """A bundle's signatures by signer key id, as they describe themselves (`tokensmith
+    verify` judges them; a diff only shows signers added or removed and expiry changed)."""
+    from tokensmith.runtime.bundle import SIGNATURES, SIZE_LIMITS
+    from tokensmith.runtime.bundle_signatures import describe
+
+    try:
+        with open(os.path.join(path, SIGNATURES), "rb") as handle:
+            data = handle.read(SIZE_LIMITS[SIGNATURES] + 1)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise SideError(f"{path}/{SIGNATURES}: {exc.strerror}") from None
+    return describe(data)

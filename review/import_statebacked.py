@@ -102,7 +102,7 @@ def _header(result: Imported) -> list[str]:
     ]
     if result.env:
         lines.append("# Set before `tokensmith serve`:")
-        lines += [f"#   {var.name}: {var.purpose}" for var in result.env]
+        lines += [f"#   {_comment(var.name)}: {_comment(var.purpose)}" for var in result.env]
     return [*lines, ""]
 
 
@@ -248,7 +248,7 @@ def _block(mapping: Mapping[str, Any], indent: int) -> list[str]:
     lines: list[str] = []
     for key, value in mapping.items():
         if isinstance(value, Comment):
-            lines.append(f"{pad}{_scalar(key)}: {_flow(value.value)}  # {value.text}")
+            lines.append(f"{pad}{_scalar(key)}: {_flow(value.value)}  # {_comment(value.text)}")
         elif isinstance(value, dict) and value:
             lines.append(f"{pad}{_scalar(key)}:")
             lines += _block(value, indent + 2)
@@ -284,6 +284,12 @@ def _scalar(value: Any) -> str:
 # not (NEL, LS, PS: folded to a space), and ones YAML does not allow in a file at all (C1
 # controls, DEL, a BOM inside the text, the noncharacters). Both read `\uXXXX` the same way.
 _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+def _comment(text: str) -> str:
+    """`text` for a one-line `#` comment: values from the export (a `keyId`) may hold line
+    breaks, which would end the comment and write YAML; anything not printable is escaped."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def _escape(match: re.Match[str]) -> str:

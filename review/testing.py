@@ -127,7 +127,7 @@ def project(actual: Any, shape: Any) -> Any:
 def claims_diff(expected: Any, actual: Any) -> list[str]:
     """A unified diff of the two claim sets as indented, key-sorted JSON."""
     lines = difflib.unified_diff(
-        _pretty(expected).splitlines(), _pretty(actual).splitlines(),
+        _lines(_pretty(expected)), _lines(_pretty(actual)),
         "expected", "actual", lineterm="", n=2,
     )
     out: list[str] = []
@@ -143,7 +143,13 @@ def claims_diff(expected: Any, actual: Any) -> list[str]:
 
 
 def _claims_block(claims: Mapping[str, Any]) -> list[str]:
-    return ["issued claims:", *_pretty(claims).splitlines()]
+    return ["issued claims:", *_lines(_pretty(claims))]
+
+
+def _lines(text: str) -> list[str]:
+    """The lines `json.dumps(indent=...)` wrote: split at its "\\n"s only, since a string
+    value may hold other line breaks (U+2028, U+0085) that `str.splitlines` would cut at."""
+    return text.split("\n")
 
 
 def _pretty(value: Any) -> str:

@@ -33,6 +33,11 @@ class JwksCollector:
     def __init__(self, snapshot: Callable[[], Mapping[str, ProviderMetrics]]) -> None:
         self._snapshot = snapshot
 
+    def frozen(self) -> JwksCollector:
+        """A collector of this moment's numbers, taken now: safe to collect on another thread."""
+        numbers = self._snapshot()
+        return JwksCollector(lambda: numbers)
+
     def collect(self) -> Iterable[Metric]:
         label = ["identity_provider"]
         fetches = CounterMetricFamily(

@@ -88,6 +88,10 @@ class ProviderState:
         if same_kid is None:
             if self.may_refetch(now):
                 raise UnknownKeyId(self.name)
+            if self.failures:
+                # the last fetch failed: the kid may be published where we cannot see it now,
+                # so it cannot be decided (503, retry later), never a 400 blaming a good token
+                raise KeysNotReady(self.name)
             return []  # cooling down: fail fast, never queue
         return [key for key in same_kid if alg in key.algorithms]
 
@@ -109,7 +113,9 @@ class RemoteKeySource:
 
     `candidates` raises `KeysNotReady` when the provider has no usable keys (none yet, or older
     than the staleness bound), `UnknownKeyId` for an unknown `kid` when a refetch may learn it,
-    and returns an empty list when the refetch cooldown is running (fail fast).
+    `KeysNotReady` again for an unknown `kid` while the provider's last fetch failed (an outage:
+    the key may exist), and otherwise returns an empty list during the refetch cooldown (fail
+    fast).
     """
 
     def __init__(self, state: ProviderState, clock: Callable[[], float]) -> None:

@@ -2,8 +2,9 @@
 
 `create_app(runtime)` serves `POST /tokens` (see `runtime.request` for the body rules and
 `runtime.startup.Runtime.exchange` for the exchange with its JWKS retries), `/healthz`,
-`/readyz`, `/metrics`, `/idps`, `/token-providers` and `/.well-known/jwks.json`. Given a
-`Drain` (`tokensmith serve` gives one), its lifespan handles SIGTERM (`runtime.shutdown`).
+`/readyz`, `/metrics`, `/idps`, `/token-providers`, `/.well-known/jwks.json` and `/openapi.json`
+(the OpenAPI 3.1 description of all of them). Given a `Drain` (`tokensmith serve` gives one),
+its lifespan handles SIGTERM (`runtime.shutdown`).
 
 Every request begins with `Envelope.begin` and ends with `Envelope.finish` (`runtime.envelope`):
 request id, common and CORS headers, metrics, the access log. Between the two, `POST /tokens`,
@@ -23,10 +24,9 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import accesslog
@@ -50,7 +50,7 @@ def create_app(runtime: Runtime, drain: Drain | None = None) -> ASGIApp:
     drain = drain or Drain(None)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: object) -> AsyncIterator[None]:
         await runtime.start()
         flusher = asyncio.create_task(accesslog.flush_periodically())
         drain.install()
@@ -78,8 +78,13 @@ def create_app(runtime: Runtime, drain: Drain | None = None) -> ASGIApp:
         Route("/idps", pages.document("idps"), methods=_ALL_METHODS),
         Route("/token-providers", pages.document("token_providers"), methods=_ALL_METHODS),
         Route("/.well-known/jwks.json", pages.document("jwks"), methods=_ALL_METHODS),
+        Route("/openapi.json", pages.document("openapi"), methods=_ALL_METHODS),
     ]
-    app = _App(Starlette(routes=routes, lifespan=lifespan), runtime)
+    # A bare router, not a `Starlette` app: the app's error middleware would answer an
+    # exception with a plain-text 500 before `_App` could answer it as every other error; and
+    # without `redirect_slashes`, `GET /idps/` is a 404 rather than a redirect to a URL built
+    # from the client's `Host` header (which a shared cache could keep and serve to others).
+    app = _App(Router(routes=routes, lifespan=lifespan, redirect_slashes=False), runtime)
     drain.on_begin(app.envelope.close_connections)
     return app
 
@@ -202,7 +207,7 @@ class _Tokens:
             issued = await self.runtime.exchange(
                 ExchangeRequest(params.subject_token, params.service)
             )
-            context.identity_provider = issued.identity_provider
+            context.identity_provider, context.verified = issued.identity_provider, True
             answer = orjson.dumps({
                 "access_token": issued.access_token,
                 "issued_token_type": ACCESS_TOKEN_TYPE,
@@ -212,7 +217,10 @@ class _Tokens:
             status, outcome = 200, "issued"
         except ExchangeError as exc:
             status, outcome, answer = exc.status, exc.reason, error_body(exc)
-            context.identity_provider = getattr(exc, "identity_provider", context.identity_provider)
+            if exc.verified_by is not None:
+                context.identity_provider, context.verified = exc.verified_by, True
+            else:
+                context.identity_provider = getattr(exc, "identity_provider", None)
             if isinstance(exc, TemporarilyUnavailable):
                 headers.append((b"retry-after", str(exc.retry_after).encode()))
         except Exception as exc:
@@ -250,6 +258,10 @@ class _Pages:
         providers = runtime.bundle.config.identity_providers
         self.idp_count = len(providers)
         self.remote_count = sum(1 for spec in providers.values() if spec.uses_remote_keys)
+        report = runtime.bundle.signatures
+        signers = list(report.signers) if report else []
+        # `signed`: trusted keys signed it (only known with `serve --trust`)
+        self.signature_fields = {"signed": bool(signers), "signers": signers}
 
     async def healthz(self, request: Request) -> Response:
         return Response(b'{"status":"ok"}', 200, None, _JSON)
@@ -266,13 +278,15 @@ class _Pages:
             "jwks_identity_providers": self.remote_count,
             "jwks_identity_providers_ready": with_keys,
             "revision": self.runtime.revision,
+            **self.signature_fields,
         }
         # a draining server will not be ready again: no Retry-After
         headers = None if ready or draining else {"Retry-After": "1"}
         return Response(orjson.dumps(body), 200 if ready else 503, headers, _JSON)
 
     async def metrics(self, request: Request) -> Response:
-        return Response(self.runtime.metrics.render(), 200, None, METRICS_CONTENT_TYPE)
+        body = await self.runtime.metrics.render_off_loop()
+        return Response(body, 200, None, METRICS_CONTENT_TYPE)
 
     def document(self, name: str) -> Callable[[Request], Awaitable[Response]]:
         content = self.runtime.documents[name]

@@ -1,9 +1,12 @@
 """Load and verify a compiled bundle, read-only.
 
-The bundle is a directory of three files (see `docs/architecture.md`). Loading checks, in order:
-the manifest's format, that the directory holds exactly the listed files, each file's size limit,
-size and sha256, the revision over the file hashes, then parses `config.json` and executes the
-verified bytes of `mappings.py` in a fresh namespace. Nothing is ever written to the bundle.
+The bundle is a directory of three files (see `docs/architecture.md`), and optionally a fourth,
+`signatures.json`, outside the revision (`runtime/bundle_signatures.py`). Loading checks, in
+order: the manifest's format, that the directory holds exactly the listed files, each file's
+size limit, size and sha256, the revision over the file hashes, then, when trust is given, the
+signatures, and only then parses `config.json` and executes the verified bytes of `mappings.py`
+in a fresh namespace: no code of a bundle runs before its signatures are judged. Nothing is
+ever written to the bundle.
 """
 
 from __future__ import annotations
@@ -12,20 +15,31 @@ import hashlib
 import json
 import os
 import stat
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BundleError
 from .model import RuntimeConfig, parse_config
 
+if TYPE_CHECKING:  # imported when used: the compiler reads this module, not the signatures
+    from .bundle_signatures import SignatureReport, Trust
+
 BUNDLE_FORMAT = "tokensmith-bundle/1"
 MANIFEST = "manifest.json"
 CONTENT_FILES = ("config.json", "mappings.py")
+#: Optional, not part of the revision: added by `tokensmith sign`.
+SIGNATURES = "signatures.json"
 #: Per-file size limits in bytes: generous for 10,000 identity providers, small for a manifest.
 SIZE_LIMITS = MappingProxyType(
-    {MANIFEST: 64 * 1024, "config.json": 64 * 1024 * 1024, "mappings.py": 64 * 1024 * 1024}
+    {
+        MANIFEST: 64 * 1024,
+        "config.json": 64 * 1024 * 1024,
+        "mappings.py": 64 * 1024 * 1024,
+        SIGNATURES: 256 * 1024,
+    }
 )
 
 MappingFunction = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
@@ -43,6 +57,8 @@ class Bundle:
     idp_mappings: Mapping[str, MappingFunction]
     idp_requirements: Mapping[str, RequirementFunction]
     tp_mappings: Mapping[str, MappingFunction]
+    #: What is known of its signatures; None for a bundle built in memory without any.
+    signatures: SignatureReport | None = None
 
 
 def revision_of(file_hashes: Mapping[str, str]) -> str:
@@ -51,23 +67,31 @@ def revision_of(file_hashes: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_bundle(directory: str) -> Bundle:
-    """Read, verify and load the bundle in `directory`; `BundleError` names what is wrong."""
+def load_bundle(directory: str, trust: Trust | None = None, now: float | None = None) -> Bundle:
+    """Read, verify and load the bundle in `directory`; `BundleError` names what is wrong.
+
+    With `trust`, a bundle without enough valid signatures (judged at `now`, default the
+    clock) is refused with a `SignatureError` before any of its code runs.
+    """
     if not os.path.isdir(directory):
         raise BundleError(f"{directory}: not a bundle directory")
     present = set(os.listdir(directory))
-    expected = {MANIFEST, *CONTENT_FILES}
+    expected = {MANIFEST, *CONTENT_FILES, SIGNATURES}
     if MANIFEST not in present:
         raise BundleError(f"{directory}: no {MANIFEST}; not a tokensmith bundle")
     extra = sorted(present - expected)
     if extra:
         raise BundleError(f"{directory}: unexpected file {extra[0]} in the bundle")
     files = {name: _read_limited(directory, name) for name in sorted(present)}
-    return load_bundle_files(files, origin=directory, path=directory)
+    return load_bundle_files(files, origin=directory, path=directory, trust=trust, now=now)
 
 
 def load_bundle_files(
-    files: Mapping[str, bytes], origin: str = "<memory>", path: str | None = None
+    files: Mapping[str, bytes],
+    origin: str = "<memory>",
+    path: str | None = None,
+    trust: Trust | None = None,
+    now: float | None = None,
 ) -> Bundle:
     """Verify and load a bundle given as file contents (used by `load_bundle` and by tests)."""
     manifest = _manifest(files, origin)
@@ -76,6 +100,7 @@ def load_bundle_files(
         hashes[name] = _verified_hash(files, manifest, name, origin)
     if manifest.get("revision") != revision_of(hashes):
         raise BundleError(f"{origin}/{MANIFEST}: revision does not match the files")
+    signatures = _judge_signatures(files, str(manifest["revision"]), trust, now)
     try:
         config = parse_config(json.loads(files["config.json"].decode("utf-8")))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -94,7 +119,20 @@ def load_bundle_files(
         idp_mappings=idp_maps,
         idp_requirements=requirements,
         tp_mappings=tp_maps,
+        signatures=signatures,
     )
+
+
+def _judge_signatures(
+    files: Mapping[str, bytes], revision: str, trust: Trust | None, now: float | None
+) -> SignatureReport:
+    from . import bundle_signatures as signing  # only loaders of signed bundles pay for it
+
+    present = files.get(SIGNATURES)
+    if trust is None:
+        return signing.unchecked(present)
+    moment = time.time() if now is None else now
+    return signing.check_signatures(revision, files[MANIFEST], present, trust, moment)
 
 
 def _read_limited(directory: str, name: str) -> bytes:

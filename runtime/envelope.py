@@ -30,7 +30,7 @@ from .metrics import Metrics
 
 ROUTES = frozenset(
     {"/tokens", "/healthz", "/readyz", "/metrics", "/idps", "/token-providers",
-     "/.well-known/jwks.json"}
+     "/.well-known/jwks.json", "/openapi.json"}
 )
 CORS_ROUTES = frozenset({"/tokens", "/.well-known/jwks.json"})
 #: The request headers the app reads (lower-case, as ASGI gives them).
@@ -52,7 +52,7 @@ error_logger = logging.getLogger("tokensmith.errors")
 class RequestContext(RequestRecord):
     """One request while it is served: its access-log record, and what `begin` found."""
 
-    __slots__ = ("answer_headers", "headers", "is_exchange", "too_large")
+    __slots__ = ("answer_headers", "headers", "is_exchange", "too_large", "verified")
 
     def __init__(
         self,
@@ -82,6 +82,9 @@ class RequestContext(RequestRecord):
         self.answer_headers = answer_headers
         #: `POST /tokens`: counted as an exchange
         self.is_exchange = is_exchange
+        #: a signature verified (the token was issued, or refused by a later step): only then
+        #: is the exchange counted under its identity provider and service
+        self.verified = False
 
 
 class Envelope:
@@ -128,8 +131,14 @@ class Envelope:
                 # cancelled before its answer (a shutdown's grace period ran out): still
                 # counted and logged, with status 0
                 context.outcome = "cancelled"
+            # labels only after a verified signature, so that unauthenticated requests add
+            # no series per service or provider (the access log keeps both)
+            verified = context.verified
             self.metrics.tokens(
-                context.outcome, context.identity_provider, context.service, context.status,
+                context.outcome,
+                context.identity_provider if verified else None,
+                context.service if verified else None,
+                context.status,
                 (time.perf_counter_ns() - context.started_ns) / 1e9,
             )
         else:

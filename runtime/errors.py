@@ -20,6 +20,9 @@ class ExchangeError(Exception):
 
     status: int = 400
     error: str = "invalid_request"
+    #: The identity provider whose key verified the token's signature, when a later step
+    #: refused it (set by `runtime.exchange.exchange`); None before the signature held.
+    verified_by: str | None = None
 
     def __init__(self, description: str, reason: str = "") -> None:
         super().__init__(description)

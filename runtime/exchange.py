@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from .bundle import Bundle
 from .claims import validate_claims
-from .errors import InvalidRequest, InvalidTarget
+from .errors import ExchangeError, InvalidRequest, InvalidTarget
 from .idp_index import IdentityProviderIndex, match_identity_provider
 from .issuing import IssuedClaims, issue_claims
 from .jose import MAX_TOKEN_LENGTH, ParsedJWS, parse_compact
@@ -123,7 +123,11 @@ def exchange(
     algorithms = state.bundle.config.identity_providers[name].algorithms
     verify_signature(state.key_sources[name], algorithms, jws)  # algorithm, signature
     # times, conditions, allowed_identity_provider, mappings, issued_claims
-    _, issued = _decide(state.bundle, name, jws.claims, target, now, new_jti)
+    try:
+        _, issued = _decide(state.bundle, name, jws.claims, target, now, new_jti)
+    except ExchangeError as exc:
+        exc.verified_by = name  # past the signature: this refusal may be counted per provider
+        raise
     token = state.signers[target.signing_key].sign_payload(issued.payload)  # signing
     return Issued(
         token, issued.expires_in, name, request.service, MappingProxyType(issued.claims)

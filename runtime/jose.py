@@ -16,6 +16,9 @@ Header policy (docs/security.md repeats it):
 - `cty: JWT` (a nested token) is refused.
 - `kid`, when present, is a string of at most 256 characters.
 
+The header and the payload may each hold at most `MAX_CONTAINERS` arrays and objects, counted
+before they are parsed.
+
 Tokens of one identity provider carry the same header segment, so a header segment that passed
 these checks is remembered (up to `HEADER_CACHE_ENTRIES` segments of at most
 `MAX_CACHED_HEADER_LENGTH` characters; the table is emptied when full, so a client sending
@@ -35,6 +38,11 @@ from .strict_json import StrictJSONError, loads
 
 MAX_TOKEN_LENGTH = 16384
 MAX_KID_LENGTH = 256
+#: Arrays and objects (counted as `[` and `{`, strings included) in a header or a payload. Each
+#: costs the strict parse Python work, and a 16 KB token of shallow arrays held thousands
+#: (100 times the CPU of a whole good exchange, before its issuer was even looked at); claims
+#: of real providers hold tens (groups, roles, `realm_access`, `resource_access` per client).
+MAX_CONTAINERS = 256
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
@@ -114,7 +122,7 @@ def _segment(text: str) -> bytes:
 
 def _json_object(data: bytes) -> dict[str, Any]:
     try:
-        value = loads(data)
+        value = loads(data, max_containers=MAX_CONTAINERS)
     except StrictJSONError:
         raise InvalidRequest(MALFORMED, "bad_json") from None
     if not isinstance(value, dict):

@@ -1,8 +1,15 @@
 """Prometheus metrics of one app, in a registry of its own (never the process-global one).
 
 Label values come only from the config (identity provider and service names), from the fixed
-`reason` codes of refusals, and from the fixed list of routes, so their number stays bounded
-whatever clients send.
+`reason` codes of refusals, and from the fixed list of routes. An exchange is labelled with its
+identity provider and service only once a signature has verified (issued, or refused by a later
+step): anyone can send a malformed token naming any service, and that must not add a series per
+(reason x service) or (provider x service); so the series an unauthenticated client can create
+are at most one per refusal reason.
+
+A scrape copies the numbers on the event loop (a dictionary copy) and writes the text, which
+for a large config takes long, in a worker thread (`render_off_loop`), so that answering
+`POST /tokens` never waits for it.
 
 The per-request counters are plain integers in dictionaries, exposed at scrape time by a
 collector (`_RequestCollector`) as the same families prometheus-client's `Counter` and
@@ -11,14 +18,17 @@ collector (`_RequestCollector`) as the same families prometheus-client's `Counte
 calls per increment, several times the cost of these dictionary updates
 (`bench/README.md`, "Figures behind design choices"). `POST /tokens` goes further: `tokens()` only appends the request's outcome to a
 list, which is counted `PENDING_EXCHANGES` at a time or before any scrape, with warm caches.
-The app updates and renders them on its event loop thread only, so they need no lock.
+The app updates them on its event loop thread only, so they need no lock; a scrape renders a
+copy made on that thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -38,6 +48,10 @@ EXCHANGES = ("tokensmith_exchanges",
 EXCHANGE_SECONDS = ("tokensmith_exchange_duration_seconds",
                     "Time to answer POST /tokens, from the request reaching the app to its answer.",
                     ("result",))
+BUNDLE_INFO = ("tokensmith_bundle_info",
+               "The loaded bundle; the value is always 1. `signed` is true when trusted keys "
+               "signed it (`serve --trust`); `signers` lists their key ids, comma-separated.",
+               ("revision", "signed", "signers"))
 REQUESTS = ("tokensmith_http_requests", "HTTP requests by route and status code.",
             ("route", "status"))
 
@@ -57,24 +71,40 @@ class _Latency:
         self.created = time.time()
 
 
+class Freezable(Protocol):
+    """A collector that can give a copy of its numbers, to be collected on another thread."""
+
+    def collect(self) -> Iterable[Metric]: ...
+
+    def frozen(self) -> Collector: ...
+
+
 class Metrics:
     """The collectors of one app; `render()` gives the Prometheus text format."""
 
-    def __init__(self, revision: str, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        revision: str,
+        registry: CollectorRegistry | None = None,
+        *,
+        signers: tuple[str, ...] = (),
+    ) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         # label values -> [count, created]
         self._exchanges: dict[tuple[str, str, str], list[float]] = {}
         self._requests: dict[tuple[str, int], list[float]] = {}
         self._latency = {"issued": _Latency(), "refused": _Latency()}
         self._pending: list[tuple[str, str | None, str | None, int, float]] = []
-        self.registry.register(_RequestCollector(self))
-        self.bundle = Gauge(
-            "tokensmith_bundle_info",
-            "The loaded bundle; the value is always 1.",
-            ("revision",),
-            registry=self.registry,
-        )
-        self.bundle.labels(revision).set(1)
+        self._freezable: list[Freezable] = [_RequestCollector(self)]
+        self.registry.register(self._freezable[0])
+        self.bundle = Gauge(*BUNDLE_INFO, registry=self.registry)
+        signed = "true" if signers else "false"
+        self.bundle.labels(revision, signed, ",".join(signers)).set(1)
+
+    def register(self, collector: Freezable) -> None:
+        """Add a collector of another part (the JWKS cache) to this app's registry."""
+        self._freezable.append(collector)
+        self.registry.register(collector)
 
     def tokens(
         self,
@@ -127,24 +157,56 @@ class Metrics:
         return requests, issued
 
     def render(self) -> bytes:
+        """The Prometheus text of every collector, written on the calling thread."""
         return generate_latest(self.registry)
+
+    async def render_off_loop(self) -> bytes:
+        """`render()` for a scrape: only the copy of the numbers is made on the event loop."""
+        return await asyncio.to_thread(generate_latest, self.freeze())
+
+    def freeze(self) -> CollectorRegistry:
+        """A registry holding a copy of this moment's numbers, safe to render on any thread."""
+        registry = CollectorRegistry(auto_describe=False)
+        for collector in self._freezable:
+            registry.register(collector.frozen())
+        registry.register(self.bundle)  # prometheus-client's Gauge has a lock of its own
+        return registry
+
+
+class _Counts:
+    """The plain numbers a `_RequestCollector` writes: live ones, or a copy (`frozen`)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        metrics.count_pending()
+        # copies of the dictionaries and of each entry: the loop thread keeps counting
+        self.exchanges = {k: (int(v[0]), v[1]) for k, v in metrics._exchanges.items()}
+        self.requests = {k: (int(v[0]), v[1]) for k, v in metrics._requests.items()}
+        self.latency = {}
+        for result, child in metrics._latency.items():
+            copy = self.latency[result] = _Latency()
+            copy.counts, copy.total, copy.created = list(child.counts), child.total, child.created
 
 
 class _RequestCollector(Collector):
     """Writes `Metrics`' plain counters as prometheus-client's Counter and Histogram would."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, counts: _Counts | None = None) -> None:
         self.metrics = metrics
+        self.counts = counts
+
+    def frozen(self) -> _RequestCollector:
+        """A collector of a copy of the numbers, made now (on the event loop thread)."""
+        return _RequestCollector(self.metrics, _Counts(self.metrics))
 
     def collect(self) -> Iterator[Metric]:
-        self.metrics.count_pending()
+        counts = self.counts or _Counts(self.metrics)
         exchanges = CounterMetricFamily(EXCHANGES[0], EXCHANGES[1], labels=EXCHANGES[2])
-        for key, (count, created) in sorted(self.metrics._exchanges.items()):
+        for key, (count, created) in sorted(counts.exchanges.items()):
             exchanges.add_metric(key, count, created=created)
         yield exchanges
         name = EXCHANGE_SECONDS[0]
         latency = HistogramMetricFamily(name, EXCHANGE_SECONDS[1], labels=EXCHANGE_SECONDS[2])
-        for result, child in self.metrics._latency.items():
+        for result, child in counts.latency.items():
             cumulative, buckets = 0, []
             for le, count in zip(_LE, child.counts, strict=True):
                 cumulative += count
@@ -153,6 +215,6 @@ class _RequestCollector(Collector):
             latency.samples.append(Sample(f"{name}_created", {"result": result}, child.created))
         yield latency
         requests = CounterMetricFamily(REQUESTS[0], REQUESTS[1], labels=REQUESTS[2])
-        for (route, status), (count, created) in sorted(self.metrics._requests.items()):
+        for (route, status), (count, created) in sorted(counts.requests.items()):
             requests.add_metric((route, str(status)), count, created=created)
         yield requests

@@ -7,7 +7,8 @@ uvicorn on that socket. SIGTERM drains before stopping (`runtime.shutdown`).
 With one worker the app is built in this process from the `Runtime` that `prepare` already
 checked. With several, uvicorn starts worker processes that import `app_from_environment` (a
 factory) and rebuild the runtime from the bundle directory passed in `TOKENSMITH_BUNDLE_DIR`;
-the parent checked the same bundle and secrets first, so a worker fails only if they changed.
+the parent checked the same bundle, signatures and secrets first (the workers judge the
+signatures again with the parent's trust), so a worker fails only if they changed.
 uvicorn's supervisor replaces a worker that dies (checking every half second), and passes
 SIGTERM (or SIGINT) on to every worker, each of which drains (or not), finishes and exits.
 uvicorn's own access log is off: `runtime.accesslog` writes one JSON line per request to
@@ -16,6 +17,7 @@ standard error.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -29,12 +31,16 @@ from uvicorn.supervisors import Multiprocess
 from . import accesslog
 from .app import create_app
 from .body import BODY_TIMEOUT_SECONDS
+from .bundle_keys import load_trust
+from .bundle_signatures import Trust
 from .errors import BundleError, StartupError
 from .shutdown import DRAIN_SECONDS, Drain
 from .startup import KEYS_WAIT_SECONDS, Runtime, prepare
 
 BUNDLE_DIR_ENV = "TOKENSMITH_BUNDLE_DIR"
 DRAIN_SECONDS_ENV = "TOKENSMITH_DRAIN_SECONDS"
+#: The trust the parent judged the bundle with, for the workers: JSON `{"paths", "required"}`.
+WORKER_TRUST_ENV = "TOKENSMITH_WORKER_TRUST"
 FACTORY = "tokensmith.runtime.server:app_from_environment"
 
 #: Seconds an idle keep-alive connection stays open; uvicorn's default (5) fits behind a proxy.
@@ -82,6 +88,19 @@ def listen(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)  # worker processes serve it too
     return sock
+
+
+def pass_trust_to_workers(paths: list[str], required: int) -> None:
+    """Make every worker judge the bundle's signatures as the parent did (`serve --trust`)."""
+    os.environ[WORKER_TRUST_ENV] = json.dumps({"paths": paths, "required": required})
+
+
+def _worker_trust() -> Trust | None:
+    text = os.environ.get(WORKER_TRUST_ENV)
+    if not text:
+        return None
+    spec = json.loads(text)
+    return Trust(load_trust(spec["paths"]), int(spec["required"]))
 
 
 def serve(
@@ -163,7 +182,9 @@ def app_from_environment() -> ASGIApp:
     if not directory:
         sys.exit(f"tokensmith: {BUNDLE_DIR_ENV} is not set")
     try:
-        runtime = prepare(directory, os.environ)
+        # the bundle is loaded again here: judged again, so a swap since the parent's check
+        # is refused too
+        runtime = prepare(directory, os.environ, _worker_trust())
     except (BundleError, StartupError) as exc:
         sys.exit(f"tokensmith: {exc}")
     drain_seconds = float(os.environ.get(DRAIN_SECONDS_ENV, DRAIN_SECONDS))

@@ -15,6 +15,7 @@ attempt runs in a batch with the other exchanges of the same event-loop turn
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import orjson
 
 from .batching import Batcher
 from .bundle import Bundle, load_bundle
+from .bundle_signatures import Trust
 from .cors import CorsPolicy
 from .errors import KeysNotReady, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
@@ -103,12 +105,15 @@ class Runtime:
         return exchange(self.state, request, time.time(), new_jti)
 
 
-def prepare(directory: str, env: Mapping[str, str]) -> Runtime:
+def prepare(directory: str, env: Mapping[str, str], trust: Trust | None = None) -> Runtime:
     """Load and verify the bundle, resolve every secret, build the exchange state.
 
-    Raises `BundleError` (the bundle) or `StartupError` (every secret or key problem at once).
+    With `trust`, the bundle must carry enough valid signatures (`runtime.bundle_signatures`);
+    every bundle this process serves, live or not, is loaded here with the same trust.
+    Raises `BundleError` (the bundle; `SignatureError` for its signatures) or `StartupError`
+    (every secret or key problem at once).
     """
-    bundle = load_bundle(directory)
+    bundle = load_bundle(directory, trust)
     return prepare_bundle(bundle, env)
 
 
@@ -116,7 +121,8 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
     """`prepare` for a bundle already loaded (tests and benchmarks load from memory)."""
     resolved = resolve_all(bundle.config, env)
     remote = [spec for spec in bundle.config.identity_providers.values() if spec.uses_remote_keys]
-    metrics = Metrics(bundle.revision)
+    report = bundle.signatures
+    metrics = Metrics(bundle.revision, signers=report.signers if report else ())
     cache: JwksCache | None = None
     sources: dict[str, KeySource] = {}
     if remote:
@@ -124,12 +130,13 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
 
         cache = JwksCache(remote)
         sources = {spec.name: cache.source(spec.name) for spec in remote}
-        metrics.registry.register(JwksCollector(cache.metrics_snapshot))
+        metrics.register(JwksCollector(cache.metrics_snapshot))
     state = build_state(bundle, resolved, sources)
     documents = {
         "jwks": orjson.dumps(public_jwks_document(state.signers.values())),
         "idps": orjson.dumps(idps_document(bundle.config)),
         "token_providers": orjson.dumps(token_providers_document(bundle.config)),
+        "openapi": openapi_document(),
     }
     return Runtime(
         bundle=bundle,
@@ -139,6 +146,13 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
         cors=CorsPolicy(bundle.config.cors_allow_origins),
         documents=documents,
     )
+
+
+def openapi_document() -> bytes:
+    """`GET /openapi.json`: the OpenAPI 3.1 description of the HTTP API, shipped with the runtime
+    (the same for every bundle; tests/runtime/test_openapi.py holds it to what the server answers).
+    """
+    return importlib.resources.files(__package__).joinpath("openapi.json").read_bytes()
 
 
 def idps_document(config: RuntimeConfig) -> dict[str, list[dict[str, Any]]]:

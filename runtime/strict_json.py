@@ -32,16 +32,29 @@ class StrictJSONError(ExchangeError, ValueError):
     """The bytes are not one strict JSON document (see the module docstring)."""
 
 
-def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
-    """Decode one strict JSON document from UTF-8 `data` (or from text); `StrictJSONError` else."""
-    if type(data) is bytes and data.count(b"[") + data.count(b"{") <= max_depth:
-        value = canonical_loads(data)
-        if value is not NOT_CANONICAL:
-            return value
-    return plain_loads(data, max_depth)
+def loads(
+    data: bytes | str, max_depth: int = MAX_DEPTH, max_containers: int | None = None
+) -> Any:
+    """Decode one strict JSON document from UTF-8 `data` (or from text); `StrictJSONError` else.
+
+    `max_containers` bounds the `[` and `{` in the text (counted in C, strings included, so an
+    upper bound of the arrays and objects): a document with more is refused before it is
+    parsed, since each container costs the parse and the depth check Python work.
+    """
+    if type(data) is bytes:
+        containers = data.count(b"[") + data.count(b"{")
+        if max_containers is not None and containers > max_containers:
+            raise StrictJSONError("too many arrays and objects")
+        if containers <= max_depth:
+            value = canonical_loads(data)
+            if value is not NOT_CANONICAL:
+                return value
+    return plain_loads(data, max_depth, max_containers)
 
 
-def plain_loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
+def plain_loads(
+    data: bytes | str, max_depth: int = MAX_DEPTH, max_containers: int | None = None
+) -> Any:
     """`loads` without its shortcut: the strict stdlib decoder with its hooks, which decides."""
     if isinstance(data, bytes | bytearray):
         try:
@@ -54,7 +67,10 @@ def plain_loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
         raise StrictJSONError("byte order mark")
     # `[` and `{` counted in C: a document with few of them cannot be deep, so the common
     # case never walks the result.
-    deep = text.count("[") + text.count("{") > max_depth
+    containers = text.count("[") + text.count("{")
+    if max_containers is not None and containers > max_containers:
+        raise StrictJSONError("too many arrays and objects")
+    deep = containers > max_depth
     try:
         value = _DECODER.decode(text)
     except RecursionError as exc:
@@ -94,17 +110,19 @@ _DECODER = json.JSONDecoder(
 
 
 def _depth_exceeds(value: Any, max_depth: int) -> bool:
-    """True when containers nest deeper than `max_depth`; iterative, so no recursion limit."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = item.values()
-        elif not isinstance(item, list):
-            continue
+    """True when containers nest deeper than `max_depth`; level by level, so no recursion
+    limit, and with the per-child work in C (`extend`, a comprehension): a token's worth of
+    shallow arrays used to cost a microsecond each here."""
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > max_depth:
             return True
-        stack.extend((child, depth + 1) for child in item)
+        children: list[Any] = []
+        for item in level:
+            children.extend(item.values() if type(item) is dict else item)
+        level = [child for child in children if type(child) is dict or type(child) is list]
     return False
 
 

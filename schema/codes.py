@@ -218,6 +218,10 @@ E330 = _error("E330", "key URL is not https",
     "https: another scheme, not absolute, or http to a host that is not loopback")
 E331 = _error("E331", "key URL with a user name or password",
     "that URL holds a user name or password")
+E329 = _error("E329", "key URL with a credential in its query or fragment",
+    "that URL has a fragment, or a query parameter named like a credential (`api_key`, "
+    "`token`, `sig`, ...); `GET /idps` lists key URLs to anyone, and key sets are public, so "
+    "fetching them never needs one")
 E332 = _error("E332", "key URL without a host",
     "that URL has no host")
 E333 = _error("E333", "loopback http not allowed",
@@ -320,6 +324,11 @@ E364 = _error("E364", "test expects an error and a success",
 E365 = _error("E365", "test expects an identity provider its service leaves out",
     "a test expects an identity provider that its service's `identity_providers` allow-list "
     "leaves out: the exchange can only fail")
+
+E366 = _error("E366", "test name with a control character",
+    "a test's `name` holds a line break, a tab or another control or format character: "
+    "`tokensmith test` prints names in CI logs, where a line break could write a command the "
+    "CI obeys (GitHub's `::error`, `::add-mask::`)")
 
 
 #: Every catalogued code by its id, in the order above (which is also the docs' order).

@@ -28,6 +28,9 @@ COMMANDS = (
     "demo",
     "vault",
     "import_statebacked",
+    "keygen",
+    "sign",
+    "verify",
 )
 
 

@@ -19,6 +19,8 @@ from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 
 FORMATS = ("text", "json", "github", "sarif")
+#: How `one_line` spells the commonest control characters.
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 #: The longest part of a source line the text format shows (a one-line config can be megabytes).
 MAX_SOURCE_WIDTH = 120
 
@@ -48,7 +50,7 @@ def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str
     cuts = _secret_cuts(diagnostics)
     blocks = []
     for d in diagnostics:
-        lines = [f"{d.location}: {d.code} {d.message}"]
+        lines = [f"{d.location}: {d.code} {one_line(d.message)}"]
         source = source_map.source_line(d.location)
         column = d.location.column
         cut = cuts.get((d.location.file, d.location.line))
@@ -60,9 +62,29 @@ def render_text(diagnostics: Sequence[Diagnostic], source_map: SourceMap) -> str
             pad = "".join("\t" if c == "\t" else " " for c in source[: column - 1])
             lines += [f"    {source}", f"    {pad}^"]
         if d.hint:
-            lines.append(f"    hint: {d.hint}")
+            lines.append(f"    hint: {one_line(d.hint)}")
         blocks.append("\n".join(lines) + "\n")
     return "".join(blocks)
+
+
+def one_line(text: str) -> str:
+    """`text` safe to print as (part of) one line of a CI log: every control or format
+    character and line or paragraph separator becomes an escape (`\\n`, `\\u2028`).
+
+    CI runners read commands from lines of output (GitHub's `::error`, `::add-mask::`), so a
+    line break inside a value from a config or a token would let that value write one.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escaped(c) for c in text)
+
+
+def _escaped(char: str) -> str:
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _secret_cuts(diagnostics: Sequence[Diagnostic]) -> dict[tuple[str, int], int]:

@@ -6,7 +6,7 @@ Pure functions over strings: the rules that call them know where the string was 
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 
 def is_loopback_host(host: str) -> bool:
@@ -37,6 +37,32 @@ def has_userinfo(url: str) -> bool:
     if parts is None:
         return "@" in url  # unparsable: assume the worst
     return parts.username is not None or parts.password is not None
+
+
+#: Parts of a query parameter's name that mark it as a credential (compared without case and
+#: without `_`/`-`): `api_key`, `access_token`, `client_secret`, `X-Amz-Signature`, `password`...
+CREDENTIAL_WORDS = ("key", "token", "secret", "pass", "pwd", "sig", "auth", "cred", "session")
+
+
+def credential_in_query(parts: SplitResult, url: str) -> str | None:
+    """What in the URL's query or fragment may be a credential, or None: a fragment (never sent
+    to the server, so only pasted text) or a query parameter named like a credential."""
+    if parts.fragment or url.rstrip().endswith("#"):
+        return "a fragment"
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        folded = "".join(c for c in name.lower() if c.isalnum())
+        if any(word in folded for word in CREDENTIAL_WORDS):
+            return f"the query parameter '{name}'"
+    return None
+
+
+def has_credential(url: str) -> bool:
+    """True when `url` holds user information or a credential in its query or fragment: text
+    that findings never repeat."""
+    parts = split_url(url)
+    if parts is None:
+        return "@" in url or "?" in url or "#" in url  # unparsable: assume the worst
+    return has_userinfo(url) or credential_in_query(parts, url) is not None
 
 
 def is_loopback_http(url: str) -> bool:

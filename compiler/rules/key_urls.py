@@ -1,7 +1,8 @@
 """Rules on the URLs keys are fetched from: `jwks_url`, and `issuer` under `discovery: true`.
 
 Codes: E330 not an https URL (another scheme, or http to a host that is not loopback);
-E331 a user name or password in the URL; E332 no host; E333 loopback http without
+E331 a user name or password in the URL; E329 a fragment or a credential-like query parameter
+(`GET /idps` shows key URLs to anyone); E332 no host; E333 loopback http without
 `allow_insecure_http: true`; E334 `allow_insecure_http: true` where no URL is loopback http.
 """
 
@@ -10,13 +11,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-from tokensmith.schema.codes import E330, E331, E332, E333, E334
+from tokensmith.schema.codes import E329, E330, E331, E332, E333, E334
 from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import ConfigPath, SourceMap
 from tokensmith.schema.models import Config, IdentityProvider
 
 from ._common import Rule, idp_path
-from ._urls import has_userinfo, is_loopback_host, is_loopback_http, split_url
+from ._urls import (
+    credential_in_query,
+    has_credential,
+    is_loopback_host,
+    is_loopback_http,
+    split_url,
+)
 
 _LOCAL_HINT = "plain http is for tests and local development: loopback hosts only"
 
@@ -49,6 +56,15 @@ def _url_finding(
             where,
             "key sets are public: remove the user information",
         )
+    in_query = credential_in_query(parts, url)
+    if in_query is not None:
+        return Diagnostic(
+            E329,
+            f"{what} holds {in_query}; credentials never go in a key URL, which `GET /idps` "
+            "shows to anyone",
+            where,
+            "key sets are public: remove it (a fragment is never even sent)",
+        )
     if not parts.hostname:
         return Diagnostic(E332, f"{what} has no host", where, "write https://host/path")
     if scheme == "http" and not is_loopback_host(parts.hostname):
@@ -70,8 +86,8 @@ def https_key_urls(config: Config, source_map: SourceMap) -> Iterator[Diagnostic
     for name, idp in config.identity_providers.items():
         for field, url in fetched_urls(idp):
             found = _url_finding(name, field, url, idp, idp_path(name, field), source_map)
-            if found is not None and has_userinfo(url):
-                # the user information may be a password: the source line is not shown
+            if found is not None and has_credential(url):
+                # the user information or query may hold a password: the line is not shown
                 found = dataclasses.replace(found, secret_at=found.location)
             if found is not None:
                 yield found

@@ -3,15 +3,17 @@
 Codes: E360 a case naming an unknown service; E361 a case expecting an unknown identity
 provider; E362 an `expect` with both `claims` and `claims_subset`; E363 an `expect` that
 checks nothing; E364 an `expect` with an `error` and an outcome of success; E365 a case
-expecting an identity provider that the service's `identity_providers` allow-list leaves out.
+expecting an identity provider that the service's `identity_providers` allow-list leaves out;
+E366 a case name with a control character (names are printed in CI logs).
 A service or identity provider that the schema refused is not reported as unknown.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 
-from tokensmith.schema.codes import E360, E361, E362, E363, E364, E365
+from tokensmith.schema.codes import E360, E361, E362, E363, E364, E365, E366
 from tokensmith.schema.diagnostics import Diagnostic
 from tokensmith.schema.location import SourceMap
 from tokensmith.schema.models import Config, Expectation
@@ -102,5 +104,28 @@ def expectations(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
             )
 
 
-RULES: tuple[Rule, ...] = (allowed_expected_provider, expectations)
+def control_character(text: str) -> str | None:
+    """The first character of `text` that is a control, format, line or paragraph separator
+    (or unassigned), spelled `U+000A`; None when every character prints as itself."""
+    for char in text:
+        category = unicodedata.category(char)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def printable_names(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
+    """Names are printed in CI logs: a line break there could start a workflow command."""
+    for index, case in enumerate(config.tests):
+        found = control_character(case.name)
+        if found is not None:
+            yield Diagnostic(
+                E366,
+                f"the name of test {index + 1} holds the control character {found}",
+                source_map.value(("tests", index, "name")),
+                "names are printed in CI logs: keep each on one line of printable characters",
+            )
+
+
+RULES: tuple[Rule, ...] = (allowed_expected_provider, expectations, printable_names)
 REFERENCE_RULES: tuple[ReferenceRule, ...] = (known_names,)

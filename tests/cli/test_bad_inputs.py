@@ -95,7 +95,8 @@ PATH_CASES = [
     (["compile", "{w}/tokensmith.yaml", "-o", "{w}/plain.txt"], 2, "not a directory"),
     (["diff", "{w}/missing", "{w}/tokensmith.yaml"], 2, "missing"),
     (["diff", "{w}/plain.txt", "{w}/tokensmith.yaml"], 1, "plain.txt:1:1"),
-    (["diff", "{w}/bundle", "{w}/tokensmith.yaml"], 0, "is a bundle"),
+    (["diff", "--bundle", "old", "{w}/bundle", "{w}/tokensmith.yaml"], 0, "is a bundle"),
+    (["diff", "{w}/bundle", "{w}/tokensmith.yaml"], 1, "pass --bundle to read a side as one"),
     (["diff", "{w}/tokensmith.yaml", "{w}/tokensmith.yaml"], 0, "no change"),
 ]
 
@@ -134,7 +135,7 @@ def test_a_literal_secret_is_not_shown_by_another_finding_on_its_line(
 def test_diff_of_a_bundle_with_itself_says_its_note_once(
         workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bundle = str(workdir / "bundle")
-    assert run(["diff", bundle, bundle]) == 0
+    assert run(["diff", "--bundle", "both", bundle, bundle]) == 0
     assert capsys.readouterr().out.count("is a bundle") == 1
 
 
@@ -274,13 +275,19 @@ def test_junit_stays_well_formed_xml_with_control_characters(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from xml.etree import ElementTree
 
-    tests = ('tests:\n  - {name: "a\\x01b", service: orders, token: {iss: '
+    # a test's name may not hold one (E366); claim values, which failures print, still may
+    tests = ('tests:\n  - {name: "a b", service: orders, token: {iss: '
              'https://acme.us.auth0.com/, aud: https://api.example.com/, sub: "\\x02"}, '
              'expect: {claims: {act: {sub: "\\x03"}}}}\n')
     assert run(["test", config_with(tmp_path, tests), "--format", "junit"]) == 1
     suites = ElementTree.fromstring(capsys.readouterr().out)
     case = suites.find("testsuite/testcase")
-    assert case is not None and case.get("name") == "a\\x01b"
+    assert case is not None and case.get("name") == "a b"
+    failure = case.find("failure")
+    assert failure is not None and "\\u0003" in (failure.text or "")
+    named = tests.replace('"a b"', '"a\\x01b"')
+    assert run(["test", config_with(tmp_path, named), "--format", "junit"]) == 1
+    assert "E366" in capsys.readouterr().err
 
 
 # --- explain ------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_a_bundle_diffs_against_a_config_with_the_other_sides_cases(
     bundle = tmp_path / "bundle"
     assert main(["compile", OLD, "-o", str(bundle)]) == 0
     capsys.readouterr()
-    assert main(["diff", str(bundle), NEW, "--now", NOW]) == 0
+    assert main(["diff", "--bundle", "old", str(bundle), NEW, "--now", NOW]) == 0
     out = capsys.readouterr().out
     assert "  mapping.role: (absent) -> <- $.app_metadata.role" in out  # mapping kept in bundle
     assert "identity provider supabase: removed" in out

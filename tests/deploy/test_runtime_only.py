@@ -95,6 +95,7 @@ def test_wheel_holds_the_cli_and_the_runtime_but_no_build_layer(runtime_wheel: P
 
     names = zipfile.ZipFile(runtime_wheel).namelist()
     assert "tokensmith/runtime/exchange.py" in names
+    assert "tokensmith/runtime/openapi.json" in names  # GET /openapi.json serves it
     assert "tokensmith/commands/serve.py" in names and "tokensmith/cli.py" in names
     assert not [n for n in names if n.startswith(("tokensmith/schema/", "tokensmith/compiler/"))]
     import tokensmith

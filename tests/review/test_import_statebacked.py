@@ -32,3 +32,21 @@ def test_values_that_yaml_would_misread_are_quoted(tmp_path: Path) -> None:
     assert loaded.ok
     assert loaded.data["identity_providers"]["i.example.com"]["mapping"] == mapping
     assert os.path.getsize(path) > 0
+
+
+def test_a_line_break_in_a_key_id_stays_inside_its_comment(tmp_path: Path) -> None:
+    # a keyId ends up in two comments (the header's list of variables, the secret's note);
+    # a line break there would write top-level YAML of the export's choosing
+    injected = "k1\nissuer: https://evil.example/\r\u2028x: 1\x85y: 2"
+    result = import_statebacked(
+        [{"iss": "https://i.example.com", "algs": ["HS256"], "mapping": {}}],
+        [{"service": "svc", "keyId": injected, "mapping": {}}])
+    header = result.text.split("version: 1", 1)[0]
+    assert all(line.startswith("#") for line in header.splitlines() if line), header
+    path = tmp_path / "c.yaml"
+    path.write_text(result.text)
+    loaded = load_config_source(str(path))
+    assert loaded.ok
+    assert loaded.data["issuer"] != "https://evil.example/"
+    assert list(loaded.data["signing_keys"]) == [injected]
+    assert "key k1\\u000aissuer: https://evil.example/\\u000d\\u2028x: 1\\u0085y: 2" in header

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from tokensmith.runtime.metrics import (
+    BUNDLE_INFO,
     EXCHANGE_SECONDS,
     EXCHANGES,
     LATENCY_BUCKETS,
@@ -32,8 +33,7 @@ class _Reference:
         self.requests = Counter(*REQUESTS, registry=self.registry)
         for result in ("issued", "refused"):
             self.seconds.labels(result)
-        Gauge("tokensmith_bundle_info", "The loaded bundle; the value is always 1.",
-              ("revision",), registry=self.registry).labels(revision).set(1)
+        Gauge(*BUNDLE_INFO, registry=self.registry).labels(revision, "false", "").set(1)
 
     def exchange(self, outcome: str, idp: str | None, service: str | None, seconds: float) -> None:
         self.exchanges.labels(outcome, idp or "", service or "").inc()
@@ -98,7 +98,7 @@ def test_counts_and_buckets_read_back() -> None:
     assert 'tokensmith_exchange_duration_seconds_bucket{le="0.001",result="issued"} 3.0' in text
     assert 'tokensmith_exchange_duration_seconds_count{result="refused"} 1.0' in text
     assert 'tokensmith_http_requests_total{route="/tokens",status="200"} 1.0' in text
-    assert 'tokensmith_bundle_info{revision="rev1"} 1.0' in text
+    assert 'tokensmith_bundle_info{revision="rev1",signed="false",signers=""} 1.0' in text
 
 
 def test_many_label_sets_stay_separate() -> None:

@@ -9,6 +9,7 @@
   httptools, in a thread (`running`) or a subprocess (`serving`); `free_port`.
 - `jwks_server`: a real JWKS endpoint on 127.0.0.1 that tests drive into faults and that counts
   what it receives.
+- `openapi_check`: holds an HTTP answer to the OpenAPI description the runtime serves.
 
 Tests that start a server, a subprocess or wait on a timer are marked `slow` (`tests/conftest.py`
 enforces it for the fixtures and helpers here), so `python -m pytest -m "not slow"` stays fast.

@@ -393,6 +393,8 @@ def refetch_allowed(cache: JwksCache, name: str) -> bool:
         cache.source(name).candidates("a-kid-nobody-publishes", "RS256")
     except UnknownKeyId:
         return True
+    except KeysNotReady:  # no refetch allowed yet, after a failed fetch: undecidable, a 503
+        return False
     return False
 
 

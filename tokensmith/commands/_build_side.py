@@ -2,7 +2,7 @@
 
 The `tokensmith-runtime` distribution (deploy/tokensmith-runtime, what container images
 install) holds the same CLI without `tokensmith.schema`, `tokensmith.compiler` and their
-libraries. Only `serve` and `vault` work there; every other verb stops before doing anything,
+libraries. Only `serve`, `vault`, `keygen`, `sign` and `verify` work there; every other verb stops before doing anything,
 exit 2, naming what is missing and how to get it.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 
-#: Verbs that use the runtime alone.
-RUNTIME_VERBS = frozenset({"serve", "vault"})
+#: Verbs that use the runtime alone (a deploy step verifies with the runtime install).
+RUNTIME_VERBS = frozenset({"serve", "vault", "keygen", "sign", "verify"})
 #: What the build verbs import: the two build layers and the libraries only they use.
 BUILD_MODULES = (
     "tokensmith.schema",
@@ -37,7 +37,7 @@ def refusal(verb: str) -> str | None:
     if not missing:
         return None
     return (
-        f"tokensmith {verb}: this install has only the runtime (serve, vault); "
+        f"tokensmith {verb}: this install has only the runtime (serve, vault, keygen, sign, verify); "
         f"{verb} needs the build side, which is missing ({', '.join(missing)}): "
         "install the full `tokensmith` distribution instead (`pip install .` in a checkout)"
     )

@@ -1,9 +1,12 @@
-"""`tokensmith compile CONFIG -o BUNDLE_DIR`: check, then write the bundle atomically."""
+"""`tokensmith compile CONFIG -o BUNDLE_DIR [--sign KEY [--valid-for DURATION]]`: check, then
+write the bundle atomically, then (with `--sign`) sign it as `tokensmith sign` does."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from .sign import add_sign_arguments, sign_and_report, signing_key_or_report
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("config", metavar="CONFIG", help="a YAML file or a directory of them")
     parser.add_argument("-o", "--output", metavar="BUNDLE_DIR", required=True)
+    add_sign_arguments(parser, flag="--sign")
     parser.set_defaults(func=run)
 
 
@@ -28,6 +32,14 @@ def run(args: argparse.Namespace) -> int:
     from tokensmith.runtime.bundle import load_bundle_files
     from tokensmith.schema.loader import ConfigReadError
 
+    if args.valid_for is not None and args.key is None:
+        print("tokensmith compile: --valid-for needs --sign KEY", file=sys.stderr)
+        return 2
+    key = None
+    if args.key is not None:  # a key that cannot sign stops us before anything is written
+        key = signing_key_or_report("compile", args.key)
+        if key is None:
+            return 1
     try:
         result = check_path(args.config)
     except ConfigReadError as exc:
@@ -50,4 +62,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"revision {bundle.revision}")
     print(f"wrote {args.output}", file=sys.stderr)
-    return 0
+    if key is None:
+        return 0
+    return sign_and_report("compile", args.output, key, args.valid_for)

@@ -1,7 +1,9 @@
-"""`tokensmith diff OLD NEW [--format text|markdown|json] [--now EPOCH]`.
+"""`tokensmith diff OLD NEW [--bundle old|new|both] [--format text|markdown|json] [--now EPOCH]`.
 
-OLD and NEW are config files or directories, or bundle directories. The diff is information:
-exit 0 whatever changed; 1 when a side does not pass `check`; 2 when a side cannot be read.
+OLD and NEW are config files or directories; `--bundle` says which are bundle directories
+(never guessed from what a directory holds, since a side may come from a pull request). A
+bundle is read through its `config.json` only: a diff runs no code of either side.
+The diff is information: exit 0 whatever changed; 1 when a side does not pass `check`; 2 when a side cannot be read.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,12 +26,14 @@ TITLES = {
     "identity_providers": "Identity providers",
     "token_providers": "Token providers",
     "signing_keys": "Signing keys",
+    "signatures": "Bundle signatures (as written; `tokensmith verify` judges them)",
 }
 SINGULAR = {
     "config": "settings",
     "identity_providers": "identity provider",
     "token_providers": "token provider",
     "signing_keys": "signing key",
+    "signatures": "bundle signature by key",
 }
 ABSENT = "(absent)"
 
@@ -41,8 +46,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and signing keys field by field, and how every test case's issued claims change. "
         "Exit 0 (a diff is information), 1 when a side does not pass check, 2 on I/O errors.",
     )
-    parser.add_argument("old", metavar="OLD", help="config file or directory, or bundle directory")
-    parser.add_argument("new", metavar="NEW", help="config file or directory, or bundle directory")
+    parser.add_argument("old", metavar="OLD", help="config file or directory (or bundle: --bundle)")
+    parser.add_argument("new", metavar="NEW", help="config file or directory (or bundle: --bundle)")
+    parser.add_argument("--bundle", choices=("old", "new", "both"),
+                        help="read OLD, NEW or both as bundle directories, through their "
+                        "config.json only (no code of a side is ever run)")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                         help="text (default), markdown for a pull request comment, or json")
     parser.add_argument("--now", type=whole_epoch, metavar="EPOCH",
@@ -56,9 +64,10 @@ def run(args: argparse.Namespace) -> int:
     from tokensmith.review.diff import SideError, diff_sides, load_side
 
     sides = []
-    for path in (args.old, args.new):
+    for path, which in ((args.old, "old"), (args.new, "new")):
+        bundle = args.bundle in (which, "both")
         try:
-            sides.append(load_side(path, version=__version__))
+            sides.append(load_side(path, version=__version__, bundle=bundle))
         except SideError as exc:
             print(f"tokensmith diff: {exc}", file=sys.stderr)
             if exc.check is None:
@@ -76,25 +85,27 @@ def run(args: argparse.Namespace) -> int:
 
 def render_text_diff(diff: Diff) -> str:
     """For a terminal: one block per changed item, then the test cases."""
-    lines = [f"tokensmith diff {diff.old} -> {diff.new}", ""]
+    from tokensmith.reporters import one_line
+
+    lines = [f"tokensmith diff {one_line(diff.old)} -> {one_line(diff.new)}", ""]
     if not diff.items:
         lines.append("no change to the configuration")
     for item in diff.items:
         note = f" ({item.note})" if item.note else ""
-        lines.append(f"{SINGULAR[item.section]} {item.name}: {item.kind}{note}".replace(
+        lines.append(f"{SINGULAR[item.section]} {one_line(item.name)}: {item.kind}{note}".replace(
             "settings config", "settings"))
         lines += [_text_field(item.kind, f) for f in item.fields]
     lines += ["", *_text_cases(diff.cases)]
-    lines += [f"note: {note}" for note in dict.fromkeys(diff.notes)]
+    lines += [f"note: {one_line(note)}" for note in dict.fromkeys(diff.notes)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _text_field(kind: str, change: FieldChange) -> str:
     if kind == "added":
-        return f"  + {change.field}: {_value(change.new)}"
+        return f"  + {_value(change.field)}: {_value(change.new)}"
     if kind == "removed":
-        return f"  - {change.field}: {_value(change.old)}"
-    return f"  {change.field}: {_value(change.old)} -> {_value(change.new)}"
+        return f"  - {_value(change.field)}: {_value(change.old)}"
+    return f"  {_value(change.field)}: {_value(change.old)} -> {_value(change.new)}"
 
 
 def _text_cases(cases: Sequence[CaseChange]) -> list[str]:
@@ -104,14 +115,18 @@ def _text_cases(cases: Sequence[CaseChange]) -> list[str]:
     lines = [f"test cases: {len(changed)} changed, {len(cases) - len(changed)} unchanged"]
     for case in changed:
         before, after = verdict(case.old), verdict(case.new)
-        lines.append(f"  {case.name}: {before} -> {after}" if before != after
-                     else f"  {case.name}: issued claims changed")
-        lines += [f"    {f.field}: {_value(f.old)} -> {_value(f.new)}" for f in case.claims]
+        name = _value(case.name)
+        lines.append(f"  {name}: {_value(before)} -> {_value(after)}" if before != after
+                     else f"  {name}: issued claims changed")
+        lines += [f"    {_value(f.field)}: {_value(f.old)} -> {_value(f.new)}"
+                  for f in case.claims]
     return lines
 
 
 def _value(value: str | None) -> str:
-    return ABSENT if value is None else value
+    from tokensmith.reporters import one_line
+
+    return ABSENT if value is None else one_line(value)
 
 
 # --- markdown ---------------------------------------------------------------------------------
@@ -171,15 +186,30 @@ def _markdown_cases(cases: Sequence[CaseChange]) -> list[str]:
 
 
 def _code(value: str | None) -> str:
-    """A table cell as code; `|` escaped, backticks in the value fenced by double ones."""
+    """A table cell as a code span: on one line (line breaks and other control characters
+    escaped, `|` escaped for the table), fenced by one backtick more than the longest run of
+    backticks in the value, so that nothing in it can end the span and be read as Markdown
+    or HTML."""
+    from tokensmith.reporters import one_line
+
     if value is None:
         return "*absent*"
-    text = value.replace("|", "\\|").replace("\n", " ")
-    return f"`` {text} ``" if "`" in text else f"`{text}`"
+    text = one_line(value).replace("|", "\\|")
+    if "`" not in text:
+        return f"`{text}`"
+    fence = "`" * (max(len(run) for run in _BACKTICKS.findall(text)) + 1)
+    return f"{fence} {text} {fence}"
+
+
+_BACKTICKS = re.compile("`+")
 
 
 def _escape(text: str) -> str:
-    for char in "\\`*_[]<>|":
+    """Text outside code spans: on one line, every character Markdown could read escaped."""
+    from tokensmith.reporters import one_line
+
+    text = one_line(text)
+    for char in "\\`*_[]<>|&#!~":
         text = text.replace(char, "\\" + char)
     return text
 

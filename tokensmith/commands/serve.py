@@ -1,4 +1,9 @@
-"""`tokensmith serve BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--workers N] [--drain-seconds S]`.
+"""`tokensmith serve BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--workers N]
+[--trust PUB ... [--require-signatures N]] [--drain-seconds S]`.
+
+With trust (`--trust`, or else `TOKENSMITH_TRUST`, comma-separated), only a bundle that `verify`
+accepts is served: anything else, a trust list that cannot be read included, exits 1 with the
+reasons, and there is no flag to turn that off. Without trust it serves with one warning line.
 
 Before opening a socket it verifies the bundle and resolves every secret reference; when
 anything is wrong it prints every problem (never a secret) and exits 1. A path that is not a
@@ -15,9 +20,13 @@ import math
 import os
 import shlex
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._args import MAX_WORKERS, port, workers
+from ._signing import TRUST_ENV, add_trust_arguments
+
+if TYPE_CHECKING:
+    from tokensmith.runtime.bundle_signatures import SignatureReport
 
 #: The longest drain `--drain-seconds` takes: an hour is already far more than any grace period.
 MAX_DRAIN_SECONDS = 3600.0
@@ -29,7 +38,8 @@ def register(subparsers: Any) -> None:
         help="serve POST /tokens from a compiled bundle",
         description="Verify the bundle, resolve its secrets from the environment, and serve "
         "the token exchange on uvicorn. Exit 1 when the bundle is refused (altered, of an "
-        "unknown format, too large) or a secret is not usable; exit 2 when BUNDLE_DIR is not a "
+        "unknown format, too large, or, with trust given, not signed as required) or a secret "
+        "is not usable; exit 2 when BUNDLE_DIR is not a "
         "bundle (missing, not a directory, or without manifest.json, such as a config: compile "
         "it first), cannot be read, or the address cannot be bound.",
     )
@@ -40,6 +50,7 @@ def register(subparsers: Any) -> None:
         "--workers", type=workers, default=1,
         help=f"worker processes, 1 to {MAX_WORKERS} (default 1)",
     )
+    add_trust_arguments(parser, required=False)
     parser.add_argument(
         "--drain-seconds", type=drain_seconds, default=5.0, metavar="S",
         help="on SIGTERM, answer /readyz 503 and keep serving for S seconds (default 5), then "
@@ -60,22 +71,39 @@ def drain_seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tokensmith.runtime.bundle_keys import TrustError
+    from tokensmith.runtime.bundle_signatures import SignatureError
     from tokensmith.runtime.errors import BundleError, StartupError
-    from tokensmith.runtime.server import listen, serve
+    from tokensmith.runtime.server import listen, pass_trust_to_workers, serve
     from tokensmith.runtime.startup import prepare
+
+    from ._signing import load_trust, trust_paths
 
     problem = _not_a_bundle(args.bundle)
     if problem is not None:
         print(f"tokensmith serve: {args.bundle}: {problem}", file=sys.stderr)
         return 2
     try:
-        runtime = prepare(args.bundle, os.environ)
+        # With trust given, nothing turns the check off: a trust that cannot be read refuses.
+        paths = trust_paths(args.trust, os.environ)
+        if args.require_signatures is not None and not paths:
+            raise TrustError(f"--require-signatures needs --trust or {TRUST_ENV}")
+        trust = load_trust(paths, args.require_signatures) if paths else None
+        runtime = prepare(args.bundle, os.environ, trust)
     except OSError as exc:
         # e.g. a bundle directory or file without read permission
         where = exc.filename or args.bundle
         print(f"tokensmith serve: cannot read {where}: {exc.strerror}", file=sys.stderr)
         return 2
-    except StartupError as exc:  # before BundleError, its root
+    except TrustError as exc:  # before BundleError, its root
+        print(f"tokensmith serve: cannot start: trust {exc}", file=sys.stderr)
+        return 1
+    except SignatureError as exc:
+        print("tokensmith serve: cannot start: the bundle's signatures are refused:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except StartupError as exc:
         print("tokensmith serve: cannot start:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
@@ -83,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as exc:
         print(f"tokensmith serve: {exc}", file=sys.stderr)
         return 1
+    if trust is not None:
+        pass_trust_to_workers(paths, trust.required)
     try:
         sock = listen(args.host, args.port)
     except OSError as exc:  # in use, a privileged port, an address not of this machine
@@ -91,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
               f"{reason[:1].lower()}{reason[1:]}", file=sys.stderr)
         return 2
     bound_port = sock.getsockname()[1]  # the one chosen for --port 0
+    _signature_notice(runtime.bundle.signatures)
     print(
         f"tokensmith serve: bundle {runtime.revision[:12]} on "
         f"http://{_address(args.host, bound_port)}"
@@ -103,6 +134,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _signature_notice(report: SignatureReport | None) -> None:
+    """One warning line without trust; the expiry warnings with it."""
+    if report is None or not report.checked:
+        what = "a bundle whose signatures" if report and report.present else "an unsigned bundle"
+        verb = " are not checked" if report and report.present else ""
+        print(
+            f"tokensmith serve: warning: serving {what}{verb} (no --trust or {TRUST_ENV}): "
+            "anyone who can write the bundle can change who gets in",
+            file=sys.stderr,
+        )
+        return
+    for warning in report.warnings:
+        print(f"tokensmith serve: warning: {warning}", file=sys.stderr)
 
 
 def _not_a_bundle(path: str) -> str | None:

@@ -76,23 +76,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render_results(results: Sequence[CaseResult]) -> str:
-    """One line per case; under a failure, its location and what differs."""
+    """One line per case; under a failure, its location and what differs (each line printable
+    as it is: names and values never break a line of a CI log)."""
+    from tokensmith.reporters import one_line
+
     lines: list[str] = []
     for result in results:
         if result.passed:
-            lines.append(f"PASS {result.name}")
+            lines.append(f"PASS {one_line(result.name)}")
             continue
-        lines.append(f"FAIL {result.name}")
-        lines.append(f"  {result.location}")
-        lines += [f"  {problem}" for problem in _problem_lines(result)]
+        lines.append(f"FAIL {one_line(result.name)}")
+        lines.append(f"  {one_line(str(result.location))}")
+        lines += [f"  {one_line(problem)}" for problem in result.problems]
     return "".join(f"{line}\n" for line in lines)
-
-
-def _problem_lines(result: CaseResult) -> list[str]:
-    out: list[str] = []
-    for problem in result.problems:
-        out += problem.splitlines()
-    return out
 
 
 def render_json(results: Sequence[CaseResult], config: str) -> str:
@@ -131,7 +127,7 @@ def render_junit(results: Sequence[CaseResult], config: str) -> str:
         if not result.passed:
             failure = ElementTree.SubElement(case, "failure",
                                              message=_xml_text(result.problems[0]))
-            failure.text = _xml_text("\n".join(_problem_lines(result)))
+            failure.text = _xml_text("\n".join(result.problems))
     ElementTree.indent(suites)
     body = ElementTree.tostring(suites, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

@@ -1,0 +1,48 @@
+"""The 60 s version of `bench/soak.py`: mixed traffic at 80 % of the measured peak through a
+JWKS key rotation and a JWKS outage (503s, then a hanging server), against a real `serve`."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BENCH = Path(__file__).parents[2] / "bench"
+
+
+def soak() -> ModuleType:
+    sys.path.insert(0, str(BENCH))  # it imports its siblings
+    try:
+        spec = importlib.util.spec_from_file_location("soak", BENCH / "soak.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclasses look their module up by name
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_a_minute_of_soak_through_rotation_and_outage_fails_no_good_exchange() -> None:
+    report = soak().run(60, 4)
+    before, outage, after = report["phases"]
+    assert report["good_exchanges_failed"] == 0, report
+    for phase in (before, outage, after):
+        requests = phase["requests"]
+        # both identity providers kept issuing, RS256 through rotation and outage alike
+        assert requests["good_hs"].get(200, 0) > 0 and requests["good_rs"].get(200, 0) > 0
+        for kind in ("bad_token", "unknown_service"):
+            assert set(requests[kind]) == {400}, (phase["phase"], requests[kind])
+        # flat memory: within 10 % from the start to the end of each phase
+        assert phase["rss_kib_end"] <= 1.1 * phase["rss_kib_start"], phase
+    assert before["jwks_fetches"].get("up", 0) >= 1  # the rotation was fetched
+    assert set(outage["jwks_fetches"]) <= {"down", "hang"}
+    # the key published during the outage: never issued while the server was down, and
+    # issued once it is back
+    assert outage["requests"]["probe_new_key"].get(200, 0) == 0
+    assert after["requests"]["probe_new_key"].get(200, 0) > 0
