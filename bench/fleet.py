@@ -109,13 +109,16 @@ def new_revision_bundle(work: Path) -> tuple[Path, str]:
 
 
 def sign_bundle(bundle: Path) -> None:
-    """---- Signing: the place for `tokensmith sign` (not available yet) ----------------------
+    """---- Signing: the place to sign the new revision (not done yet) ---------------------------
 
-    The new revision is rolled out UNSIGNED for now, like the image's own bundle. Once
-    `tokensmith sign` exists, sign it here, as the Dockerfile's build stage will:
-        tokensmith("sign", str(bundle), "--key", <a private key made by `tokensmith keygen`>)
-    and start every replica with TOKENSMITH_TRUST naming the public key (mounted read-only),
-    so that a replica refuses an unsigned bundle; the report's `signed` then says true.
+    The new revision is rolled out UNSIGNED, like the image's own bundle when its build gets no
+    `bundle_key` secret. To roll out signed revisions: make a key once
+    (`tokensmith keygen --out release`), sign here
+        tokensmith("sign", str(bundle), "--key", "release.key")
+    build the first image with the build secret (`--secret id=bundle_key,src=release.key`) so
+    that the old revision is signed too, mount `release.pub` read-only into every replica and
+    set TOKENSMITH_TRUST to it, so that a replica refuses an unsigned bundle; the report's
+    `signed` then says true.
     """
     del bundle
 
