@@ -45,7 +45,7 @@ def runtime_config(config: Config) -> dict[str, Any]:
     return {
         "format": CONFIG_FORMAT,
         "issuer": config.issuer,
-        "cors": None if config.cors is None else {"allow_origins": list(config.cors.allow_origins)},
+        "cors": None if config.cors is None else _cors(config),
         "signing_keys": {
             kid: {
                 "algorithm": key.algorithm,
@@ -87,7 +87,7 @@ def _token_provider(service: str, tp: TokenProvider, issuer: str) -> dict[str, A
     seconds = tp.expires_in_seconds
     if seconds is None:  # check refuses unparsable durations; this guards the invariant
         raise CompileError(f"token_providers.{service}.expires_in does not parse")
-    return {
+    fields: dict[str, Any] = {
         "signing_key": tp.signing_key,
         "expires_in": seconds,
         "audience": tp.audience if tp.audience is not None else service,
@@ -97,8 +97,23 @@ def _token_provider(service: str, tp: TokenProvider, issuer: str) -> dict[str, A
         "outlive_subject_token": tp.outlive_subject_token,
         "mapping": tp.mapping,
     }
+    if tp.require:
+        # only when set: a config without service conditions keeps the bytes it always had
+        fields["has_require"] = True
+        fields["require"] = tp.require
+    return fields
 
 
 def _secret(ref: SecretRef | None) -> dict[str, str] | None:
     return None if ref is None else {ref.kind: ref.reference, "encoding": ref.encoding}
 
+
+
+def _cors(config: Config) -> dict[str, Any]:
+    """The `cors` object; `allow_headers` only when set, so that a config without it keeps the
+    revision it had before the field existed."""
+    assert config.cors is not None
+    cors: dict[str, Any] = {"allow_origins": list(config.cors.allow_origins)}
+    if config.cors.allow_headers:
+        cors["allow_headers"] = list(config.cors.allow_headers)
+    return cors

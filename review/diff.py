@@ -6,6 +6,9 @@ secrets, so that a change of spelling is not a change and a change of meaning al
 may be a config or, when the caller says so, a compiled bundle, read through its `config.json`
 alone (see `bundle_side.py`: a diff never runs code from either side).
 
+A changed `require` condition is marked `loosened` or `tightened` when that is certain
+(`condition_changes.py`), and so is its provider.
+
 Then, for every test case of either side, both sides exchange the case's claims and the issued
 claims (without `iat`, `exp`, `jti`) are compared: the effect of the change, not only its text.
 """
@@ -29,6 +32,8 @@ from tokensmith.schema.loader import ConfigReadError
 from tokensmith.schema.models import ConfigTest
 
 from .bundle_side import read_bundle_config
+from .condition_changes import LOOSENED, NOTHING, SAME, TIGHTENED, effect, flatten_conditions
+from .condition_changes import shown as conditions_shown
 from .flatten import as_json, flatten_mapping
 from .outcome import Outcome, effective_now, evaluate, prepare_index
 from .prepared import prepare
@@ -64,6 +69,8 @@ class FieldChange:
     field: str
     old: str | None
     new: str | None
+    #: for a `require` condition: `loosened`, `tightened` or `same meaning` when that is certain
+    effect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,10 @@ def view_of_bundle(config: RuntimeConfig, raw: Mapping[str, Any]) -> dict[str, A
     """
     raw_idps, raw_tps = raw.get("identity_providers", {}), raw.get("token_providers", {})
     return {
-        "config": {"issuer": config.issuer, "cors": list(config.cors_allow_origins)},
+        "config": {
+            "issuer": config.issuer, "cors": list(config.cors_allow_origins),
+            "cors_allow_headers": list(config.cors_allow_headers),
+        },
         "signing_keys": {
             kid: {"algorithm": k.algorithm, "key": _describe(k.secret or k.private_key)}
             for kid, k in config.signing_keys.items()
@@ -138,6 +148,8 @@ def view_of_bundle(config: RuntimeConfig, raw: Mapping[str, Any]) -> dict[str, A
                 "audience": t.audience, "issuer": t.issuer,
                 "identity_providers": _allowed(t.identity_providers), "claims": t.claims,
                 "outlive_subject_token": t.outlive_subject_token,
+                "require": _kept(raw_tps.get(svc), "require",
+                                 UNKNOWN if t.has_require else None),
                 "mapping": _kept(raw_tps.get(svc), "mapping", UNKNOWN),
             }
             for svc, t in config.token_providers.items()
@@ -221,11 +233,11 @@ def _section(section: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> li
     changes: list[ItemChange] = []
     for name in sorted(set(old) | set(new)):
         if name not in old:
-            shown = tuple(FieldChange(k, None, _show(v)) for k, v in new[name].items()
+            shown = tuple(FieldChange(k, None, _show(v, k)) for k, v in new[name].items()
                           if v is not None and v is not False)
             changes.append(ItemChange(section, name, "added", shown))
         elif name not in new:
-            shown = tuple(FieldChange(k, _show(v), None) for k, v in old[name].items()
+            shown = tuple(FieldChange(k, _show(v, k), None) for k, v in old[name].items()
                           if v is not None and v is not False)
             changes.append(ItemChange(section, name, "removed", shown))
         else:
@@ -240,9 +252,15 @@ def _note(section: str, fields: Sequence[FieldChange]) -> str | None:
     names = {f.field for f in fields}
     if section == "signing_keys" and names & {"key", "algorithm"}:
         return "rotated"
-    if section == "token_providers" and "signing_key" in names:
-        return "signing key rotated"
-    return None
+    notes = ["signing key rotated"] if section == "token_providers" and "signing_key" in names else []
+    effects = {f.effect for f in fields if f.field.startswith("require.")}
+    if effects and effects <= {LOOSENED, SAME}:
+        notes.append(f"conditions {LOOSENED}" if LOOSENED in effects else "")
+    elif effects and effects <= {TIGHTENED, SAME}:
+        notes.append(f"conditions {TIGHTENED}" if TIGHTENED in effects else "")
+    elif {LOOSENED, TIGHTENED} <= effects:
+        notes.append(f"conditions {LOOSENED} and {TIGHTENED}")
+    return ", ".join(n for n in notes if n) or None
 
 
 def _fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]:
@@ -256,15 +274,18 @@ def _fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]
         ):
             changes += _mapping_changes(name, before or {}, after or {})
         else:
-            changes.append(FieldChange(name, _show(before), _show(after)))
+            changes.append(FieldChange(name, _show(before, name), _show(after, name)))
     return changes
 
 
 def _mapping_changes(
     name: str, old: Mapping[str, Any], new: Mapping[str, Any]
 ) -> list[FieldChange]:
-    """Key by key: added, removed, re-pointed (`<- $.path`) or changed constants (`= value`)."""
-    before, after = flatten_mapping(old, name == "require"), flatten_mapping(new, name == "require")
+    """Key by key: added, removed, re-pointed (`<- $.path`) or changed constants (`= value`);
+    conditions one by one, each marked loosened or tightened when that is certain."""
+    if name == "require":
+        return _condition_changes(old, new)
+    before, after = flatten_mapping(old), flatten_mapping(new)
     return [
         FieldChange(f"{name}.{key}", before.get(key), after.get(key))
         for key in sorted(set(before) | set(after))
@@ -272,11 +293,31 @@ def _mapping_changes(
     ]
 
 
-def _show(value: Any) -> str | None:
+def _condition_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]:
+    before, after = flatten_conditions(old), flatten_conditions(new)
+    changes = []
+    for place in sorted(set(before) | set(after)):
+        was, now = before.get(place), after.get(place)
+        if place in before and place in after and as_json(was) == as_json(now):
+            continue
+        changes.append(FieldChange(
+            f"require.{place}",
+            None if place not in before else conditions_shown(was),
+            None if place not in after else conditions_shown(now),
+            effect(place, before.get(place, NOTHING), after.get(place, NOTHING), list(before),
+                   list(after)),
+        ))
+    return changes
+
+
+def _show(value: Any, name: str = "") -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
         return value
+    if isinstance(value, dict) and name == "require":
+        flat = flatten_conditions(value)
+        return ", ".join(f"{k} {conditions_shown(v)}" for k, v in flat.items()) or "{}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in flatten_mapping(value).items()) or "{}"
     if isinstance(value, list) and all(isinstance(v, str) for v in value):

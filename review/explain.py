@@ -2,12 +2,13 @@
 
 The trace walks the runtime's own list of steps (`runtime.exchange.STEPS`) in its order, and the
 verdicts come from the runtime's own functions (provider match, algorithm and signature, times,
-`require`, the service's allow-list, the mappings and the issued claims); the first one that
-refuses ends the trace and is named as the failed check. The token's size and envelope were
+`require`, the service's allow-list, the mappings, the service's `require` and the issued
+claims); the first one that refuses ends the trace and is named as the failed check. The token's size and envelope were
 checked when it was parsed (`--token`; claims given as JSON have neither), and nothing is signed.
 Around each verdict the trace adds what a person needs to see why: every provider and why it
-did not match, times with their distance from `now` and the leeway, each condition with the
-values found, and every mapped value with the path it came from (the reference interpreter of
+did not match, times with their distance from `now` and the leeway, every condition and every
+part of it (under `any_of`, `all_of`, `not`) with its verdict and the values it saw, and every
+mapped value with the path it came from (the reference interpreter of
 `compiler/mappings`). Claim values are shown, secrets never: a key source is named by its
 reference, and `--verify` reads a secret only to check the signature with it.
 """
@@ -30,7 +31,9 @@ from tokensmith.runtime.exchange import (
     STEPS,
     check_allowed,
     check_requirements,
+    check_service_requirements,
     decide_matched,
+    run_mapping,
     token_provider,
     verify_signature,
 )
@@ -45,7 +48,8 @@ from tokensmith.runtime.mapping_api import mapping_context
 from tokensmith.runtime.model import IdentityProviderSpec
 from tokensmith.schema.diagnostics import did_you_mean
 
-from .flatten import as_json, flatten_mapping
+from .conditions_text import condition_checks, first_failed
+from .flatten import flatten_mapping
 from .offline_keys import offline_key_source
 from .prepared import Prepared
 from .time_text import delta, when
@@ -55,11 +59,13 @@ EXPLAIN_JTI = "tokensmith-explain"
 
 @dataclass(frozen=True)
 class Check:
-    """One verdict: `ok`, `failed`, `skipped` (could not be checked here) or `info`."""
+    """One verdict: `ok`, `failed`, `skipped` (could not be checked here) or `info`. `depth` is
+    how deep a part of a condition sits under its combinators (`any_of`, `all_of`, `not`)."""
 
     name: str
     verdict: str
     detail: str
+    depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ class _Run:
     jws: ParsedJWS | None
     verify: bool
     provider: str = ""
+    #: the intermediate claims, as the compiled identity provider mapping gives them
+    intermediate: dict[str, Any] = field(default_factory=dict)
 
     @property
     def spec(self) -> IdentityProviderSpec:
@@ -271,18 +279,11 @@ def _require(run: _Run) -> bool:
     assert run.prepared.bundle is not None and run.prepared.check.config is not None
     require = run.prepared.check.config.identity_providers[run.provider].require or {}
     verdicts = evaluate_require(require, run.out.claims, run.context)
-    for verdict in verdicts:
-        found = ", ".join(as_json(m) for m in verdict.matches) or "nothing"
-        wanted = ("one of " if isinstance(verdict.expected, list) else "") + as_json(
-            verdict.expected)
-        run.out.checks.append(Check(f"require {verdict.path}",
-                                    "ok" if verdict.holds else "failed",
-                                    f"wants {wanted}, found {found}"))
+    run.out.checks += condition_checks(verdicts, "require")
     try:
         check_requirements(run.prepared.bundle, run.provider, run.out.claims, run.context)
     except ExchangeError as exc:
-        failed = next((v.path for v in verdicts if not v.holds), "")
-        run.out.failed_check, run.out.error = f"require {failed}".strip(), exc
+        run.out.failed_check, run.out.error = first_failed(verdicts, "require"), exc
         return False
     return True
 
@@ -301,17 +302,48 @@ def _allowed(run: _Run) -> bool:
     return True
 
 
-def _mappings(run: _Run) -> bool:
-    """Both mappings run by the reference interpreter, to show where each value came from; the
-    compiled functions run in `_issue`, which names any refusal."""
+def _identity_provider_mapping(run: _Run) -> bool:
+    """The provider's mapping run by the reference interpreter, to show where each value came
+    from; the intermediate claims that the service's conditions see come from the compiled
+    function, as in the runtime."""
+    assert run.prepared.bundle is not None and run.prepared.check.config is not None
+    mapping = run.prepared.check.config.identity_providers[run.provider].mapping
+    _traced(run, f"identity provider {run.provider} (token claims -> intermediate claims)",
+            mapping, run.out.claims)
+    try:
+        run.intermediate = run_mapping(run.prepared.bundle.idp_mappings[run.provider],
+                                       run.out.claims, run.context)
+    except ExchangeError as exc:
+        run.out.refuse("identity provider mapping", exc, exc.description)
+        return False
+    return True
+
+
+def _service_conditions(run: _Run) -> bool:
+    """The service's `require` on the intermediate claims: every part with its verdict."""
+    assert run.prepared.bundle is not None and run.prepared.check.config is not None
+    require = run.prepared.check.config.token_providers[run.out.service].require
+    if not require:
+        return True
+    verdicts = evaluate_require(require, run.intermediate, run.context)
+    run.out.checks += condition_checks(verdicts, "service require")
+    try:
+        check_service_requirements(run.prepared.bundle, run.out.service, run.intermediate,
+                                   run.context)
+    except ExchangeError as exc:
+        run.out.failed_check = first_failed(verdicts, "service require")
+        run.out.error = exc
+        return False
+    return True
+
+
+def _service_mapping(run: _Run) -> bool:
+    """The service's mapping by the reference interpreter; the compiled functions run in
+    `_issue`, which names any refusal."""
     assert run.prepared.check.config is not None
-    config = run.prepared.check.config
-    idp_mapping = config.identity_providers[run.provider].mapping
-    tp_mapping = config.token_providers[run.out.service].mapping
-    intermediate = _traced(run, f"identity provider {run.provider} (token claims -> "
-                           "intermediate claims)", idp_mapping, run.out.claims)
+    mapping = run.prepared.check.config.token_providers[run.out.service].mapping
     _traced(run, f"token provider {run.out.service} (intermediate claims -> issued claims)",
-            tp_mapping, intermediate)
+            mapping, run.intermediate)
     return True
 
 
@@ -366,7 +398,9 @@ _TRACERS: Mapping[str, Callable[[_Run], bool]] = {
     "times": _times,
     "conditions": _require,
     "allowed_identity_provider": _allowed,
-    "mappings": _mappings,
+    "identity_provider_mapping": _identity_provider_mapping,
+    "service_conditions": _service_conditions,
+    "service_mapping": _service_mapping,
     "issued_claims": _issue,
     "signing": _not_signed,
 }

@@ -7,11 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def flatten_mapping(mapping: Mapping[str, Any], conditions: bool = False) -> dict[str, str]:
-    """Output key -> `<- path` or `= constant`; a `require` is path -> `= value` / `in [...]`."""
-    if conditions:
-        return {path: ("in " if isinstance(v, list) else "= ") + as_json(v)
-                for path, v in mapping.items()}
+def flatten_mapping(mapping: Mapping[str, Any]) -> dict[str, str]:
+    """Output key -> `<- path` or `= constant` (`require` conditions: `condition_changes.py`)."""
     out: dict[str, str] = {}
     for key, value in mapping.items():
         if key.endswith(".$"):

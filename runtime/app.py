@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import accesslog
 from .body import BodyReader
 from .envelope import INTERNAL_ERROR, Envelope, RequestContext, error_logger, unexpected
-from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable
+from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable, error_body
 from .exchange import ExchangeRequest
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
@@ -91,11 +91,6 @@ def create_app(runtime: Runtime, drain: Drain | None = None) -> ASGIApp:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def error_body(exc: ExchangeError) -> bytes:
-    """The RFC 6749 §5.2 body of a refusal."""
-    return orjson.dumps({"error": exc.error, "error_description": exc.description})
 
 
 async def send_json(

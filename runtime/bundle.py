@@ -17,7 +17,7 @@ import os
 import stat
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,11 @@ class Bundle:
     idp_mappings: Mapping[str, MappingFunction]
     idp_requirements: Mapping[str, RequirementFunction]
     tp_mappings: Mapping[str, MappingFunction]
+    #: Services with `require` conditions -> `fn(intermediate claims, context) -> True` when
+    #: they hold.
+    tp_requirements: Mapping[str, RequirementFunction] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     #: What is known of its signatures; None for a bundle built in memory without any.
     signatures: SignatureReport | None = None
 
@@ -110,7 +115,13 @@ def load_bundle_files(
     idp_maps = _functions(namespace, "IDENTITY_PROVIDER_MAPPINGS", origin)
     requirements = _functions(namespace, "IDENTITY_PROVIDER_REQUIREMENTS", origin)
     tp_maps = _functions(namespace, "TOKEN_PROVIDER_MAPPINGS", origin)
+    # only written when a service has conditions: older bundles and configs without any lack it
+    tp_requirements = _functions(namespace, "TOKEN_PROVIDER_REQUIREMENTS", origin, optional=True)
     _check_coverage(config, idp_maps, requirements, tp_maps, origin)
+    with_tp_require = {s for s, spec in config.token_providers.items() if spec.has_require}
+    if set(tp_requirements) != with_tp_require:
+        raise BundleError(f"{origin}/mappings.py: service requirement functions differ from "
+                          "config.json")
     return Bundle(
         path=path,
         revision=str(manifest["revision"]),
@@ -119,6 +130,7 @@ def load_bundle_files(
         idp_mappings=idp_maps,
         idp_requirements=requirements,
         tp_mappings=tp_maps,
+        tp_requirements=tp_requirements,
         signatures=signatures,
     )
 
@@ -201,8 +213,10 @@ def _exec_mappings(source: bytes, origin: str) -> dict[str, Any]:
     return namespace
 
 
-def _functions(namespace: Mapping[str, Any], name: str, origin: str) -> Mapping[str, Any]:
-    table = namespace.get(name)
+def _functions(
+    namespace: Mapping[str, Any], name: str, origin: str, optional: bool = False
+) -> Mapping[str, Any]:
+    table = namespace.get(name, {} if optional else None)
     if not isinstance(table, dict) or not all(
         isinstance(k, str) and callable(v) for k, v in table.items()
     ):

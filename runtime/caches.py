@@ -8,7 +8,7 @@ caches") lists what each holds, its bound and why sharing it across requests is 
 
 from __future__ import annotations
 
-from . import accesslog, jose, request
+from . import accesslog, errors, jose, request
 
 
 def reset_all() -> None:
@@ -16,3 +16,4 @@ def reset_all() -> None:
     jose.clear_caches()
     accesslog.clear_caches()
     request.clear_caches()
+    errors.clear_caches()

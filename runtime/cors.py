@@ -1,28 +1,43 @@
-"""CORS for browser clients of `POST /tokens`, from the config's `cors.allow_origins`.
+"""CORS for browser clients of `POST /tokens`, from the config's `cors` section.
 
 Only exact origins (scheme, host and port, as the browser sends them) or the single value `*`
 are configured. An allowed origin gets `Access-Control-Allow-Origin` with its own value (or `*`)
 and `Vary: Origin`; any other origin gets no CORS header at all, so the browser blocks the
 response. Credentials are never allowed: the token travels in the body, not in a cookie.
+
+A preflight allows the request headers that browser clients really send (`DEFAULT_HEADERS`:
+`Content-Type`, a correlation `X-Request-Id`, and the two that State Backed's client adds when
+given an org or an `actAs`), plus the config's `cors.allow_headers`. It lists them and leaves
+the verdict on the headers to the browser, which refuses to send a request with any other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .model import CORS_DEFAULT_HEADERS as DEFAULT_HEADERS
+
 PREFLIGHT_MAX_AGE = 600
 ALLOWED_METHODS = "POST"
-ALLOWED_HEADERS = "Content-Type"
 EXPOSED_HEADERS = "X-Request-Id, X-Tokensmith-Revision"
 
 
-class CorsPolicy:
-    """Which browser origins may call `/tokens`."""
+def allowed_headers(extra: Iterable[str]) -> tuple[str, ...]:
+    """`DEFAULT_HEADERS` then the configured ones, each once (header names ignore case)."""
+    names: dict[str, str] = {}
+    for name in (*DEFAULT_HEADERS, *extra):
+        names.setdefault(name.lower(), name)
+    return tuple(names.values())
 
-    def __init__(self, allow_origins: Iterable[str]) -> None:
+
+class CorsPolicy:
+    """Which browser origins may call `/tokens`, and with which request headers."""
+
+    def __init__(self, allow_origins: Iterable[str], allow_headers: Iterable[str] = ()) -> None:
         origins = frozenset(allow_origins)
         self.any_origin = "*" in origins
         self.origins = origins - {"*"}
+        self.allow_headers = ", ".join(allowed_headers(allow_headers)).encode("latin-1")
 
     @property
     def enabled(self) -> bool:
@@ -61,7 +76,7 @@ class CorsPolicy:
         headers = [
             (b"access-control-allow-origin", allow_origin),
             (b"access-control-allow-methods", ALLOWED_METHODS.encode()),
-            (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
+            (b"access-control-allow-headers", self.allow_headers),
             (b"access-control-max-age", str(PREFLIGHT_MAX_AGE).encode()),
         ]
         if not self.any_origin:

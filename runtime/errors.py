@@ -3,8 +3,11 @@
 Request side: `ExchangeError` is the one root; each subclass carries the HTTP status and the RFC 6749
 §5.2 `error` code. `description` is a fixed, general sentence: it never contains token content,
 claim values, key ids, URLs or identity provider names. `reason` is a short stable code for logs
-and metrics (it may be more specific than the description, never secret). The parsers of untrusted
-request input (`strict_json.StrictJSONError`, `b64.Base64Error`) are in this family too.
+and metrics (it may be more specific than the description, never secret). `code` is what the error
+body shows the caller: the reason, except where the description deliberately merges several
+checks (`PUBLIC_CODES`), so that the body never tells apart what the description does not. The
+parsers of untrusted request input (`strict_json.StrictJSONError`, `b64.Base64Error`) are in
+this family too.
 
 Bundle side: `BundleError` is the one root of "this bundle, or something it needs to serve, cannot
 be used": raised as is when the bundle's own files do not check out, and subclassed for secrets,
@@ -13,6 +16,22 @@ every such problem found at start-up). `docs/architecture.md` ("Errors") lists e
 """
 
 from __future__ import annotations
+
+import functools
+
+import orjson
+
+# Reasons that a caller must not tell apart, and the code the error body shows for each: an
+# unknown key id, an algorithm outside the provider's list and a bad signature all read "token
+# signature is not valid" (telling them apart would let a caller probe keys and algorithms), and
+# a token matching several identity providers reads as an untrusted one (telling it apart would
+# reveal how the providers are configured). The logs keep the precise reason.
+PUBLIC_CODES = {
+    "alg_not_allowed": "bad_signature",
+    "no_matching_key": "bad_signature",
+    "unknown_kid": "bad_signature",
+    "ambiguous": "untrusted_issuer",
+}
 
 
 class ExchangeError(Exception):
@@ -28,6 +47,29 @@ class ExchangeError(Exception):
         super().__init__(description)
         self.description = description
         self.reason = reason or self.error
+
+    @property
+    def code(self) -> str:
+        """The stable code the error body carries (see `PUBLIC_CODES`)."""
+        return PUBLIC_CODES.get(self.reason, self.reason)
+
+
+def error_body(exc: ExchangeError) -> bytes:
+    """The RFC 6749 §5.2 body of a refusal, plus `code`: the stable code State Backed's client
+    shows its user (RFC 6749 clients ignore members they do not know)."""
+    return _rendered(exc.error, exc.description, exc.code)
+
+
+# Descriptions and codes are fixed texts, so a few dozen bodies serve every refusal: each is
+# rendered once rather than per refused request.
+@functools.lru_cache(maxsize=256)
+def _rendered(error: str, description: str, code: str) -> bytes:
+    return orjson.dumps({"error": error, "error_description": description, "code": code})
+
+
+def clear_caches() -> None:
+    """Forget the rendered error bodies (`runtime.caches.reset_all`)."""
+    _rendered.cache_clear()
 
 
 class InvalidRequest(ExchangeError):

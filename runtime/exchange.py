@@ -13,9 +13,17 @@ publishes this list, and a test holds the code, this docstring and `STEPS` to on
 7. `times`: `exp` (required), `nbf`, `iat` and `sub`, with the provider's leeway
 8. `conditions`: the provider's `require` conditions hold
 9. `allowed_identity_provider`: the service accepts that identity provider
-10. `mappings`: the provider's mapping, then the service's, each give a JSON object
-11. `issued_claims`: the issued claims are built and small enough (`runtime.issuing`)
-12. `signing`: the issued claims are signed with the service's key
+10. `identity_provider_mapping`: the provider's mapping gives the intermediate claims
+11. `service_conditions`: the service's `require` conditions hold on the intermediate claims
+12. `service_mapping`: the service's mapping gives the issued claims' JSON object
+13. `issued_claims`: the issued claims are built and small enough (`runtime.issuing`)
+14. `signing`: the issued claims are signed with the service's key
+
+The service's conditions come after its allow-list: the allow-list costs no mapping work, and
+the conditions are written against what the allowed providers' mappings produce (`check` holds
+their paths to those providers alone), so a provider the service does not accept never meets
+them. Both refusals answer `invalid_target`, with the reasons `idp_not_allowed` and
+`condition_failed`.
 
 `decide(...)` runs them all but `token_size`, `envelope`, `algorithm`, `signature` and `signing`,
 on claims its caller takes as verified: `tokensmith test` calls it, and `explain` walks `STEPS`
@@ -45,6 +53,7 @@ MAX_SUBJECT_TOKEN_LENGTH = MAX_TOKEN_LENGTH
 
 BAD_SIGNATURE = "token signature is not valid"
 CONDITION_FAILED = "token does not meet the identity provider's conditions"
+SERVICE_CONDITION_FAILED = "token does not meet the service's conditions"
 MAPPING_FAILED = "token claims could not be mapped"
 UNKNOWN_SERVICE = "unknown service"
 IDP_NOT_ALLOWED = "service does not accept this identity provider"
@@ -68,7 +77,10 @@ STEPS: tuple[Step, ...] = (
     Step("times", "`exp` (required), `nbf`, `iat` and `sub`, with the provider's leeway"),
     Step("conditions", "the provider's `require` conditions hold"),
     Step("allowed_identity_provider", "the service accepts that identity provider"),
-    Step("mappings", "the provider's mapping, then the service's, each give a JSON object"),
+    Step("identity_provider_mapping", "the provider's mapping gives the intermediate claims"),
+    Step("service_conditions",
+         "the service's `require` conditions hold on the intermediate claims"),
+    Step("service_mapping", "the service's mapping gives the issued claims' JSON object"),
     Step("issued_claims", "the issued claims are built and small enough (`runtime.issuing`)"),
     Step("signing", "the issued claims are signed with the service's key"),
 )
@@ -122,7 +134,8 @@ def exchange(
     name = match_identity_provider(state.index, jws.claims)  # identity_provider
     algorithms = state.bundle.config.identity_providers[name].algorithms
     verify_signature(state.key_sources[name], algorithms, jws)  # algorithm, signature
-    # times, conditions, allowed_identity_provider, mappings, issued_claims
+    # times, conditions, allowed_identity_provider, identity_provider_mapping,
+    # service_conditions, service_mapping, issued_claims
     try:
         _, issued = _decide(state.bundle, name, jws.claims, target, now, new_jti)
     except ExchangeError as exc:
@@ -221,8 +234,10 @@ def _decide(
     check_requirements(bundle, identity_provider, claims, context)  # conditions
     # before any mapping runs: a refusal costs no mapping work
     check_allowed(target, identity_provider)  # allowed_identity_provider
-    intermediate = _run_mapping(bundle.idp_mappings[identity_provider], claims, context)  # mappings
-    mapped = _run_mapping(bundle.tp_mappings[service], intermediate, context)
+    # identity_provider_mapping
+    intermediate = run_mapping(bundle.idp_mappings[identity_provider], claims, context)
+    check_service_requirements(bundle, service, intermediate, context)  # service_conditions
+    mapped = run_mapping(bundle.tp_mappings[service], intermediate, context)  # service_mapping
     return intermediate, issue_claims(target, mapped, subject_exp, now, new_jti())  # issued_claims
 
 
@@ -242,6 +257,22 @@ def check_requirements(
         raise InvalidRequest(CONDITION_FAILED, "condition_failed")
 
 
+def check_service_requirements(
+    bundle: Bundle, service: str, intermediate: Mapping[str, Any], context: Mapping[str, Any]
+) -> None:
+    """Step `service_conditions`: the service's `require` conditions on the intermediate claims,
+    when it has any; anything but `True` refuses with `invalid_target`."""
+    requirement = bundle.tp_requirements.get(service)
+    if requirement is None:
+        return
+    try:
+        met = requirement(intermediate, context)
+    except Exception:  # generated code should not raise; if it does, refuse, never crash
+        raise InvalidTarget(SERVICE_CONDITION_FAILED, "mapping_error") from None
+    if met is not True:
+        raise InvalidTarget(SERVICE_CONDITION_FAILED, "condition_failed")
+
+
 def check_allowed(target: TokenProviderSpec, identity_provider: str) -> None:
     """Step `allowed_identity_provider`: the service's allow-list of identity providers (None:
     every provider)."""
@@ -250,11 +281,13 @@ def check_allowed(target: TokenProviderSpec, identity_provider: str) -> None:
         raise InvalidTarget(IDP_NOT_ALLOWED, "idp_not_allowed")
 
 
-def _run_mapping(
+def run_mapping(
     mapping: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]],
     data: Mapping[str, Any],
     context: Mapping[str, Any],
 ) -> dict[str, Any]:
+    """Steps `identity_provider_mapping` and `service_mapping`: a generated mapping function's
+    output, which must be a JSON object; a mapping that raises refuses, never crashes."""
     try:
         result = mapping(data, context)
     except Exception:  # generated code should not raise; if it does, refuse, never crash

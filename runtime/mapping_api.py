@@ -3,9 +3,11 @@
 Generated code imports only the names in `__all__`. Definite paths are compiled to plain
 dictionary and list access and need only `MISSING`; indefinite paths (wildcards, slices,
 filters, unions, `..`) go through `compile_path`, parsed once when the module is loaded;
-`require` conditions compare with `json_in`, which is strict about JSON types.
+`require` conditions compare with `json_in`, which is strict about JSON types, and match globs
+with `compile_glob` (`runtime/globs.py`: no backtracking, linear in the text), also compiled
+once when the module is loaded.
 
-This module imports only the standard library and jsonpath-ng.
+This module imports only the standard library, jsonpath-ng and `runtime/globs.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import copy
 from collections.abc import Callable, Sequence
 from typing import Any, Final, final
 
-__all__ = ["MISSING", "compile_path", "copy_json", "json_equal", "json_in"]
+from .globs import compile_glob
+
+__all__ = ["MISSING", "compile_glob", "compile_path", "copy_json", "json_equal", "json_in"]
 
 #: Names of the context object that `$$` paths read; the compiler refuses any other name.
 CONTEXT_NAMES: Final = ("identity_provider", "service")

@@ -10,7 +10,7 @@ config.json, format `tokensmith-config/1`:
     {
       "format": "tokensmith-config/1",
       "issuer": "https://tokens.example.com/",
-      "cors": {"allow_origins": ["https://app.example.com"]} | null,
+      "cors": {"allow_origins": ["https://app.example.com"], "allow_headers"?: ["X-Trace"]} | null,
       "signing_keys": {
         "<kid>": {"algorithm": "HS256", "secret": SecretRef | null, "private_key": SecretRef | null}
       },
@@ -29,7 +29,8 @@ config.json, format `tokensmith-config/1`:
         "<service>": {
           "signing_key": "<kid>", "expires_in": 3600, "audience": str, "issuer": str,
           "identity_providers": ["<name>", ...] | null, "claims": "act" | "root",
-          "outlive_subject_token": false, "mapping": {...}   # for listings and diffs only
+          "outlive_subject_token": false, "mapping": {...},  # for listings and diffs only
+          "has_require": true, "require": {...}   # both only when the service has conditions
         }
       }
     }
@@ -38,12 +39,15 @@ SecretRef: exactly one of {"env": NAME} / {"file": PATH} / {"encrypted": TEXT}, 
 "encoding": "utf8" | "base64" | "base64url". Exactly one key source is set per identity provider
 (`jwks_url`, or `discovery` true with `jwks_url` null, or `jwks`, or `secret`). Token provider
 `audience` and `issuer` are already defaulted by the compiler (service name, top-level issuer).
+A token provider's `has_require` and `require` are written only when it has `require` conditions,
+so that a config without them compiles to the same bytes as before token providers had any.
 The loader also refuses a negative `leeway`, an `expires_in` under 1, two key sources on one
 identity provider and a token provider naming an identity provider that is not there.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -114,6 +118,10 @@ class TokenProviderSpec:
     outlive_subject_token: bool
     #: The source `mapping` object, for read-only listings; never executed.
     mapping: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: Whether the service has `require` conditions (a generated function decides them).
+    has_require: bool = False
+    #: The source `require` object, for read-only listings and diffs; never executed.
+    require: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,8 @@ class RuntimeConfig:
     signing_keys: Mapping[str, SigningKeySpec]
     identity_providers: Mapping[str, IdentityProviderSpec]
     token_providers: Mapping[str, TokenProviderSpec]
+    #: `cors.allow_headers`: request headers allowed beside `CORS_DEFAULT_HEADERS`.
+    cors_allow_headers: tuple[str, ...] = ()
 
 
 def parse_config(data: Any) -> RuntimeConfig:
@@ -132,8 +142,10 @@ def parse_config(data: Any) -> RuntimeConfig:
         raise BundleError(f"config.json: format is not {CONFIG_FORMAT}")
     cors = root.get("cors")
     origins: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
     if cors is not None:
         origins = _str_tuple(_obj(cors, "cors").get("allow_origins"), "cors.allow_origins")
+        headers = _header_names(_obj(cors, "cors").get("allow_headers", []))
     signing = {
         kid: _signing_key(kid, _obj(v, f"signing_keys.{kid}"))
         for kid, v in _obj(root.get("signing_keys"), "signing_keys").items()
@@ -153,7 +165,24 @@ def parse_config(data: Any) -> RuntimeConfig:
         signing_keys=MappingProxyType(signing),
         identity_providers=MappingProxyType(idps),
         token_providers=MappingProxyType(tps),
+        cors_allow_headers=headers,
     )
+
+
+#: The request headers every CORS preflight allows: what browser clients really send (a
+#: correlation id, and what State Backed's client adds when given an org or an `actAs`). Here,
+#: in the bundle's contract, so that `check` and the runtime read the same list.
+CORS_DEFAULT_HEADERS = ("Content-Type", "X-Request-Id", "X-StateBacked-Org-Id", "X-StateBacked-Act")
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_names(v: Any) -> tuple[str, ...]:
+    """`cors.allow_headers`: HTTP field names only, since they go into a response header."""
+    names = _str_tuple(v, "cors.allow_headers")
+    if not all(_HEADER_NAME.fullmatch(name) and name != "*" for name in names):
+        raise BundleError("config.json: cors.allow_headers must be header names")
+    return names
 
 
 def _signing_key(kid: str, v: Mapping[str, Any]) -> SigningKeySpec:
@@ -221,6 +250,8 @@ def _token_provider(service: str, v: Mapping[str, Any]) -> TokenProviderSpec:
         claims=claims,
         outlive_subject_token=_bool(v.get("outlive_subject_token", False), f"{where}.outlive_subject_token"),
         mapping=_json_obj(v.get("mapping", {}), f"{where}.mapping"),
+        has_require=_bool(v.get("has_require", False), f"{where}.has_require"),
+        require=None if v.get("require") is None else _json_obj(v["require"], f"{where}.require"),
     )
 
 

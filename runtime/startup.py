@@ -143,7 +143,7 @@ def prepare_bundle(bundle: Bundle, env: Mapping[str, str]) -> Runtime:
         state=state,
         cache=cache,
         metrics=metrics,
-        cors=CorsPolicy(bundle.config.cors_allow_origins),
+        cors=CorsPolicy(bundle.config.cors_allow_origins, bundle.config.cors_allow_headers),
         documents=documents,
     )
 

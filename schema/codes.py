@@ -161,9 +161,10 @@ E303 = _error("E303", "keys equal once `.$` is stripped",
     "two keys of one object that are equal once `.$` is stripped (`sub` and `sub.$`); located "
     "at the second, naming the first")
 E304 = _error("E304", "path that no identity provider produces",
-    "a token provider path `$.name...` whose first name no allowed identity provider's mapping "
-    "produces (allowed: the token provider's `identity_providers`, or all), so it never "
-    "matches; did-you-mean among the produced top-level keys")
+    "a token provider path `$.name...` (in its `mapping` or its `require` conditions) whose "
+    "first name no allowed identity provider's mapping produces (allowed: the token provider's "
+    "`identity_providers`, or all), so it never matches; did-you-mean among the produced "
+    "top-level keys")
 E305 = _error("E305", "unknown context name",
     "a `$$` path (mapping value or `require` key) that names something the context does not "
     "have: only `$$.identity_provider` and `$$.service` exist")
@@ -172,13 +173,13 @@ E306 = _error("E306", "reserved claim at the root",
     "`claims: root` token provider: tokensmith sets those itself")
 E307 = _error("E307", "`require` condition with an empty list",
     'a `require` condition whose value is an empty list: "one of nothing" never holds, so '
-    "every token of the provider would be refused")
+    "every token the condition applies to would be refused")
 W300 = _warning("W300", "constant that looks like a path",
     "a constant string that looks like a path (`$.email`, `$$.service`) under a key without "
     "`.$`: it is copied as text; did you mean `key.$`?")
 W301 = _warning("W301", "path that only some identity providers produce",
-    "a token provider path whose first name only some allowed identity providers produce; "
-    "names the others, with whose tokens the path matches nothing")
+    "a token provider path (mapping or `require` condition) whose first name only some allowed "
+    "identity providers produce; names the others, with whose tokens the path matches nothing")
 W302 = _warning("W302", "`sub` from a mutable claim",
     "`sub` taken from a claim its owner or an administrator can change (`email`, "
     "`preferred_username`, `upn`, `unique_name`, `name`, `nickname`, `username`, `login`, "
@@ -190,6 +191,50 @@ W303 = _warning("W303", "path that reaches unnamed claims",
     "`$['app_metadata','user_metadata'].role`). It also matches claims users can often set "
     "(Supabase's `user_metadata`). A slice (`$.teams[:].name`) never selects object members "
     "and is not reported")
+
+# --- conditions (`require`, see docs/conditions.md) -------------------------------------------
+
+E370 = _error("E370", "unknown condition operator",
+    "an operator that the condition language does not have, located at its key, with a "
+    "did-you-mean (also for names from other systems: `startsWith` -> `prefix`, `StringLike` "
+    "-> `glob`). The operators: `prefix`, `suffix`, `glob`, `contains`, `gte`, `gt`, `lte`, "
+    "`lt`, `exists`; to compare with an object, write it in a list (`[{...}]`, one of)")
+E371 = _error("E371", "condition argument of the wrong type",
+    "an operator or combinator given an argument of the wrong type, located at the argument: "
+    "`prefix`, `suffix` and `glob` take a string, `contains` a string, number, boolean or "
+    "null, `gte`/`gt`/`lte`/`lt` a number (`\"18\"` is a string, `true` is not a number), "
+    "`exists` `true` or `false`; `any_of` and `all_of` a list of conditions objects, `not` a "
+    "conditions object")
+E372 = _error("E372", "empty condition",
+    "a condition with nothing in it: `any_of: []` (never holds), `all_of: []`, `not: {}`, an "
+    "empty conditions object in a list, or a path with no operator (`$.x: {}`)")
+E373 = _error("E373", "condition that never holds",
+    "a `require` that no token can meet, as seen at compile time: two different values "
+    "required of one claim (`all_of` with `$.role: admin` and `$.role: owner`), a value that "
+    "fails another operator on the same claim (`$.ref: main` with `{prefix: refs/}`), "
+    "operators that exclude each other (`{gte: 10, lt: 5}`, `prefix` with `gte`, `exists: "
+    "false` with anything else), `any_of` whose every alternative never holds, `not` of a "
+    "condition that always holds, or a condition on `$$.service` or `$$.identity_provider` "
+    "that no service or identity provider it applies to meets. Every token it applies to "
+    "would be refused; located at the condition that decides it")
+W370 = _warning("W370", "glob without a wildcard",
+    "a `glob` pattern without `*` or `?`: it matches only that exact text; write the value "
+    "itself (equality) to say so")
+W371 = _warning("W371", "condition that always holds",
+    "a condition that every token meets, as seen at compile time, so it has no effect: a "
+    "condition on `$$.service` or `$$.identity_provider` that every service or identity "
+    "provider it applies to meets (`$$.identity_provider: <this provider>`), `exists: true` "
+    "on the context, `any_of` with an alternative that always holds, or `not` of a condition "
+    "that never holds")
+W372 = _warning("W372", "alternative that never holds",
+    "an `any_of` alternative that no token can meet (for the reasons of E373): the other "
+    "alternatives decide alone, which is rarely what was meant")
+W373 = _warning("W373", "condition on a time claim",
+    "a condition on `exp`, `iat` or `nbf` of the incoming token: tokensmith already checks "
+    "them against the clock with the provider's `leeway` (and requires `exp`); a condition "
+    "compares them with a fixed number written in the config, which does not move with time. "
+    "Set `leeway` instead, unless a fixed date is really meant (such as refusing tokens "
+    "issued before an incident)")
 
 # --- semantic rules: identity providers --------------------------------------------------------
 
@@ -279,7 +324,11 @@ E351 = _error("E351", "multi-tenant issuer without an `audience`",
 E352 = _error("E352", "CI issuer without an owner or project condition",
     "GitHub Actions, GitLab or HCP Terraform (by issuer, or by key URL for a provider without "
     "issuer) without a `require` condition on the owner or project: every repository can "
-    "request any audience. Accepted conditions (a one-step path): GitHub "
+    "request any audience. The condition must pin one owner for every token (at the top of "
+    "`require`, in its `all_of`, or in every `any_of` alternative): equality, one of a list, "
+    "or a `prefix`/`glob` whose fixed start goes past the owner and a `/` "
+    "(`repo:my-org/*`); `{prefix: my-org}` would also admit `my-org-evil`. Accepted paths "
+    "(one step): GitHub "
     "`$.repository_owner`, `$.repository_owner_id`, `$.repository`, `$.repository_id`, "
     "`$.sub`; GitLab `$.namespace_path`, `$.namespace_id`, `$.project_path`, `$.project_id`, "
     "`$.sub`; HCP Terraform `$.terraform_organization_id`, `$.terraform_organization_name`, "
@@ -299,13 +348,22 @@ W322 = _warning("W322", "audience of tokensmith's own tokens",
     "a service (its `audience`, or its name by default): the way one would chain two services, "
     "which the runtime refuses (it never accepts its own tokens as subject tokens)")
 E355 = _error("E355", "`require` key is not a JSONPath",
-    "a `require` key that is not a valid JSONPath of the mapping dialect, with the parser's "
-    "reason and the character")
+    "a key of a `require` conditions object (identity provider or token provider, at any "
+    "depth) that is neither a combinator (`any_of`, `all_of`, `not`) nor a valid JSONPath of "
+    "the mapping dialect, with the parser's reason and the character (or a did-you-mean for a "
+    "misspelt combinator)")
 E356 = _error("E356", "CORS entry is not an origin",
     "a `cors.allow_origins` entry that is not an origin: `scheme://host[:port]`, no path (not "
     "even `/`), query or fragment, https unless the host is loopback")
 W321 = _warning("W321", "CORS wildcard origin",
     "`cors.allow_origins` contains `*`: any web page can exchange its visitors' tokens")
+E357 = _error("E357", "CORS entry is not a header name",
+    "a `cors.allow_headers` entry that is not an HTTP header name (letters, digits and "
+    "``!#$%&'*+-.^_`|~``), or the wildcard `*`: list the request headers by name")
+W323 = _warning("W323", "CORS header listed for nothing",
+    "a `cors.allow_headers` entry that preflights already allow (`Content-Type`, "
+    "`X-Request-Id`, `X-StateBacked-Org-Id`, `X-StateBacked-Act`) or that is listed twice "
+    "(header names ignore case)")
 
 # --- semantic rules: the tests section ---------------------------------------------------------
 

@@ -139,6 +139,8 @@ class Cors(_Model):
     """Browser access to the runtime."""
 
     allow_origins: tuple[Str, ...] = ()
+    #: request headers a preflight allows beside the defaults (see `runtime.cors`)
+    allow_headers: tuple[Str, ...] = ()
 
 
 class SigningKey(_Model):
@@ -168,7 +170,7 @@ class IdentityProvider(_Model):
     allow_insecure_http: StrictBool = False
     algorithms: tuple[Algorithm, ...]
     leeway: StrictInt = 60
-    #: JSONPath into the incoming claims -> required value, or list of accepted values.
+    #: Conditions on the incoming claims (`schema/conditions.py`); `check` reads them.
     require: dict[Str, Json] | None = None
     #: Incoming claims -> intermediate claims. Default {}: nothing is passed on.
     mapping: dict[Str, Json] = Field(default_factory=dict)
@@ -186,6 +188,8 @@ class TokenProvider(_Model):
     identity_providers: tuple[Str, ...] | None = None  # default: all
     claims: Literal["act", "root"] = "act"
     outlive_subject_token: StrictBool = False
+    #: Conditions on the intermediate claims (`schema/conditions.py`); `check` reads them.
+    require: dict[Str, Json] | None = None
     #: Intermediate claims -> issued claims. Default {}.
     mapping: dict[Str, Json] = Field(default_factory=dict)
 

@@ -1,9 +1,11 @@
 """Identity provider presets: `preset: auth0` plus its parameters, expanded to plain fields.
 
 A preset fills in what a well-known identity provider always uses (issuer, audience, key source,
-algorithms, and for CI providers a `require` condition that pins the owner or project). Fields
-written beside the preset win over what it derives; `require` conditions are merged, the user's
-condition winning on the same path. Expansion runs on the loaded plain data, before model
+algorithms, and for CI providers a `require` condition that pins the owner or project). CI presets
+also take lists of patterns (`branches`, `environments`) that become `require` conditions on the
+claim that names them (`Pattern`). Fields written beside the preset win over what it derives;
+`require` conditions are merged, the user's condition winning on the same path, and `all_of`
+lists joined. Expansion runs on the loaded plain data, before model
 validation, so every later finding about a derived field points at the user's `preset:` line.
 
 Codes: E260 unknown preset, E261 missing parameter, E262 unknown parameter, E263 parameter value
@@ -34,6 +36,32 @@ Expander = Callable[[Params], dict[str, Any]]
 
 
 @dataclass(frozen=True)
+class Pattern:
+    """An optional parameter that takes patterns (a string or a list of them; `*` any run of
+    characters, `?` one): a token passes when the claim at `path`, less `prefix`, matches one of
+    them, and every condition of `also` holds (e.g. that the ref is a branch, not a tag)."""
+
+    path: str
+    prefix: str = ""
+    also: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def conditions(self, patterns: tuple[str, ...]) -> tuple[dict[str, Any], list[Any]]:
+        """`require` entries and `all_of` items that say `patterns`: literal names as one-of
+        (`$.ref: [refs/heads/main]`), one wildcard pattern as a glob, several as an `any_of`."""
+        values = [self.prefix + pattern for pattern in patterns]
+        globs = [v for v in values if "*" in v or "?" in v]
+        entries: dict[str, Any] = dict(self.also)
+        if not globs:
+            entries[self.path] = values
+            return entries, []
+        if len(values) == 1:
+            entries[self.path] = {"glob": values[0]}
+            return entries, []
+        alternatives = [{self.path: {"glob": v} if v in globs else v} for v in values]
+        return entries, [{"any_of": alternatives}]
+
+
+@dataclass(frozen=True)
 class Preset:
     """One preset: its parameters, the provider fields it needs beside it, and its expansion."""
 
@@ -44,10 +72,25 @@ class Preset:
     optional: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     #: ordinary fields the user must write beside the preset, with why, e.g. a secret
     needs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: optional parameters that take patterns and become `require` conditions
+    patterns: Mapping[str, Pattern] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def parameters(self) -> tuple[str, ...]:
-        return (*self.required, *self.optional)
+        return (*self.required, *self.optional, *self.patterns)
+
+    def pattern_require(self, given: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+        """The `require` conditions that the given pattern parameters become."""
+        require: dict[str, Any] = {}
+        all_of: list[Any] = []
+        for name, pattern in self.patterns.items():
+            if name in given:
+                entries, items = pattern.conditions(given[name])
+                require.update(entries)
+                all_of += items
+        if all_of:
+            require["all_of"] = all_of
+        return require
 
 
 def _jwks(issuer: str, jwks_url: str, audience: str | None = None) -> dict[str, Any]:
@@ -130,9 +173,20 @@ PRESETS: Mapping[str, Preset] = _table(
     Preset("firebase", "Firebase Authentication", ("project_id",), _firebase),
     Preset("google", "Google Sign-In ID tokens", ("client_id",), _google),
     Preset("github-actions", "GitHub Actions OIDC", ("owner",), _github_actions,
-           optional=MappingProxyType({"audience": "https://github.com/<owner>"})),
+           optional=MappingProxyType({"audience": "https://github.com/<owner>"}),
+           patterns=MappingProxyType({
+               # `ref` is `refs/heads/<branch>` for a branch (`refs/tags/...` for a tag)
+               "branches": Pattern("$.ref", "refs/heads/"),
+               # present only when the job names an environment: then a job without one fails
+               "environments": Pattern("$.environment"),
+           })),
     Preset("gitlab", "GitLab CI/CD ID tokens", ("project", "audience"), _gitlab,
-           optional=MappingProxyType({"url": "https://gitlab.com"})),
+           optional=MappingProxyType({"url": "https://gitlab.com"}),
+           patterns=MappingProxyType({
+               # GitLab's `ref` is the bare name of a branch or a tag: a tag named like a
+               # protected branch must not pass, so the ref must be a branch
+               "branches": Pattern("$.ref", also=MappingProxyType({"$.ref_type": "branch"})),
+           })),
     Preset("okta", "Okta authorization server", ("domain",), _okta,
            optional=MappingProxyType({"authorization_server": "default"})),
     Preset("azure-ad", "Microsoft Entra ID (Azure AD) v2.0", ("tenant_id", "audience"), _azure_ad),
@@ -149,9 +203,16 @@ def json_schema_fragment() -> dict[str, Any]:
         "preset": {"enum": sorted(PRESETS), "description": "a well-known identity provider; "
                    "fields written beside it override what it derives"},
     }
+    text = {"type": "string", "minLength": 1}
     for preset in PRESETS.values():
+        for param in preset.patterns:
+            properties.setdefault(param, {
+                "description": "patterns (`*` any run of characters, `?` one character) that "
+                "become `require` conditions",
+                "anyOf": [text, {"type": "array", "items": text, "minItems": 1}],
+            })
         for param in preset.parameters:
-            properties.setdefault(param, {"type": "string", "minLength": 1})
+            properties.setdefault(param, text)
     all_of = [
         {"if": {"properties": {"preset": {"const": p.name}}, "required": ["preset"]},
          "then": {"required": [*p.required, *p.needs]}}
@@ -226,10 +287,14 @@ def _expand_one(name: str, provider: dict[str, Any], work: _Expansion) -> dict[s
         hint = did_you_mean(preset_name, sorted(PRESETS)) or f"one of: {', '.join(sorted(PRESETS))}"
         work.fail(E260, f"unknown preset '{preset_name}'", where, hint)
         return _strip(provider)
-    params = _parameters(name, provider, preset, work)
-    if params is None:
+    parameters = _parameters(name, provider, preset, work)
+    if parameters is None:
         return _strip(provider)
+    params, patterns = parameters
     derived = preset.expand(params)
+    from_patterns = preset.pattern_require(patterns)
+    if from_patterns:
+        derived["require"] = {**derived.get("require", {}), **from_patterns}
     return _merge(path, provider, preset, derived, work)
 
 
@@ -241,13 +306,23 @@ def _strip(provider: dict[str, Any]) -> dict[str, Any]:
 
 def _parameters(
     name: str, provider: dict[str, Any], preset: Preset, work: _Expansion
-) -> dict[str, str] | None:
-    """The preset's parameters from the provider's fields, or None after reporting problems."""
+) -> tuple[dict[str, str], dict[str, tuple[str, ...]]] | None:
+    """The preset's parameters from the provider's fields (strings, and the pattern parameters'
+    tuples of patterns), or None after reporting problems."""
     path: ConfigPath = ("identity_providers", name)
     before = len(work.diagnostics)
     params: dict[str, str] = {}
+    patterns: dict[str, tuple[str, ...]] = {}
     for key, value in provider.items():
-        if key in preset.parameters:
+        if key in preset.patterns:
+            given = _patterns(value)
+            if given is None:
+                work.fail(E263, f"preset parameter `{key}` must be a non-empty string or a "
+                          "list of them", work.source_map.value((*path, key)),
+                          f"e.g. `{key}: [main, 'release/*']`")
+            else:
+                patterns[key] = given
+        elif key in preset.parameters:
             if isinstance(value, str) and value.strip():
                 params[key] = value
             else:
@@ -268,7 +343,17 @@ def _parameters(
         if needed not in provider and not any(k in provider for k in KEY_SOURCE_FIELDS):
             work.fail(E261, f"preset {preset.name} needs `{needed}` beside it: {why}",
                       preset_key)
-    return params if len(work.diagnostics) == before else None
+    return (params, patterns) if len(work.diagnostics) == before else None
+
+
+def _patterns(value: object) -> tuple[str, ...] | None:
+    """A pattern parameter's value: one non-empty string or a non-empty list of them."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        return None
+    if not all(isinstance(item, str) and item.strip() for item in items):
+        return None
+    return tuple(dict.fromkeys(items))
 
 
 def _merge(
@@ -287,17 +372,32 @@ def _merge(
     value_at = work.source_map.value((*path, "preset"))
     for field_name, value in derived.items():
         if field_name == "require" and isinstance(user.get("require"), dict):
-            # the preset's pin stays unless the user conditions the same path
-            result["require"] = {**value, **user["require"]}
-            for condition in value:
-                if condition not in user["require"]:
-                    _locate(work, (*path, "require", condition), key_at, value_at)
+            result["require"] = _merged_require(path, value, user["require"], work)
             continue
         if field_name in user:
             continue
         result[field_name] = value
         _locate(work, (*path, field_name), key_at, value_at)
     return result
+
+
+def _merged_require(
+    path: ConfigPath, derived: dict[str, Any], user: dict[str, Any], work: _Expansion
+) -> dict[str, Any]:
+    """The preset's conditions stay unless the user conditions the same path; `all_of` lists
+    are joined, the user's items first (so their places in the file keep their indexes)."""
+    key_at = work.source_map.key((*path, "preset"))
+    value_at = work.source_map.value((*path, "preset"))
+    merged = {**derived, **user}
+    for condition in derived:
+        if condition not in user:
+            _locate(work, (*path, "require", condition), key_at, value_at)
+    mine, theirs = user.get("all_of"), derived.get("all_of")
+    if isinstance(mine, list) and isinstance(theirs, list):
+        merged["all_of"] = [*mine, *theirs]
+        for index in range(len(mine), len(mine) + len(theirs)):
+            _locate(work, (*path, "require", "all_of", index), key_at, value_at)
+    return merged
 
 
 def _locate(work: _Expansion, path: ConfigPath, key_at: Location, value_at: Location) -> None:

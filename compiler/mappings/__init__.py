@@ -35,38 +35,52 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LoweredConfig:
-    """Every mapping of a config, lowered. `idp_requirements` holds only providers that have a
-    non-empty `require` (so `has_require` in config.json is `name in idp_requirements`)."""
+    """Every mapping of a config, lowered. The requirements hold only providers that have a
+    non-empty `require` (so `has_require` in config.json is `name in idp_requirements`, and
+    likewise for services)."""
 
     idp_mappings: Mapping[str, LoweredMapping]
     idp_requirements: Mapping[str, LoweredRequire]
     tp_mappings: Mapping[str, LoweredMapping]
+    tp_requirements: Mapping[str, LoweredRequire]
 
 
 def lower_config(config: Config, source_map: SourceMap, root: str | None = None) -> LoweredConfig:
     """Lower every mapping and `require` table of a config that passed the checks.
 
     Origins name the line of the `mapping:` / `require:` key (or of the provider when the
-    mapping is left out) and its file relative to `root` (as written when `root` is None).
+    mapping is left out; of the item for a part of `require` that gets a function of its own) and its file relative to `root` (as written when `root` is None).
     Raises `MappingError` for a mapping that does not pass the checks.
     """
     idps: dict[str, LoweredMapping] = {}
     requirements: dict[str, LoweredRequire] = {}
     tps: dict[str, LoweredMapping] = {}
+    tp_requirements: dict[str, LoweredRequire] = {}
     for name in sorted(config.identity_providers):
         idp = config.identity_providers[name]
         base: ConfigPath = ("identity_providers", name)
         idps[name] = lower_mapping(idp.mapping, _origin(source_map, (*base, "mapping"), root))
         if idp.require:
-            where = _origin(source_map, (*base, "require"), root)
-            requirements[name] = lower_require(idp.require, where)
+            requirements[name] = _require(idp.require, (*base, "require"), source_map, root)
     for service in sorted(config.token_providers):
         tp = config.token_providers[service]
-        where = _origin(source_map, ("token_providers", service, "mapping"), root)
-        tps[service] = lower_mapping(tp.mapping, where)
+        base = ("token_providers", service)
+        tps[service] = lower_mapping(tp.mapping, _origin(source_map, (*base, "mapping"), root))
+        if tp.require:
+            tp_requirements[service] = _require(tp.require, (*base, "require"), source_map, root)
     return LoweredConfig(
-        MappingProxyType(idps), MappingProxyType(requirements), MappingProxyType(tps)
+        MappingProxyType(idps), MappingProxyType(requirements), MappingProxyType(tps),
+        MappingProxyType(tp_requirements),
     )
+
+
+def _require(
+    require: object, path: ConfigPath, source_map: SourceMap, root: str | None
+) -> LoweredRequire:
+    def locate(at: ConfigPath) -> Origin:
+        return _origin(source_map, (*path, *at), root)
+
+    return lower_require(require, locate(()), locate)
 
 
 def generate_config_module(
@@ -83,7 +97,8 @@ def generate_config_module(
     lowered = lower_config(config, source_map, root)
     files = [_relative(file, root) for file in sources]
     return generate_module(
-        lowered.idp_mappings, lowered.idp_requirements, lowered.tp_mappings, files, version
+        lowered.idp_mappings, lowered.idp_requirements, lowered.tp_mappings, files, version,
+        lowered.tp_requirements,
     )
 
 

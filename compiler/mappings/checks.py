@@ -2,8 +2,9 @@
 
 Errors: E300 invalid JSONPath, E301 a `.$` value that is not a path, E302 an empty output key,
 E303 two keys equal once `.$` is stripped, E304 a token provider path that no allowed identity
-provider produces, E305 a `$$` path outside the context, E306 a reserved claim at the root,
-E307 a `require` condition with an empty list of accepted values.
+provider produces, E305 a `$$` path outside the context, E306 a reserved claim at the root.
+The `require` conditions are checked by `compiler/rules/require.py`, with this module's helpers
+for paths (context names, W303, the flow of claims between providers).
 Warnings: W300 a constant that looks like a path, W301 a token provider path that only some
 allowed identity providers produce, W302 `sub` from a mutable claim, W303 a path over incoming
 claims that reaches members it does not name (`..`, or `*`, a filter or a union of names followed
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 from tokensmith.runtime.issuing import RESERVED_CLAIMS
 from tokensmith.runtime.mapping_api import CONTEXT_NAMES
@@ -28,7 +28,6 @@ from tokensmith.schema.codes import (
     E304,
     E305,
     E306,
-    E307,
     W300,
     W301,
     W302,
@@ -55,6 +54,7 @@ def check_config_mappings(
     config: Config, source_map: SourceMap, refused: Refused = NOTHING_REFUSED
 ) -> list[Diagnostic]:
     """Every mapping finding of a validated config: each mapping alone, then across providers.
+    (The `require` conditions are the rules' business: `compiler/rules/require.py`.)
 
     An identity provider that the schema `refused` may produce any claim: a token provider path
     is then never reported as produced by no provider (E304), only the valid providers that lack
@@ -64,7 +64,6 @@ def check_config_mappings(
     for name, idp in config.identity_providers.items():
         base = ("identity_providers", name)
         found += check_mapping(idp.mapping, (*base, "mapping"), source_map, incoming=True)
-        found += check_require(idp.require or {}, (*base, "require"), source_map)
     produced = {
         name: {output_key(k) for k in idp.mapping if isinstance(k, str)}
         for name, idp in config.identity_providers.items()
@@ -73,7 +72,7 @@ def check_config_mappings(
         path = ("token_providers", service, "mapping")
         found += check_mapping(tp.mapping, path, source_map, claims_root=tp.claims == "root")
         unknown = refused.of("identity_providers")
-        allowed, partial = _allowed(tp.identity_providers, produced, unknown)
+        allowed, partial = allowed_providers(tp.identity_providers, produced, unknown)
         found += _check_produced(tp.mapping, path, source_map, allowed, produced, partial)
     return found
 
@@ -105,32 +104,6 @@ def check_mapping(
                         "reserved",
                     )
                 )
-    return found
-
-
-def check_require(
-    require: Mapping[str, Any], path: ConfigPath, source_map: SourceMap
-) -> list[Diagnostic]:
-    """Findings on `require` keys beyond their syntax (E355 is reported by the rules)."""
-    found: list[Diagnostic] = []
-    for key, expected in require.items():
-        at = (*path, key)
-        if expected == []:
-            found.append(
-                Diagnostic(
-                    E307,
-                    f"the condition {key!r} lists no accepted value, so it never holds and every "
-                    "token of this identity provider is refused",
-                    source_map.value(at),
-                    "list the accepted values, or remove the condition",
-                )
-            )
-        try:
-            parsed = parse_path(key)
-        except PathSyntaxError:
-            continue
-        found += _context_name(parsed, source_map, at, in_key=True)
-        found += _steerable(parsed, source_map, at, in_key=True)
     return found
 
 
@@ -201,9 +174,9 @@ def _check_path_value(
             "docs/mappings.md lists the supported path syntax",
         )
         return
-    yield from _context_name(parsed, source_map, at, in_key=False)
+    yield from context_name(parsed, source_map, at, in_key=False)
     if incoming:
-        yield from _steerable(parsed, source_map, at, in_key=False)
+        yield from steerable(parsed, source_map, at, in_key=False)
     if output_key(key) == "sub" and parsed.steps and parsed.steps[-1] in MUTABLE_CLAIMS:
         yield Diagnostic(
             W302,
@@ -235,7 +208,7 @@ def _not_a_path(key: str, value: object, at: ConfigPath, source_map: SourceMap) 
     )
 
 
-def _context_name(
+def context_name(
     parsed: JsonPath, source_map: SourceMap, at: ConfigPath, in_key: bool
 ) -> list[Diagnostic]:
     if parsed.root != "context" or parsed.head is None or parsed.head in CONTEXT_NAMES:
@@ -252,7 +225,7 @@ def _context_name(
     ]
 
 
-def _steerable(
+def steerable(
     parsed: JsonPath, source_map: SourceMap, at: ConfigPath, in_key: bool
 ) -> list[Diagnostic]:
     """W303: a path over incoming claims that reaches members its author did not name."""
@@ -279,7 +252,7 @@ def _steerable(
     ]
 
 
-def _allowed(
+def allowed_providers(
     listed: Sequence[str] | None, produced: Mapping[str, set[str]], unknown: frozenset[str]
 ) -> tuple[tuple[str, ...], bool]:
     """The allowed providers whose output is known, and whether an allowed one's is not."""
@@ -309,14 +282,14 @@ def _check_produced(
             yield Diagnostic(
                 E304,
                 f"no allowed identity provider's mapping produces {head!r}, so "
-                f"{parsed.text!r} never matches ({_names(allowed)})",
+                f"{parsed.text!r} never matches ({named(allowed)})",
                 value_column(source_map, at, max(parsed.text.find(head), 0)),
                 did_you_mean(head, keys) or "add it to the identity provider mappings",
             )
         elif missing:
             yield Diagnostic(
                 W301,
-                f"{head!r} is not produced by the mapping of {_names(missing)}; with a token "
+                f"{head!r} is not produced by the mapping of {named(missing)}; with a token "
                 f"from {'it' if len(missing) == 1 else 'them'}, {parsed.text!r} matches nothing",
                 value_column(source_map, at, max(parsed.text.find(head), 0)),
                 "produce it in every allowed identity provider, or narrow `identity_providers`",
@@ -345,7 +318,7 @@ def _input_paths(mapping: object, path: ConfigPath) -> Iterator[tuple[ConfigPath
                 yield at, parsed
 
 
-def _names(names: Sequence[str]) -> str:
+def named(names: Sequence[str]) -> str:
     shown = ", ".join(f"'{n}'" for n in names[:_NAMES_SHOWN])
     more = len(names) - _NAMES_SHOWN
     return f"{shown} and {more} more" if more > 0 else shown

@@ -1,7 +1,7 @@
 """Code generation: lowered mappings -> the text of a bundle's `mappings.py`.
 
-The tree IR is scheduled into straight-line statements (`ir.FunctionIR`), which one jinja2
-template renders. Config data reaches the code only through two filters: `py` (the `repr()` of
+The tree IR is scheduled into straight-line statements (`ir.FunctionIR`; `require` conditions
+by `codegen_require.py`), which one jinja2 template renders. Config data reaches the code only through two filters: `py` (the `repr()` of
 a value checked to be JSON: str, int, finite float, bool, None, lists and dicts of them) and
 `ident` (a validated ASCII identifier); comments go through `comment`, which escapes anything
 that could end a line. Output is deterministic: tables and functions are sorted by name, and
@@ -11,7 +11,6 @@ nothing depends on ids, sets or time.
 from __future__ import annotations
 
 import functools
-import json
 import keyword
 import math
 import re
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import jinja2
 
+from ._codegen_common import ROOTS, Registry, lookups
+from .codegen_require import ORDER_SYMBOLS, require_functions
 from .ir import (
     Comment,
     Const,
@@ -27,7 +28,6 @@ from .ir import (
     DefinitePath,
     FunctionIR,
     IndefinitePath,
-    JsonValue,
     ListOf,
     Lookup,
     LoweredMapping,
@@ -39,6 +39,9 @@ from .ir import (
     ObjectNode,
     Operand,
     RequireAny,
+    RequirePresence,
+    RequireSome,
+    RequireTest,
     RequireValue,
     Return,
     Statement,
@@ -49,7 +52,6 @@ from .ir import (
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ROOTS = {"input": "claims", "context": "context"}
 
 
 def generate_module(
@@ -58,32 +60,49 @@ def generate_module(
     tp_mappings: Mapping[str, LoweredMapping],
     sources: Sequence[str],
     version: str,
+    tp_requirements: Mapping[str, LoweredRequire] | None = None,
 ) -> str:
     """The text of `mappings.py` for a whole config (see `docs/architecture.md`).
 
     Keys are identity provider names and services; `sources` are the config files, relative
-    to the config root; `version` is the tokensmith version named in the header.
+    to the config root; `version` is the tokensmith version named in the header. The table of
+    `tp_requirements` is written only when a service has conditions, so that a config without
+    any gives the same module as before services could have them.
     """
-    patterns = _Patterns()
+    patterns, globs = Registry("PATH"), Registry("GLOB")
     functions: list[FunctionIR] = []
     tables: list[TableIR] = []
-    groups = (
-        ("IDENTITY_PROVIDER_MAPPINGS", "idp", "", idp_mappings),
-        ("IDENTITY_PROVIDER_REQUIREMENTS", "idp", "_require", idp_requirements),
-        ("TOKEN_PROVIDER_MAPPINGS", "tp", "", tp_mappings),
-    )
-    for table, prefix, suffix, lowered in groups:
+    groups: list[tuple[str, str, Mapping[str, LoweredMapping] | Mapping[str, LoweredRequire]]] = [
+        ("IDENTITY_PROVIDER_MAPPINGS", "idp", idp_mappings),
+        ("IDENTITY_PROVIDER_REQUIREMENTS", "idp", idp_requirements),
+        ("TOKEN_PROVIDER_MAPPINGS", "tp", tp_mappings),
+    ]
+    if tp_requirements:
+        groups.append(("TOKEN_PROVIDER_REQUIREMENTS", "tp", tp_requirements))
+    for table, prefix, lowered in groups:
         entries = []
         for index, name in enumerate(sorted(lowered)):
-            function_name = f"{prefix}_{index:04d}_{_slug(name)}{suffix}"
-            functions.append(_function(function_name, table, name, lowered[name], patterns))
+            item = lowered[name]
+            owner = _OWNERS[table].format(repr(name))
+            if isinstance(item, LoweredRequire):
+                function_name = f"{prefix}_{index:04d}_{_slug(name)}_require"
+                functions += require_functions(function_name, owner, item, patterns, globs)
+            else:
+                function_name = f"{prefix}_{index:04d}_{_slug(name)}"
+                body = _Builder(patterns).mapping(item.root)
+                functions.append(FunctionIR(function_name, f"{owner}: {_MAPS[table]}",
+                                            item.origin, body))
             entries.append((name, function_name))
         tables.append(TableIR(table, tuple(entries)))
+    names = [function.name for function in functions]
+    if len(set(names)) != len(names):  # indexes make names unique; never emit a shadowed one
+        raise ValueError("two generated functions would have the same name")
     module = ModuleIR(
         version=version,
         sources=tuple(sorted(set(sources))),
-        imports=_imports(functions, patterns),
+        imports=_imports(functions, patterns, globs),
         patterns=patterns.items(),
+        globs=globs.items(),
         functions=tuple(functions),
         tables=tuple(tables),
     )
@@ -91,48 +110,22 @@ def generate_module(
     return text.rstrip("\n") + "\n"
 
 
-_DESCRIPTIONS = {
-    "IDENTITY_PROVIDER_MAPPINGS": "identity provider {}: verified claims -> intermediate claims",
-    "IDENTITY_PROVIDER_REQUIREMENTS": "identity provider {}: the `require` conditions",
-    "TOKEN_PROVIDER_MAPPINGS": "token provider {}: intermediate claims -> issued claims",
+_OWNERS = {
+    "IDENTITY_PROVIDER_MAPPINGS": "identity provider {}",
+    "IDENTITY_PROVIDER_REQUIREMENTS": "identity provider {}",
+    "TOKEN_PROVIDER_MAPPINGS": "token provider {}",
+    "TOKEN_PROVIDER_REQUIREMENTS": "token provider {}",
+}
+_MAPS = {
+    "IDENTITY_PROVIDER_MAPPINGS": "verified claims -> intermediate claims",
+    "TOKEN_PROVIDER_MAPPINGS": "intermediate claims -> issued claims",
 }
 
 
-def _function(
-    function_name: str,
-    table: str,
-    name: str,
-    lowered: LoweredMapping | LoweredRequire,
-    patterns: _Patterns,
-) -> FunctionIR:
-    builder = _Builder(patterns)
-    if isinstance(lowered, LoweredMapping):
-        body = builder.mapping(lowered.root)
-    else:
-        body = builder.require(lowered)
-    description = _DESCRIPTIONS[table].format(repr(name))
-    return FunctionIR(function_name, description, lowered.origin, body)
-
-
-class _Patterns:
-    """Module-level compiled paths, named in order of first use; equal texts share one."""
-
-    def __init__(self) -> None:
-        self._names: dict[str, str] = {}
-
-    def name(self, expression: str) -> str:
-        if expression not in self._names:
-            self._names[expression] = f"PATH_{len(self._names)}"
-        return self._names[expression]
-
-    def items(self) -> tuple[tuple[str, str], ...]:
-        return tuple((name, expression) for expression, name in self._names.items())
-
-
 class _Builder:
-    """Schedules one function's tree IR into statements."""
+    """Schedules one mapping function's tree IR into statements."""
 
-    def __init__(self, patterns: _Patterns) -> None:
+    def __init__(self, patterns: Registry) -> None:
         self.patterns = patterns
         self.body: list[Statement] = []
         self.objects = 0
@@ -141,21 +134,6 @@ class _Builder:
         self.body.append(NewObject("out"))
         self._fill("out", root, ())
         self.body.append(Return(Var("out")))
-        return tuple(self.body)
-
-    def require(self, lowered: LoweredRequire) -> tuple[Statement, ...]:
-        for condition in lowered.conditions:
-            expected = list(condition.candidates) if condition.one_of else condition.candidates[0]
-            self.body.append(Comment(f"{condition.path.text}: {_json_text(expected)}"))
-            path = condition.path
-            if isinstance(path, IndefinitePath):
-                pattern = self.patterns.name(path.expression)
-                source = _ROOTS[path.root]
-                self.body.append(RequireAny(pattern, source, condition.candidates))
-            else:
-                value = self._lookups(path)
-                self.body.append(RequireValue(value.name, condition.candidates))
-        self.body.append(Return(Const(True)))
         return tuple(self.body)
 
     def _fill(self, obj: str, node: ObjectNode, at: tuple[str | int, ...]) -> None:
@@ -170,10 +148,10 @@ class _Builder:
         if isinstance(node, Constant):
             return Const(node.value), False
         if isinstance(node, DefinitePath):
-            value = self._lookups(node)
+            value = lookups(self.body, node)
             return value, bool(node.steps)
         if isinstance(node, IndefinitePath):
-            return Matches(self.patterns.name(node.expression), _ROOTS[node.root]), False
+            return Matches(self.patterns.name(node.expression), ROOTS[node.root]), False
         if isinstance(node, ObjectNode):
             self.objects += 1
             name = f"obj_{self.objects}"
@@ -183,26 +161,39 @@ class _Builder:
         items = tuple(self._operand(item, (*at, i))[0] for i, item in enumerate(node.items))
         return ListOf(items), False
 
-    def _lookups(self, path: DefinitePath) -> Var:
-        source = _ROOTS[path.root]
-        for position, step in enumerate(path.steps):
-            known_dict = position == 0 and isinstance(step, str)
-            self.body.append(Lookup("value", source, step, known_dict))
-            source = "value"
-        return Var(source)
 
-
-def _imports(functions: Sequence[FunctionIR], patterns: _Patterns) -> tuple[str, ...]:
-    kinds = {type(s) for f in functions for s in f.body}
-    optional = any(isinstance(s, Store) and s.optional for f in functions for s in f.body)
+def _imports(
+    functions: Sequence[FunctionIR], patterns: Registry, globs: Registry
+) -> tuple[str, ...]:
+    statements = [s for f in functions for s in f.body]
+    kinds = {type(s) for s in statements}
+    optional = any(isinstance(s, Store) and s.optional for s in statements)
     names = set()
-    if optional or Lookup in kinds or RequireValue in kinds:
+    if optional or kinds & {Lookup, RequireValue, RequirePresence}:
         names.add("MISSING")
     if patterns.items():
         names.add("compile_path")
-    if RequireValue in kinds or RequireAny in kinds:
+    if globs.items():
+        names.add("compile_glob")
+    if _needs_json_in(statements):
         names.add("json_in")
     return tuple(sorted(names))
+
+
+def _needs_json_in(statements: Sequence[Statement]) -> bool:
+    """Whether some comparison is not written with plain Python (see the template)."""
+    for s in statements:
+        if isinstance(s, RequireAny) or (
+            isinstance(s, RequireValue) and not (s.strings or s.singletons)
+        ):
+            return True
+        if isinstance(s, RequireTest | RequireSome) and any(
+            p.op in ("equals", "one_of")
+            or (p.op == "contains" and not (p.arg is None or isinstance(p.arg, str)))
+            for p in s.test.predicates
+        ):
+            return True
+    return False
 
 
 def _slug(name: str) -> str:
@@ -215,10 +206,6 @@ def _dotted(at: tuple[str | int, ...]) -> str:
     return "".join(
         f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(at)
     )
-
-
-def _json_text(value: JsonValue) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -260,6 +247,13 @@ def identifier(name: object) -> str:
     return name
 
 
+def comparison(symbol: object) -> str:
+    """One of the comparisons of the ordering operators; anything else is refused."""
+    if symbol not in ORDER_SYMBOLS.values():
+        raise ValueError(f"not a comparison: {symbol!r}")
+    return str(symbol)
+
+
 def comment_text(text: object) -> str:
     """Text safe inside a `#` comment: line breaks and other controls are escaped."""
     return "".join(
@@ -297,5 +291,6 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(py=py_literal, py_tuple=py_tuple, ident=identifier, comment=comment_text)
+    env.filters.update(py=py_literal, py_tuple=py_tuple, ident=identifier, comment=comment_text,
+                       comparison=comparison)
     return env

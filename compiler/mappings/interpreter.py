@@ -1,6 +1,8 @@
-"""The reference interpreter of the mapping semantics (`docs/mappings.md`).
+"""The reference interpreter of the mapping and condition semantics (`docs/mappings.md`,
+`docs/conditions.md`).
 
-It walks a mapping as written and evaluates every path with jsonpath-ng, the plain way. The
+It walks a mapping or a `require` object as written and evaluates every path with jsonpath-ng,
+every test the plain way (`operators.py`). The
 generated code must give exactly what this gives (property tests compare them); `tokensmith
 explain` uses the traces to show where every mapped value came from.
 """
@@ -12,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tokensmith.runtime.mapping_api import json_in
-
-from .lower import PATH_SUFFIX, output_key
+from .conditions import AllOf, AnyOf, Leaf, Node, Not, fatal, parse_conditions
+from .lower import PATH_SUFFIX, MappingError, output_key
+from .operators import leaf_holds
 from .paths import JsonPath, parse_path
 from .paths import find_values as _find
 
@@ -38,12 +40,21 @@ class Trace:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One `require` condition evaluated."""
+    """One condition evaluated: a leaf (`path` its path, `expected` the value as written,
+    `matches` what the path found) or a combinator (`path` is `any_of`, `all_of`, `not` or
+    `conditions` for one conditions object of a list, with its parts in `children`)."""
 
     path: str
     expected: Any
     holds: bool
     matches: tuple[Any, ...]
+    children: tuple[Verdict, ...] = ()
+    #: where it is written, relative to the `require` object
+    at: tuple[str | int, ...] = ()
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.path.startswith("$")
 
 
 def apply_mapping(
@@ -59,15 +70,35 @@ def apply_mapping(
 def evaluate_require(
     require: Mapping[str, Any], claims: Mapping[str, Any], context: Mapping[str, Any]
 ) -> list[Verdict]:
-    """Each condition's verdict, in the order written."""
-    verdicts = []
-    for key, expected in require.items():
-        path = parse_path(key)
-        matches = tuple(_matches(path, claims, context))
-        candidates = expected if isinstance(expected, list) else [expected]
-        holds = any(json_in(m, candidates) for m in matches)
-        verdicts.append(Verdict(key, expected, holds, matches))
-    return verdicts
+    """Each condition's verdict, in the order written, every part evaluated (no shortcut), so
+    that `explain` can show them all. The conditions hold when every verdict holds.
+
+    Raises `MappingError` for conditions that do not pass the checks.
+    """
+    tree, problems = parse_conditions(require)
+    problem = fatal(problems)
+    if problem is not None:
+        raise MappingError(f"require: {problem.message}")
+    return [_verdict(node, claims, context) for node in tree.items]
+
+
+def _verdict(node: Node, claims: Mapping[str, Any], context: Mapping[str, Any]) -> Verdict:
+    if isinstance(node, Leaf):
+        matches = tuple(_matches(node.path, claims, context))
+        if node.path.definite:
+            matches = matches[:1]
+        return Verdict(node.key, node.written, leaf_holds(node.tests, matches), matches, (),
+                       node.at)
+    if isinstance(node, AllOf):
+        children = tuple(_verdict(item, claims, context) for item in node.items)
+        name = "all_of" if node.kind == "all_of" else "conditions"
+        return Verdict(name, None, all(c.holds for c in children), (), children, node.at)
+    if isinstance(node, AnyOf):
+        children = tuple(_verdict(item, claims, context) for item in node.alternatives)
+        return Verdict("any_of", None, any(c.holds for c in children), (), children, node.at)
+    assert isinstance(node, Not)
+    body = _verdict(node.body, claims, context)
+    return Verdict("not", None, not body.holds, (), (body,), node.at)
 
 
 def _object(

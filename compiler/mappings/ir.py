@@ -4,6 +4,7 @@ Two levels, all frozen dataclasses:
 
 * the *tree IR* (`LoweredMapping`, `LoweredRequire`) says what a mapping means: an object of
   ordered entries whose values are constants, definite or indefinite paths, lists or objects;
+  and what a `require` means: leaves (a path and its tests) under `all_of`, `any_of`, `not`;
 * the *statement IR* (`FunctionIR`, `ModuleIR`) is that meaning scheduled into straight-line
   statements, the only thing the jinja2 template sees.
 """
@@ -86,18 +87,52 @@ class LoweredMapping:
 
 
 @dataclass(frozen=True)
-class Condition:
-    """`path` must equal one of `candidates` (strict JSON equality)."""
+class ConditionTest:
+    """One test of a value: `equals`/`one_of` with `arg` the accepted values, `exists` with a
+    boolean, or an operator of `schema/conditions.py` and its argument."""
+
+    op: str
+    arg: JsonValue
+
+
+@dataclass(frozen=True)
+class ConditionLeaf:
+    """Every test holds on the value of `path` (on one match of an indefinite path); `text` is
+    the condition as written, for the comment."""
 
     path: PathNode
-    candidates: tuple[JsonValue, ...]
-    #: The condition was written as a list (one of); only changes how it is described.
-    one_of: bool
+    tests: tuple[ConditionTest, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class ConditionAll:
+    """Every item holds. `origin` is where it is written, for a function of its own."""
+
+    items: tuple[ConditionNode, ...]
+    origin: Origin
+    #: "conditions" (a conditions object) or "all_of" (a list, written inline by its parent)
+    kind: str = "conditions"
+
+
+@dataclass(frozen=True)
+class ConditionAny:
+    alternatives: tuple[ConditionAll, ...]
+
+
+@dataclass(frozen=True)
+class ConditionNot:
+    body: ConditionAll
+
+
+ConditionNode: TypeAlias = "ConditionLeaf | ConditionAll | ConditionAny | ConditionNot"
 
 
 @dataclass(frozen=True)
 class LoweredRequire:
-    conditions: tuple[Condition, ...]
+    """A `require` object: its conditions, all of which must hold."""
+
+    root: ConditionAll
     origin: Origin
 
 
@@ -183,6 +218,19 @@ class RequireValue:
     value: str
     candidates: tuple[JsonValue, ...]
 
+    @property
+    def strings(self) -> bool:
+        """Every candidate is a string: Python's `==` and `in` then compare exactly as JSON
+        equality does, once the value is known to be a string."""
+        return bool(self.candidates) and all(type(c) is str for c in self.candidates)
+
+    @property
+    def singletons(self) -> bool:
+        """Every candidate is `true`, `false` or `null`: compared by identity (`1` is not
+        `True`)."""
+        return bool(self.candidates) and all(c is None or type(c) is bool
+                                             for c in self.candidates)
+
 
 @dataclass(frozen=True)
 class RequireAny:
@@ -195,12 +243,92 @@ class RequireAny:
 
 
 @dataclass(frozen=True)
+class Predicate:
+    """One test on the variable `subject`, as an expression (`template`'s `predicate` macro).
+
+    `arg` is the accepted values (`one_of`), the argument, or for `glob` the name of the
+    module-level matcher; `symbol` is the comparison of `gte`/`gt`/`lte`/`lt`.
+    """
+
+    op: str
+    subject: str
+    arg: JsonValue
+    symbol: str = ""
+
+
+@dataclass(frozen=True)
+class Conjunction:
+    """Predicates on one variable, after the type checks they need (`str`, `number`, `list`),
+    each written once."""
+
+    subject: str
+    guards: tuple[str, ...]
+    predicates: tuple[Predicate, ...]
+
+    @property
+    def compound(self) -> bool:
+        """More than one term: `not (...)` needs parentheses."""
+        return len(self.guards) + len(self.predicates) > 1
+
+
+@dataclass(frozen=True)
+class RequireTest:
+    """Return False unless the conjunction holds on the definite value `value`."""
+
+    kind: ClassVar[str] = "require_test"
+    test: Conjunction
+
+
+@dataclass(frozen=True)
+class RequireSome:
+    """Return False unless the conjunction holds on one match (`item`) of `pattern`."""
+
+    kind: ClassVar[str] = "require_some"
+    pattern: str
+    source: str
+    test: Conjunction
+
+
+@dataclass(frozen=True)
+class RequirePresence:
+    """`exists`: return False unless `value` is (`present`) or is not found."""
+
+    kind: ClassVar[str] = "require_presence"
+    value: str
+    present: bool
+
+
+@dataclass(frozen=True)
+class RequireMatches:
+    """`exists` on an indefinite path: return False unless it matches something (`present`) or
+    nothing."""
+
+    kind: ClassVar[str] = "require_matches"
+    pattern: str
+    source: str
+    present: bool
+
+
+@dataclass(frozen=True)
+class RequireCalls:
+    """Return False unless one of `functions` holds (`any_of`), or, `negated`, if the one
+    function holds (`not`)."""
+
+    kind: ClassVar[str] = "require_calls"
+    functions: tuple[str, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
 class Return:
     kind: ClassVar[str] = "return"
     value: Operand
 
 
-Statement: TypeAlias = "Comment | Lookup | NewObject | Store | RequireValue | RequireAny | Return"
+Statement: TypeAlias = (
+    "Comment | Lookup | NewObject | Store | RequireValue | RequireAny | RequireTest | RequireSome"
+    " | RequirePresence | RequireMatches | RequireCalls | Return"
+)
 
 
 @dataclass(frozen=True)
@@ -227,5 +355,7 @@ class ModuleIR:
     imports: tuple[str, ...]
     #: Module-level compiled paths: `(variable, expression)`.
     patterns: tuple[tuple[str, str], ...]
+    #: Module-level glob matchers: `(variable, pattern)`.
+    globs: tuple[tuple[str, str], ...]
     functions: tuple[FunctionIR, ...]
     tables: tuple[TableIR, ...]

@@ -6,13 +6,21 @@ raises `MappingError` otherwise, so that a bad mapping can never reach code gene
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from tokensmith.schema.errors import BuildError
+from tokensmith.schema.location import ConfigPath
 
+from . import conditions as cond
 from .ir import (
-    Condition,
+    ConditionAll,
+    ConditionAny,
+    ConditionLeaf,
+    ConditionNode,
+    ConditionNot,
+    ConditionTest,
     Constant,
     DefinitePath,
     Entry,
@@ -45,22 +53,41 @@ def lower_mapping(mapping: object, origin: Origin) -> LoweredMapping:
     return LoweredMapping(_object(mapping, "mapping"), origin)
 
 
-def lower_require(require: object, origin: Origin) -> LoweredRequire:
-    """The tree IR of an identity provider's `require` table (`{path: value | [values]}`)."""
-    if not isinstance(require, Mapping):
-        raise MappingError("require: not an object")
-    conditions = []
-    for key, expected in require.items():
-        if not isinstance(key, str):
-            raise MappingError(f"require: key {key!r} is not a string")
-        path = lower_path(key)
-        if isinstance(expected, list):
-            candidates = tuple(json_constant(v, f"require[{key!r}]") for v in expected)
-            conditions.append(Condition(path, candidates, one_of=True))
-        else:
-            constant = json_constant(expected, f"require[{key!r}]")
-            conditions.append(Condition(path, (constant,), one_of=False))
-    return LoweredRequire(tuple(conditions), origin)
+def lower_require(
+    require: object, origin: Origin, locate: Callable[[ConfigPath], Origin] | None = None
+) -> LoweredRequire:
+    """The tree IR of a `require` object (`schema/conditions.py`'s language).
+
+    `locate` gives the origin of a part (a config path relative to the `require` object), for
+    the comment above the function a combinator becomes; by default every part has `origin`.
+    """
+    tree, problems = cond.parse_conditions(require)
+    problem = cond.fatal(problems)
+    if problem is not None:
+        raise MappingError(f"require: {problem.message}")
+    where = locate or (lambda at: origin)
+    return LoweredRequire(_conditions(tree, where), origin)
+
+
+def _conditions(node: cond.AllOf, locate: Callable[[ConfigPath], Origin]) -> ConditionAll:
+    return ConditionAll(tuple(_condition(item, locate) for item in node.items),
+                        locate(node.at), node.kind)
+
+
+def _condition(node: cond.Node, locate: Callable[[ConfigPath], Origin]) -> ConditionNode:
+    if isinstance(node, cond.Leaf):
+        tests = tuple(ConditionTest(t.op, json_constant(t.arg, node.key)) for t in node.tests)
+        return ConditionLeaf(lower_path(node.key), tests, f"{node.key}: {_text(node.written)}")
+    if isinstance(node, cond.AllOf):
+        return _conditions(node, locate)
+    if isinstance(node, cond.AnyOf):
+        return ConditionAny(tuple(_conditions(alt, locate) for alt in node.alternatives))
+    assert isinstance(node, cond.Not)
+    return ConditionNot(_conditions(node.body, locate))
+
+
+def _text(value: JsonValue) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def lower_path(text: str) -> PathNode:

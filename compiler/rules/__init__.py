@@ -42,7 +42,6 @@ RULES: tuple[Rule, ...] = (
     *identity_providers.RULES,
     *key_urls.RULES,
     *inline_jwks.RULES,
-    *require.RULES,
     *issuers.RULES,
     *token_providers.RULES,
     *cors.RULES,
@@ -51,6 +50,7 @@ RULES: tuple[Rule, ...] = (
 
 REFERENCE_RULES: tuple[ReferenceRule, ...] = (
     *issuers.REFERENCE_RULES,
+    *require.REFERENCE_RULES,
     *token_providers.REFERENCE_RULES,
     *tests_section.REFERENCE_RULES,
 )

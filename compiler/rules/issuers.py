@@ -5,7 +5,7 @@ Each is linear: providers are indexed by issuer and audience once, never compare
 Codes: E350 two identity providers can match the same token (the runtime refuses such tokens
 as ambiguous, so one of them never works); E351 a multi-tenant issuer without an `audience`;
 E352 GitHub Actions, GitLab or HCP Terraform (by issuer, or by key URL when there is no
-issuer) without a `require` condition on the owner or project; E353 an identity provider
+issuer) without a `require` condition that pins the owner or project; E353 an identity provider
 trusting tokensmith's own issuer; E354 the keys of a shared CI platform without an `issuer`;
 W322 an audience-only provider matching the audience of tokensmith's own tokens.
 """
@@ -20,7 +20,7 @@ from tokensmith.schema.location import Location, SourceMap
 from tokensmith.schema.models import Config, IdentityProvider
 from tokensmith.schema.validate import Refused
 
-from ..mappings.paths import PathSyntaxError, parse_path
+from ..mappings.conditions import AllOf, AnyOf, Leaf, Node, parse_conditions
 from ._common import ReferenceRule, Rule, idp_path, place
 from ._tenants import MultiTenantIssuer, multi_tenant_issuer, shared_ci_keys
 
@@ -86,17 +86,43 @@ def multi_tenant_needs_audience(config: Config, source_map: SourceMap) -> Iterat
             )
 
 
-def _conditioned_claims(idp: IdentityProvider) -> set[str]:
-    """Top-level claim names that `require` pins (only definite one-step paths count)."""
-    names = set()
-    for key in idp.require or {}:
-        try:
-            path = parse_path(key)
-        except PathSyntaxError:
-            continue  # E355 reports it
-        if path.root == "input" and path.steps is not None and len(path.steps) == 1:
-            names.add(str(path.steps[0]))
-    return names
+def _pins_owner(idp: IdentityProvider, owner_claims: tuple[str, ...]) -> bool:
+    """Whether `require` pins one of `owner_claims` for every token it admits.
+
+    Only a definite one-step path counts, written where every token must meet it (the
+    conditions object itself or its `all_of` parts, or in each alternative of an `any_of`), with
+    a test that names one value: equality or one of a list, or a `prefix` or `glob` whose fixed
+    start reaches past an owner and a `/` (`repo:acme/*`, `acme/*`): `{prefix: acme}` would
+    also admit `acme-evil`, and `exists` or a `not` admit anyone.
+    """
+    tree, _ = parse_conditions(idp.require or {})  # shape problems: E35x/E37x report them
+    return _pinned(tree, owner_claims)
+
+
+def _pinned(node: Node, owner_claims: tuple[str, ...]) -> bool:
+    if isinstance(node, AllOf):
+        return any(_pinned(item, owner_claims) for item in node.items)
+    if isinstance(node, AnyOf):
+        return bool(node.alternatives) and all(
+            _pinned(alternative, owner_claims) for alternative in node.alternatives)
+    if isinstance(node, Leaf):
+        steps = node.path.steps
+        on_owner = node.path.root == "input" and steps is not None and len(steps) == 1 and (
+            steps[0] in owner_claims)
+        return on_owner and any(_names_one_owner(t.op, t.arg) for t in node.tests)
+    return False
+
+
+def _names_one_owner(op: str, arg: object) -> bool:
+    if op in ("equals", "one_of"):
+        return bool(arg)
+    if op not in ("prefix", "glob") or not isinstance(arg, str):
+        return False
+    fixed = arg if op == "prefix" else arg.split("*", 1)[0].split("?", 1)[0]
+    if op == "glob" and fixed == arg:
+        return True  # no wildcard: one exact value
+    slash = fixed.find("/")
+    return slash > 0 and fixed[slash - 1] not in ":/"
 
 
 def _ci_platform(idp: IdentityProvider) -> MultiTenantIssuer | None:
@@ -114,7 +140,7 @@ def _ci_platform(idp: IdentityProvider) -> MultiTenantIssuer | None:
 def shared_issuer_needs_condition(config: Config, source_map: SourceMap) -> Iterator[Diagnostic]:
     for name, idp in config.identity_providers.items():
         tenant = _ci_platform(idp)
-        if tenant is None or _conditioned_claims(idp) & set(tenant.owner_claims):
+        if tenant is None or _pins_owner(idp, tenant.owner_claims):
             continue
         yield Diagnostic(
             E352,

@@ -185,3 +185,25 @@ def test_json_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_unreadable_config_exits_2(tmp_path: Path) -> None:
     assert main(["test", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_cases_expect_a_service_condition_to_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a service's `require` reads the intermediate claims; its failure is invalid_target
+    config = CONFIG.replace("    expires_in: 10m\n",
+                            "    expires_in: 10m\n    require: {$.roles: {contains: billing}}\n")
+    path = tmp_path / "tokensmith.yaml"
+    path.write_text(config + "".join((
+        case("no billing role", "{error: condition_failed}"),
+        case("no billing role, by its RFC code", "{error: invalid_target}"),
+        case("not invalid_request", "{error: invalid_request}"),
+        case("a billing role", "{identity_provider: auth0}",
+             TOKEN.replace("roles: [admin, dev]", "roles: [admin, billing]")),
+    )))
+    assert main(["test", str(path), "--now", str(NOW)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if line.startswith(("PASS", "FAIL"))] == [
+        "PASS no billing role", "PASS no billing role, by its RFC code",
+        "FAIL not invalid_request", "PASS a billing role"]
+    assert lines[-1] == "3 passed, 1 failed"

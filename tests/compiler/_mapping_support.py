@@ -36,12 +36,20 @@ def generated_mapping(mapping: Mapping[str, Any]) -> MappingFunction:
     return function
 
 
-def generated_require(require: Mapping[str, Any]) -> MappingFunction:
-    """The generated requirement function of one `require` table."""
+def generated_require(
+    require: Mapping[str, Any], side: str = "identity_provider"
+) -> MappingFunction:
+    """The generated requirement function of one `require` object, of an identity provider or
+    of a token provider (`side`)."""
     lowered = {"p": lower_require(require, ORIGIN)}
     mappings = {"p": lower_mapping({}, ORIGIN)}
-    text = generate_module(mappings, lowered, {}, ["t.yaml"], VERSION)
-    function: MappingFunction = load_module(text)["IDENTITY_PROVIDER_REQUIREMENTS"]["p"]
+    if side == "identity_provider":
+        text = generate_module(mappings, lowered, {}, ["t.yaml"], VERSION)
+        table = "IDENTITY_PROVIDER_REQUIREMENTS"
+    else:
+        text = generate_module(mappings, {}, mappings, ["t.yaml"], VERSION, lowered)
+        table = "TOKEN_PROVIDER_REQUIREMENTS"
+    function: MappingFunction = load_module(text)[table]["p"]
     return function
 
 

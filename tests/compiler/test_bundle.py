@@ -114,6 +114,24 @@ def test_the_compiler_writes_the_version_it_is_given(tmp_path: Path) -> None:
     assert other["manifest.json"] != one["manifest.json"]
 
 
+def test_cors_allow_headers_reach_the_bundle_and_leave_other_bundles_as_they_were(
+    tmp_path: Path,
+) -> None:
+    def cors_of(cors: str) -> tuple[object, str]:
+        config = tmp_path / "tokensmith.yaml"
+        config.write_text(SEED + cors)
+        files = build_bundle(check_path(str(config)), version="1.2.3")
+        return json.loads(files["config.json"])["cors"], json.loads(files["manifest.json"])["revision"]
+
+    origins = "cors:\n  allow_origins: [https://app.example.com]\n"
+    plain, plain_revision = cors_of(origins)
+    # no `allow_headers` key: a config that does not use the field keeps its revision
+    assert plain == {"allow_origins": ["https://app.example.com"]}
+    listed, listed_revision = cors_of(origins + "  allow_headers: [X-Client-Version]\n")
+    assert listed == {"allow_origins": ["https://app.example.com"], "allow_headers": ["X-Client-Version"]}
+    assert listed_revision != plain_revision
+
+
 @pytest.mark.slow
 def test_same_input_gives_byte_identical_bundles_whatever_the_file_and_key_order(
     tmp_path: Path,

@@ -62,6 +62,7 @@ def _module_of(case: dict[str, Any], shuffle: random.Random | None = None) -> st
         table("token_providers", "mapping"),
         sources,
         VERSION,
+        table("token_providers", "require"),
     )
 
 
@@ -102,7 +103,7 @@ def test_the_bundle_ships_the_golden_module_of_each_example(example: str) -> Non
 
 
 def test_there_are_golden_cases() -> None:
-    assert {"seed", "kitchen-sink"} <= set(CASES)
+    assert {"seed", "kitchen-sink", "conditions"} <= set(CASES)
     assert "quickstart" in EXAMPLES
 
 
@@ -128,6 +129,9 @@ def test_generated_functions_agree_with_the_interpreter(case: str) -> None:
         for name, tp in data.get("token_providers", {}).items():
             got = module["TOKEN_PROVIDER_MAPPINGS"][name](claims, CONTEXT)
             assert canonical(got) == canonical(apply_mapping(tp["mapping"], claims, CONTEXT))
+            if "require" in tp:
+                holds = module["TOKEN_PROVIDER_REQUIREMENTS"][name](claims, CONTEXT)
+                assert holds is require_holds(tp["require"], claims, CONTEXT)
 
 
 def test_the_module_imports_only_the_published_mapping_api() -> None:
@@ -175,7 +179,16 @@ def test_hostile_names_keys_and_constants_stay_data(tmp_path: Path) -> None:
     origin = Origin("\n" + evil + "\n.yaml", 7)
     lowered = {s: lower_mapping(mapping, origin) for s in strings}
     requirements = {s: lower_require({f"$[{json.dumps(s)}]": s}, origin) for s in strings[:3]}
-    text = generate_module(lowered, requirements, lowered, strings, evil)
+    service_require = {
+        s: {
+            f"$[{json.dumps(s)}]": {"glob": f"*{s}?", "prefix": s},
+            f"$['{s[:0]}x y']": {"suffix": s, "exists": True},
+            "any_of": [{f"$.*[{json.dumps(s)}]": {"contains": s}}, {"not": {"$.x": s}}],
+        }
+        for s in strings
+    }
+    service_requirements = {s: lower_require(r, origin) for s, r in service_require.items()}
+    text = generate_module(lowered, requirements, lowered, strings, evil, service_requirements)
     module = load_module(text)
     assert not marker.exists()
     assert "compile_path" in text
@@ -188,6 +201,15 @@ def test_hostile_names_keys_and_constants_stay_data(tmp_path: Path) -> None:
         assert module["TOKEN_PROVIDER_MAPPINGS"][name] is not None
     assert list(module["IDENTITY_PROVIDER_MAPPINGS"]) == sorted(strings)
     assert module["IDENTITY_PROVIDER_REQUIREMENTS"][strings[0]]({strings[0]: strings[0]}, CONTEXT)
+    for s in strings:
+        require = module["TOKEN_PROVIDER_REQUIREMENTS"][s]
+        passing, failing = {s: s + s + "!", "x y": "z" + s}, {s: "other", "x y": "z" + s}
+        assert require(passing, CONTEXT) is require_holds(service_require[s], passing, CONTEXT)
+        assert require(failing, CONTEXT) is False
+        if json.dumps(s) == f'"{s}"':
+            # the path spells s without escapes, so it reads the claim named s: the glob `*s?`
+            # and the prefix `s` hold on s + s + "!", and `not {$.x: s}` holds
+            assert require(passing, CONTEXT) is True
     # every function name is a plain identifier, whatever the provider is called
     names = [n.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef)]
     assert all(n.isascii() and n.isidentifier() for n in names)

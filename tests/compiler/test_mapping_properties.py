@@ -158,17 +158,69 @@ def test_generated_mapping_equals_the_interpreter(
         assert canonical(function(claim_set, CONTEXT)) == canonical(expected)
 
 
-requirements = st.dictionaries(
-    paths(), json_values | st.lists(scalars, min_size=1, max_size=3), min_size=1, max_size=3
+short_texts = st.text(alphabet="ab/é", max_size=5)
+numbers = st.integers(min_value=-3, max_value=3) | st.floats(-3, 3, allow_nan=False, width=32)
+#: The argument of each operator (`schema/conditions.py`), drawn near the claims' values.
+ARGUMENTS: dict[str, st.SearchStrategy[Any]] = {
+    "prefix": short_texts,
+    "suffix": short_texts,
+    "glob": st.text(alphabet="ab/é*?", max_size=6),
+    "contains": scalars | short_texts,
+    "gte": numbers,
+    "gt": numbers,
+    "lte": numbers,
+    "lt": numbers,
+    "exists": st.booleans(),
+}
+operator_objects = st.lists(
+    st.sampled_from(sorted(ARGUMENTS)), min_size=1, max_size=3, unique=True
+).flatmap(lambda names: st.fixed_dictionaries({name: ARGUMENTS[name] for name in names}))
+condition_values = (
+    scalars | short_texts | st.lists(json_values | short_texts, min_size=1, max_size=3)
+    | operator_objects
 )
+leaf_entries = st.tuples(paths(), condition_values)
+
+
+def _combined(inner: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    combinator = (
+        st.tuples(st.just("any_of"), st.lists(inner, min_size=1, max_size=3))
+        | st.tuples(st.just("all_of"), st.lists(inner, min_size=1, max_size=3))
+        | st.tuples(st.just("not"), inner)
+    )
+    return st.lists(leaf_entries | combinator, min_size=1, max_size=4).map(dict)
+
+
+#: `require` objects of the whole language: values, one-of lists, operators, combinators.
+requirements = st.recursive(
+    st.lists(leaf_entries, min_size=1, max_size=3).map(dict), _combined, max_leaves=10
+)
+condition_claim_values = st.recursive(
+    scalars | short_texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(NAMES), inner,
+                                                                 max_size=4),
+    max_leaves=12,
+)
+condition_claims = st.dictionaries(st.sampled_from(NAMES), condition_claim_values, max_size=6)
 
 
 @pytest.mark.slow
 @SETTINGS
-@given(require=requirements, claims=st.lists(claim_sets, min_size=1, max_size=4))
+@given(require=requirements, claims=st.lists(condition_claims, min_size=1, max_size=4))
 def test_generated_require_equals_the_interpreter(
     require: dict[str, Any], claims: list[dict[str, Any]]
 ) -> None:
     function = generated_require(require)
+    for claim_set in claims:
+        assert function(claim_set, CONTEXT) is require_holds(require, claim_set, CONTEXT)
+
+
+@SETTINGS
+@given(require=requirements, claims=st.lists(condition_claims, min_size=1, max_size=4))
+def test_generated_service_require_equals_the_interpreter(
+    require: dict[str, Any], claims: list[dict[str, Any]]
+) -> None:
+    # the same language on a token provider, over intermediate claims
+    function = generated_require(require, side="token_provider")
     for claim_set in claims:
         assert function(claim_set, CONTEXT) is require_holds(require, claim_set, CONTEXT)

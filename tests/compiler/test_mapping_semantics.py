@@ -205,8 +205,9 @@ REQUIRE_CASES = [
     ({"$.groups[*]": "admin"}, {"groups": []}, False),
     ({"$.groups[*]": "admin"}, {}, False),
     ({"$.groups": "admin"}, {"groups": ["admin"]}, False),  # definite: the list itself
-    ({"$.o": {"a": [1, True]}}, {"o": {"a": [1.0, True]}}, True),
-    ({"$.o": {"a": [1, True]}}, {"o": {"a": [1, 1]}}, False),
+    # an object under a path holds operators: an object value is compared in a one-of list
+    ({"$.o": [{"a": [1, True]}]}, {"o": {"a": [1.0, True]}}, True),
+    ({"$.o": [{"a": [1, True]}]}, {"o": {"a": [1, 1]}}, False),
     ({"$.a": 1, "$.b": 2}, {"a": 1, "b": 2}, True),
     ({"$.a": 1, "$.b": 2}, {"a": 1, "b": 3}, False),
     ({"$$.service": "my-service"}, {}, True),
@@ -229,3 +230,19 @@ def test_each_require_verdict_names_its_matches() -> None:
         ("$.a", False, (2,)),
         ("$.g[*]", True, ("y", "x")),
     ]
+
+
+GLOBS = ["*", "**", "a*", "*a", "a*b", "ab*ba", "a?*", "?", "a*b*a", "", "ab"]
+GLOB_TEXTS = ["", "a", "b", "ab", "aba", "abba", "ab-ba", "ba", "a\nb", 1, None, ["ab"]]
+
+
+@pytest.mark.parametrize("pattern", GLOBS)
+def test_a_glob_written_inline_or_as_a_matcher_agrees_with_the_interpreter(pattern: str) -> None:
+    # one `*` and no `?` is written inline (startswith/endswith), others call the matcher
+    require = {"$.x": {"glob": pattern}, "$.l[*]": {"glob": pattern}}
+    function = generated_require(require)
+    for text in GLOB_TEXTS:
+        for claims in ({"x": text, "l": ["zz", text]}, {"l": [text]}):
+            assert function(claims, CONTEXT) is require_holds(require, claims, CONTEXT)
+    assert function({"x": "ab" if pattern != "?" else "a", "l": ["zz", "ab", "a"]},
+                    CONTEXT) is (pattern in ("*", "**", "a*", "a*b", "a?*", "ab", "?"))

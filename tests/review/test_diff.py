@@ -79,7 +79,7 @@ def test_require_conditions_are_compared_one_by_one(tmp_path: Path) -> None:
                        "    algorithms: [ES256]\n    require: {$.tier: [gold, silver]}\n")
     new = old.replace("[gold, silver]", "[gold]")
     assert fields(diff(tmp_path, old, new), "idp") == [
-        FieldChange("require.$.tier", 'in ["gold", "silver"]', 'in ["gold"]')]
+        FieldChange("require.$.tier", 'in ["gold", "silver"]', 'in ["gold"]', "tightened")]
 
 
 def test_flatten_mapping_names_nested_outputs() -> None:

@@ -53,22 +53,24 @@ token_providers:
   svc:
     signing_key: k
     identity_providers: [idp]
+    require: {$.sub: {prefix: u-}}
     mapping: {sub.$: $.sub, blob.$: $.blob}
   elsewhere:
     signing_key: k
     identity_providers: [other]
     mapping: {sub.$: $.sub}
 """
-#: The step of `STEPS` each refusal reason of these requests comes from.
+#: The step of `STEPS` each refusal (RFC error, reason) of these requests comes from.
 STEP_OF = {
-    "unknown_service": "service",
-    "untrusted_issuer": "identity_provider",
-    "alg_not_allowed": "algorithm",
-    "bad_signature": "signature",
-    "expired": "times",
-    "condition_failed": "conditions",
-    "idp_not_allowed": "allowed_identity_provider",
-    "claims_too_large": "issued_claims",
+    ("invalid_target", "unknown_service"): "service",
+    ("invalid_request", "untrusted_issuer"): "identity_provider",
+    ("invalid_request", "alg_not_allowed"): "algorithm",
+    ("invalid_request", "bad_signature"): "signature",
+    ("invalid_request", "expired"): "times",
+    ("invalid_request", "condition_failed"): "conditions",
+    ("invalid_target", "idp_not_allowed"): "allowed_identity_provider",
+    ("invalid_target", "condition_failed"): "service_conditions",
+    ("invalid_request", "claims_too_large"): "issued_claims",
 }
 
 
@@ -99,6 +101,7 @@ BREAK = {
     "times": lambda a: a.claims.update(exp=NOW - 3600),
     "conditions": lambda a: a.claims.update(email_verified=False),
     "allowed_identity_provider": lambda a: setattr(a, "other_service", True),
+    "service_conditions": lambda a: a.claims.update(sub="x-1"),
     "issued_claims": lambda a: a.claims.update(blob="x" * 9000),
 }
 
@@ -126,7 +129,7 @@ def _steps(world: tuple[Prepared, Runtime], *broken: str) -> tuple[str | None, s
         exchange(service.state, ExchangeRequest(token, attempt.service), NOW, lambda: "j")
         runtime = None
     except ExchangeError as exc:
-        runtime = STEP_OF[exc.reason]
+        runtime = STEP_OF[exc.error, exc.reason]
     jws = parse_compact(token)
     result = explain(prepared, attempt.service, jws.claims, NOW, jws, verify=True)
     assert result.issued is (result.failed_step is None)

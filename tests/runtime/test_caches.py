@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import tokensmith.runtime as runtime_package
-from tokensmith.runtime import accesslog, caches, jose, request
+from tokensmith.runtime import accesslog, caches, errors, jose, request
 from tokensmith.runtime.accesslog import RequestRecord
 from tokensmith.runtime.b64 import b64url_encode
 
@@ -33,6 +33,7 @@ def _fill_every_cache() -> None:
                                    time.time(), 1000)
     request.parse_form(b"grant_type=a%20b&audience=x+y")
     request.body_kind("application/json")
+    errors.error_body(errors.InvalidRequest("token expired", "expired"))
 
 
 def test_reset_all_empties_every_cache() -> None:
@@ -40,6 +41,7 @@ def test_reset_all_empties_every_cache() -> None:
     functools_caches = _functools_caches()
     assert set(functools_caches) == {
         "tokensmith.runtime.request.body_kind", "tokensmith.runtime.request._unquote_short",
+        "tokensmith.runtime.errors._rendered",
     }
     assert all(cache.cache_info().currsize > 0 for cache in functools_caches.values())
     assert jose._checked_headers and len(accesslog._sink.formatter) > 0

@@ -39,7 +39,8 @@ Mapping_ = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 
 NAMES = (
     "service", "token_size", "envelope", "identity_provider", "algorithm", "signature", "times",
-    "conditions", "allowed_identity_provider", "mappings", "issued_claims", "signing",
+    "conditions", "allowed_identity_provider", "identity_provider_mapping", "service_conditions",
+    "service_mapping", "issued_claims", "signing",
 )  # fmt: skip
 
 
@@ -68,6 +69,7 @@ class Attempt:
     garbled: bool = False
     allowed: tuple[str, ...] | None = None
     idp_mapping: Mapping_ | None = None
+    tp_require: Mapping_ | None = None
     tp_mapping: Mapping_ | None = None
 
     def token(self) -> str:
@@ -91,21 +93,35 @@ class Attempt:
             idp_mappings["auth0"] = self.idp_mapping
         if self.tp_mapping is not None:
             tp_mappings["my-service"] = self.tp_mapping
+        tp_requirements = dict(world.tp_requirements)
+        if self.tp_require is not None:
+            tp_requirements["my-service"] = self.tp_require
         world = dataclasses.replace(
             world,
             config=config,
             idp_mappings=MappingProxyType(idp_mappings),
             tp_mappings=MappingProxyType(tp_mappings),
+            tp_requirements=MappingProxyType(tp_requirements),
         )
         return build_state(world, resolve_all(config, ENV), {})
 
 
-def _raises(data: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    raise KeyError("a faulty mapping")
+#: The faulty mappings that ran, by step: both mapping steps refuse with the same answer, so
+#: which of the two ran is what tells them apart.
+RAN: list[str] = []
 
 
-def _too_big(data: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    return {"blob": "x" * MAX_ISSUED_CLAIMS_BYTES}
+def _raises(step: str) -> Mapping_:
+    def mapping(data: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+        RAN.append(step)
+        raise KeyError("a faulty mapping")
+
+    return mapping
+
+
+def _refuses(data: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
+    # the generated functions return False for a condition that does not hold
+    return "sub" not in data
 
 
 def _set(name: str, value: Any) -> Callable[[Attempt], None]:
@@ -122,30 +138,41 @@ def _claim(name: str, value: Any) -> Callable[[Attempt], None]:
     return apply
 
 
-#: For every step that can refuse: how to break it, and the reason it then refuses with.
+#: For every step that can refuse: how to break it, and the answer it then refuses with (the RFC
+#: error and the reason; for a faulty mapping, also the step whose mapping ran and raised).
 BREAK: dict[str, tuple[Callable[[Attempt], None], str]] = {
-    "service": (_set("service", "no-such-service"), "unknown_service"),
-    "token_size": (_claim("padding", "x" * MAX_SUBJECT_TOKEN_LENGTH), "token_too_long"),
-    "envelope": (_set("garbled", True), "segment_count"),
-    "identity_provider": (_claim("iss", "https://unknown.example/"), "untrusted_issuer"),
-    "algorithm": (_set("alg", "HS256"), "alg_not_allowed"),
-    "signature": (_set("bad_signature", True), "bad_signature"),
-    "times": (_claim("exp", int(NOW) - 3600), "expired"),
-    "conditions": (_claim("email_verified", False), "condition_failed"),
-    "allowed_identity_provider": (_set("allowed", ("supabase",)), "idp_not_allowed"),
-    "mappings": (_set("idp_mapping", _raises), "mapping_error"),
-    "issued_claims": (_set("tp_mapping", _too_big), "claims_too_large"),
-}
+    "service": (_set("service", "no-such-service"), "invalid_target unknown_service"),
+    "token_size": (_claim("padding", "x" * MAX_SUBJECT_TOKEN_LENGTH),
+                   "invalid_request token_too_long"),
+    "envelope": (_set("garbled", True), "invalid_request segment_count"),
+    "identity_provider": (_claim("iss", "https://unknown.example/"),
+                          "invalid_request untrusted_issuer"),
+    "algorithm": (_set("alg", "HS256"), "invalid_request alg_not_allowed"),
+    "signature": (_set("bad_signature", True), "invalid_request bad_signature"),
+    "times": (_claim("exp", int(NOW) - 3600), "invalid_request expired"),
+    "conditions": (_claim("email_verified", False), "invalid_request condition_failed"),
+    "allowed_identity_provider": (_set("allowed", ("supabase",)),
+                                  "invalid_target idp_not_allowed"),
+    "identity_provider_mapping": (_set("idp_mapping", _raises("identity_provider_mapping")),
+                                  "invalid_request mapping_error identity_provider_mapping"),
+    "service_conditions": (_set("tp_require", _refuses), "invalid_target condition_failed"),
+    "service_mapping": (_set("tp_mapping", _raises("service_mapping")),
+                        "invalid_request mapping_error service_mapping"),
+    # a claim the mappings carry into the issued token, small enough for the subject token
+    "issued_claims": (_claim("blob", "x" * MAX_ISSUED_CLAIMS_BYTES),
+                      "invalid_request claims_too_large"),
+}  # fmt: skip
 
 
 def _reason(*broken: str) -> str | None:
     attempt = Attempt()
     for name in broken:
         BREAK[name][0](attempt)
+    RAN.clear()
     try:
         exchange(attempt.state(), ExchangeRequest(attempt.token(), attempt.service), NOW, new_jti)
     except ExchangeError as exc:
-        return exc.reason
+        return " ".join([exc.error, exc.reason, *RAN])
     return None
 
 

@@ -93,5 +93,5 @@ def test_tokens_never_answers_5xx(client: httpx.Client, data: st.DataObject) -> 
     assert response.headers["x-tokensmith-revision"]
     if response.status_code >= 400:
         error = response.json()
-        assert set(error) == {"error", "error_description"}
+        assert set(error) == {"error", "error_description", "code"}
         assert response.headers["cache-control"] == "no-store"

@@ -18,13 +18,16 @@ pytestmark = pytest.mark.slow
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
-def assert_refused(response: httpx.Response, status: int, error: str) -> dict[str, str]:
+def assert_refused(
+    response: httpx.Response, status: int, error: str, code: str
+) -> dict[str, str]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
     assert body["error"] == error
-    assert set(body) == {"error", "error_description"}
+    assert body["code"] == code
+    assert set(body) == {"error", "error_description", "code"}
     assert "access_token" not in response.text
     return dict(body)
 
@@ -84,23 +87,23 @@ def test_es256_in_is_exchanged(client: httpx.Client, world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    "content_type",
+    ("content_type", "code"),
     [
-        None,
-        "text/plain",
-        "multipart/form-data; boundary=x",
-        "application/x-www-form-urlencoded; charset=utf-16",
-        "application/jwt",
+        (None, "no_content_type"),
+        ("text/plain", "unsupported_media_type"),
+        ("multipart/form-data; boundary=x", "unsupported_media_type"),
+        ("application/x-www-form-urlencoded; charset=utf-16", "unsupported_charset"),
+        ("application/jwt", "unsupported_media_type"),
     ],
 )
 def test_other_content_types_are_415(
-    client: httpx.Client, world: World, content_type: str | None
+    client: httpx.Client, world: World, content_type: str | None, code: str
 ) -> None:
     body = httpx.QueryParams(form(world.hs_token())).__str__().encode()
     headers = {} if content_type is None else {"content-type": content_type}
     request = client.build_request("POST", "/tokens", content=body, headers=headers)
     assert request.headers.get("content-type") == content_type
-    assert_refused(client.send(request), 415, "invalid_request")
+    assert_refused(client.send(request), 415, "invalid_request", code)
 
 
 def test_form_with_utf8_charset_is_accepted(client: httpx.Client, world: World) -> None:
@@ -112,7 +115,8 @@ def test_form_with_utf8_charset_is_accepted(client: httpx.Client, world: World) 
 def test_body_over_64_kib_is_413_with_content_length(client: httpx.Client) -> None:
     body = b"a=" + b"x" * (64 * 1024)
     headers = {"content-type": "application/x-www-form-urlencoded"}
-    assert_refused(client.post("/tokens", content=body, headers=headers), 413, "invalid_request")
+    response = client.post("/tokens", content=body, headers=headers)
+    assert_refused(response, 413, "invalid_request", "body_too_large")
 
 
 def test_chunked_body_over_64_kib_is_413(client: httpx.Client) -> None:
@@ -125,62 +129,63 @@ def test_chunked_body_over_64_kib_is_413(client: httpx.Client) -> None:
     request = client.build_request("POST", "/tokens", content=chunks(), headers=headers)
     assert "content-length" not in request.headers
     assert request.headers["transfer-encoding"] == "chunked"
-    assert_refused(client.send(request), 413, "invalid_request")
+    assert_refused(client.send(request), 413, "invalid_request", "body_too_large")
 
 
 def test_ten_megabyte_field_is_413_quickly(client: httpx.Client) -> None:
     body = b"subject_token=" + b"a" * (10 * 1024 * 1024)
     started = time.monotonic()
     response = client.post("/tokens", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
-    assert_refused(response, 413, "invalid_request")
+    assert_refused(response, 413, "invalid_request", "body_too_large")
     assert time.monotonic() - started < 5
 
 
 def test_too_many_fields_are_refused(client: httpx.Client) -> None:
     body = "&".join(f"f{i}=1" for i in range(5000))
     headers = {"content-type": "application/x-www-form-urlencoded"}
-    assert_refused(client.post("/tokens", content=body, headers=headers), 400, "invalid_request")
+    response = client.post("/tokens", content=body, headers=headers)
+    assert_refused(response, 400, "invalid_request", "too_many_parameters")
 
 
 def test_huge_validly_signed_token_is_refused_fast(client: httpx.Client, world: World) -> None:
     token = world.hs_token(padding="p" * 40_000)
     started = time.monotonic()
     response = client.post("/tokens", data=form(token))
-    assert_refused(response, 400, "invalid_request")
+    assert_refused(response, 400, "invalid_request", "token_too_long")
     assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "error"),
+    ("body", "status", "error", "code"),
     [
-        ("grant_type={g}&subject_token={t}&subject_token={t}&audience=my-service", 400, "invalid_request"),
-        ("grant_type={g}&grant_type={g}&subject_token={t}&audience=my-service", 400, "invalid_request"),
-        ("subject_token={t}&audience=my-service", 400, "invalid_request"),
-        ("grant_type=password&subject_token={t}&audience=my-service", 400, "unsupported_grant_type"),
-        ("grant_type=client_credentials&audience=my-service", 400, "unsupported_grant_type"),
-        ("grant_type={g}&audience=my-service", 400, "invalid_request"),
-        ("grant_type={g}&subject_token=&audience=my-service", 400, "invalid_request"),
-        ("grant_type={g}&subject_token={t}", 400, "invalid_request"),
-        ("grant_type={g}&subject_token={t}&audience=my-service&subject_token_type=urn:ietf:params:oauth:token-type:saml2", 400, "invalid_request"),
-        ("grant_type={g}&subject_token={t}&audience=my-service&requested_token_type=urn:ietf:params:oauth:token-type:refresh_token", 400, "invalid_request"),
-        ("grant_type={g}&subject_token={t}&audience=my-service&actor_token={t}", 400, "invalid_request"),
-        ("grant_type={g}&subject_token={t}&audience=no-such-service", 400, "invalid_target"),
-        ("grant_type={g}&subject_token={t}&audience=https://tokens.statebacked.dev/org/", 400, "invalid_target"),
-        ("grant_type={g}&subject_token={t}&audience=ftp://x/my-service", 400, "invalid_target"),
-        ("grant_type={g}&subject_token={t}&audience=only-rsa", 400, "invalid_target"),
-        ("grant_type={g}&subject_token={t}&audience=my-service&resource=https://x/", 400, "invalid_target"),
-        ("grant_type={g}&subject_token={t}&audience=my-service;x=1", 400, "invalid_target"),
-        ("grant_type={g}&&subject_token={t}&audience=my-service", 400, "invalid_request"),
-        ("grant_type={g}&subject_token={t}&audience=my-service&novalue", 400, "invalid_request"),
-        ("grant_type={g}&subject_token=%ff%fe&audience=my-service", 400, "invalid_request"),
+        ("grant_type={g}&subject_token={t}&subject_token={t}&audience=my-service", 400, "invalid_request", "repeated_parameter"),
+        ("grant_type={g}&grant_type={g}&subject_token={t}&audience=my-service", 400, "invalid_request", "repeated_parameter"),
+        ("subject_token={t}&audience=my-service", 400, "invalid_request", "missing_grant_type"),
+        ("grant_type=password&subject_token={t}&audience=my-service", 400, "unsupported_grant_type", "unsupported_grant_type"),
+        ("grant_type=client_credentials&audience=my-service", 400, "unsupported_grant_type", "unsupported_grant_type"),
+        ("grant_type={g}&audience=my-service", 400, "invalid_request", "missing_subject_token"),
+        ("grant_type={g}&subject_token=&audience=my-service", 400, "invalid_request", "missing_subject_token"),
+        ("grant_type={g}&subject_token={t}", 400, "invalid_request", "missing_audience"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&subject_token_type=urn:ietf:params:oauth:token-type:saml2", 400, "invalid_request", "bad_subject_token_type"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&requested_token_type=urn:ietf:params:oauth:token-type:refresh_token", 400, "invalid_request", "bad_requested_token_type"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&actor_token={t}", 400, "invalid_request", "unsupported_parameter"),
+        ("grant_type={g}&subject_token={t}&audience=no-such-service", 400, "invalid_target", "unknown_service"),
+        ("grant_type={g}&subject_token={t}&audience=https://tokens.statebacked.dev/org/", 400, "invalid_target", "bad_audience"),
+        ("grant_type={g}&subject_token={t}&audience=ftp://x/my-service", 400, "invalid_target", "bad_audience"),
+        ("grant_type={g}&subject_token={t}&audience=only-rsa", 400, "invalid_target", "idp_not_allowed"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&resource=https://x/", 400, "invalid_target", "resource"),
+        ("grant_type={g}&subject_token={t}&audience=my-service;x=1", 400, "invalid_target", "bad_audience"),
+        ("grant_type={g}&&subject_token={t}&audience=my-service", 400, "invalid_request", "bad_form"),
+        ("grant_type={g}&subject_token={t}&audience=my-service&novalue", 400, "invalid_request", "bad_form"),
+        ("grant_type={g}&subject_token=%ff%fe&audience=my-service", 400, "invalid_request", "bad_encoding"),
     ],
 )
 def test_parameter_rules(
-    client: httpx.Client, world: World, body: str, status: int, error: str
+    client: httpx.Client, world: World, body: str, status: int, error: str, code: str
 ) -> None:
     text = body.format(g=TOKEN_EXCHANGE, t=world.hs_token())
     headers = {"content-type": "application/x-www-form-urlencoded"}
-    assert_refused(client.post("/tokens", content=text, headers=headers), status, error)
+    assert_refused(client.post("/tokens", content=text, headers=headers), status, error, code)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +202,7 @@ def test_parameter_rules(
 )
 def test_bad_json_bodies_are_invalid_request(client: httpx.Client, body: bytes) -> None:
     response = client.post("/tokens", content=body, headers={"content-type": "application/json"})
-    assert_refused(response, 400, "invalid_request")
+    assert_refused(response, 400, "invalid_request", "bad_json_body")
 
 
 def test_parameters_in_the_query_string_are_refused(client: httpx.Client, world: World) -> None:
@@ -205,21 +210,21 @@ def test_parameters_in_the_query_string_are_refused(client: httpx.Client, world:
     response = client.post(
         "/tokens", params={"subject_token": token}, data=form(world.hs_token())
     )
-    assert_refused(response, 400, "invalid_request")
+    assert_refused(response, 400, "invalid_request", "query_parameters")
 
 
 def test_get_tokens_is_405_json(client: httpx.Client, world: World) -> None:
     response = client.get("/tokens", params=form(world.hs_token()))
-    body = assert_refused(response, 405, "invalid_request")
+    body = assert_refused(response, 405, "invalid_request", "method_not_allowed")
     assert "POST" in response.headers["allow"]
     assert MARKER not in json.dumps(body)
 
 
 def test_oversized_header_section_is_refused_before_the_app(client: httpx.Client) -> None:
     big = client.post("/tokens", headers={"x-big": "a" * 64 * 1024}, content=b"")
-    assert_refused(big, 431, "invalid_request")
+    assert_refused(big, 431, "invalid_request", "headers_too_large")
     many = client.post("/tokens", headers={f"x-h{i}": "1" for i in range(200)}, content=b"")
-    assert_refused(many, 431, "invalid_request")
+    assert_refused(many, 431, "invalid_request", "headers_too_large")
 
 
 def test_a_body_that_stalls_is_refused_after_the_deadline(
@@ -271,7 +276,8 @@ def test_concurrent_exchanges_each_get_their_own_answer(
 
     for i, response in enumerate(asyncio.run(main())):
         if i % 3 == 2:
-            assert "expired" in assert_refused(response, 400, "invalid_request")["error_description"]
+            refusal = assert_refused(response, 400, "invalid_request", "expired")
+            assert "expired" in refusal["error_description"]
             continue
         assert response.status_code == 200, response.text
         claims = jwt.decode(
@@ -279,3 +285,28 @@ def test_concurrent_exchanges_each_get_their_own_answer(
             audience="my-service", issuer="https://tokens.example.com/",
         )
         assert claims["act"] == {"sub": f"user-{i}", "email": f"u{i}@example.com"}
+
+
+def test_signature_probes_get_one_and_the_same_body(client: httpx.Client, world: World) -> None:
+    """An unknown key id, an algorithm outside the provider's list and a bad signature must not
+    be told apart by the caller: the same description and the same `code` (the logs keep the
+    precise reason), so nobody can probe which key ids or algorithms a provider accepts."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    claims = world.claims(iss="https://rsa.example.com/", aud="rsa-aud")
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    probes = {
+        "unknown kid": jwt.encode(claims, world.rsa_key, "RS256", {"kid": "rsa-2"}),
+        "algorithm not allowed": jwt.encode(claims, world.idp_secret, "HS256", {"kid": "rsa-1"}),
+        "bad signature": jwt.encode(claims, stranger, "RS256", {"kid": "rsa-1"}),
+    }
+    bodies = set()
+    for probe, token in probes.items():
+        response = client.post("/tokens", data=form(token, audience="only-rsa"))
+        assert response.status_code == 400, probe
+        assert_refused(response, 400, "invalid_request", "bad_signature")
+        bodies.add(response.content)
+    assert bodies == {
+        b'{"error":"invalid_request","error_description":"token signature is not valid",'
+        b'"code":"bad_signature"}'
+    }

@@ -28,7 +28,9 @@ ALLOWED = "https://app.example.com"
 
 @pytest.fixture(scope="module")
 def world() -> World:
-    return World(cors=[ALLOWED])
+    world = World(cors=[ALLOWED])
+    world.config["cors"]["allow_headers"] = ["X-Client-Version"]
+    return world
 
 
 def preflight(client: httpx.Client, origin: str, method: str = "POST") -> httpx.Response:
@@ -45,9 +47,42 @@ def test_preflight_for_an_allowed_origin(client: httpx.Client) -> None:
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert response.headers["access-control-allow-methods"] == "POST"
-    assert response.headers["access-control-allow-headers"].lower() == "content-type"
-    assert int(response.headers["access-control-max-age"]) > 0
+    allowed = response.headers["access-control-allow-headers"].split(", ")
+    assert allowed == [
+        "Content-Type", "X-Request-Id", "X-StateBacked-Org-Id", "X-StateBacked-Act",
+        "X-Client-Version",
+    ]
+    assert response.headers["access-control-max-age"] == "600"
     assert "access-control-allow-credentials" not in response.headers
+
+
+def test_preflight_lists_the_allowed_headers_whatever_was_asked(client: httpx.Client) -> None:
+    """The browser compares what it wants to send with the list: a preflight for State
+    Backed's client headers finds them, one for an unlisted header does not (and the browser
+    then refuses to send the request)."""
+    for asked in ("content-type,x-statebacked-org-id,x-statebacked-act", "x-not-listed", ""):
+        headers = {
+            "origin": ALLOWED, "access-control-request-method": "POST",
+            "access-control-request-headers": asked,
+        }
+        response = client.options("/tokens", headers=headers)
+        assert response.status_code == 204
+        allowed = {h.lower() for h in response.headers["access-control-allow-headers"].split(", ")}
+        assert {"x-statebacked-org-id", "x-statebacked-act", "x-request-id"} <= allowed
+        assert "x-not-listed" not in allowed
+
+
+def test_pages_may_read_the_request_id_and_the_revision(
+    client: httpx.Client, world: World
+) -> None:
+    response = client.post(
+        "/tokens", data=form(world.hs_token()),
+        headers={"origin": ALLOWED, "x-request-id": "page-request-1"},
+    )
+    assert response.status_code == 200
+    exposed = response.headers["access-control-expose-headers"].split(", ")
+    assert exposed == ["X-Request-Id", "X-Tokensmith-Revision"]
+    assert response.headers["x-request-id"] == "page-request-1"
 
 
 def test_preflight_for_another_origin_or_method_has_no_cors_headers(client: httpx.Client) -> None:

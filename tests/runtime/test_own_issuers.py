@@ -131,5 +131,6 @@ def test_an_issued_token_posted_back_over_http_is_refused(server: str) -> None:
     assert attack.json() == {
         "error": "invalid_request",
         "error_description": "token issuer or audience is not trusted",
+        "code": "untrusted_issuer",
     }
     assert attack.headers["cache-control"] == "no-store"

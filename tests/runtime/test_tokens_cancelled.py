@@ -97,6 +97,7 @@ def test_an_abandoned_batch_item_answers_as_an_unexpected_error(
     assert sent[0]["status"] == 400
     assert json.loads(sent[1]["body"]) == {
         "error": "invalid_request", "error_description": "request could not be processed",
+        "code": "internal_error",
     }
     (line,) = _access_lines(caplog)
     assert (line["status"], line["outcome"]) == (400, "internal_error")

@@ -105,7 +105,8 @@ def _text_field(kind: str, change: FieldChange) -> str:
         return f"  + {_value(change.field)}: {_value(change.new)}"
     if kind == "removed":
         return f"  - {_value(change.field)}: {_value(change.old)}"
-    return f"  {_value(change.field)}: {_value(change.old)} -> {_value(change.new)}"
+    effect = f" ({change.effect})" if change.effect else ""
+    return f"  {_value(change.field)}: {_value(change.old)} -> {_value(change.new)}{effect}"
 
 
 def _text_cases(cases: Sequence[CaseChange]) -> list[str]:
@@ -159,7 +160,8 @@ def _markdown_item(item: ItemChange) -> list[str]:
         rows += [f"  | {_code(f.field)} | {_code(f.new or f.old)} |" for f in item.fields]
     else:
         rows = ["  | field | old | new |", "  |---|---|---|"]
-        rows += [f"  | {_code(f.field)} | {_code(f.old)} | {_code(f.new)} |" for f in item.fields]
+        rows += [f"  | {_code(f.field)} | {_code(f.old)} | {_code(f.new)}"
+                 f"{f' ({f.effect})' if f.effect else ''} |" for f in item.fields]
     return [heading, "", *rows, ""]
 
 

@@ -127,7 +127,8 @@ def render_text_trace(result: Explanation) -> str:
                   for p in result.providers]
         lines.append("")
     lines.append("checks:")
-    lines += [f"  {MARKS[c.verdict]}  {c.name}: {c.detail}" for c in result.checks]
+    lines += [f"  {MARKS[c.verdict]}  {'  ' * c.depth}{c.name}: {c.detail}"
+              for c in result.checks]
     for mapping in result.mappings:
         lines += ["", f"mapping of {mapping.title}:"]
         key_width = max((len(v.output) for v in mapping.values), default=0)

@@ -3,7 +3,7 @@
 #   tokensmith.yaml
 """Claim mapping functions of a tokensmith bundle, one per mapping (generated)."""
 
-from tokensmith.runtime.mapping_api import MISSING, json_in
+from tokensmith.runtime.mapping_api import MISSING
 
 
 # identity provider 'clerk': verified claims -> intermediate claims
@@ -30,7 +30,7 @@ def idp_0000_clerk(claims, context):
 def idp_0000_clerk_require(claims, context):
     # $.azp: ["https://app.example.com", "https://www.example.com"]
     value = claims.get("azp", MISSING)
-    if value is MISSING or not json_in(value, ("https://app.example.com", "https://www.example.com")):
+    if type(value) is not str or value not in ("https://app.example.com", "https://www.example.com"):
         return False
     return True
 

@@ -3,7 +3,7 @@
 #   tokensmith.yaml
 """Claim mapping functions of a tokensmith bundle, one per mapping (generated)."""
 
-from tokensmith.runtime.mapping_api import MISSING, json_in
+from tokensmith.runtime.mapping_api import MISSING
 
 
 # identity provider 'cognito': verified claims -> intermediate claims
@@ -30,11 +30,11 @@ def idp_0000_cognito(claims, context):
 def idp_0000_cognito_require(claims, context):
     # $.token_use: "id"
     value = claims.get("token_use", MISSING)
-    if value is MISSING or not json_in(value, ("id",)):
+    if type(value) is not str or value != "id":
         return False
     # $.email_verified: true
     value = claims.get("email_verified", MISSING)
-    if value is MISSING or not json_in(value, (True,)):
+    if value is not True:
         return False
     return True
 

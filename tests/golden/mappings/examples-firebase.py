@@ -3,7 +3,7 @@
 #   tokensmith.yaml
 """Claim mapping functions of a tokensmith bundle, one per mapping (generated)."""
 
-from tokensmith.runtime.mapping_api import MISSING, json_in
+from tokensmith.runtime.mapping_api import MISSING
 
 
 # identity provider 'firebase': verified claims -> intermediate claims
@@ -31,7 +31,7 @@ def idp_0000_firebase(claims, context):
 def idp_0000_firebase_require(claims, context):
     # $.email_verified: true
     value = claims.get("email_verified", MISSING)
-    if value is MISSING or not json_in(value, (True,)):
+    if value is not True:
         return False
     return True
 

@@ -3,7 +3,7 @@
 #   tokensmith.yaml
 """Claim mapping functions of a tokensmith bundle, one per mapping (generated)."""
 
-from tokensmith.runtime.mapping_api import MISSING, json_in
+from tokensmith.runtime.mapping_api import MISSING
 
 
 # identity provider 'github-actions': verified claims -> intermediate claims
@@ -34,11 +34,11 @@ def idp_0000_github_actions(claims, context):
 def idp_0000_github_actions_require(claims, context):
     # $.repository_owner: "my-org"
     value = claims.get("repository_owner", MISSING)
-    if value is MISSING or not json_in(value, ("my-org",)):
+    if type(value) is not str or value != "my-org":
         return False
     # $.repository: ["my-org/deployer"]
     value = claims.get("repository", MISSING)
-    if value is MISSING or not json_in(value, ("my-org/deployer",)):
+    if type(value) is not str or value != "my-org/deployer":
         return False
     return True
 

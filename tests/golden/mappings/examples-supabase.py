@@ -3,7 +3,7 @@
 #   tokensmith.yaml
 """Claim mapping functions of a tokensmith bundle, one per mapping (generated)."""
 
-from tokensmith.runtime.mapping_api import MISSING, json_in
+from tokensmith.runtime.mapping_api import MISSING
 
 
 # identity provider 'supabase': verified claims -> intermediate claims
@@ -30,7 +30,7 @@ def idp_0000_supabase(claims, context):
 def idp_0000_supabase_require(claims, context):
     # $.is_anonymous: false
     value = claims.get("is_anonymous", MISSING)
-    if value is MISSING or not json_in(value, (False,)):
+    if value is not False:
         return False
     return True
 
