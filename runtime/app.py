@@ -3,7 +3,8 @@
 `create_app(runtime)` serves `POST /tokens` (see `runtime.request` for the body rules and
 `runtime.startup.Runtime.exchange` for the exchange with its JWKS retries), `/healthz`,
 `/readyz`, `/metrics`, `/idps`, `/token-providers`, `/.well-known/jwks.json` and `/openapi.json`
-(the OpenAPI 3.1 description of all of them).
+(the OpenAPI 3.1 description of all of them). Given a `Drain` (`tokensmith serve` gives one),
+its lifespan handles SIGTERM (`runtime.shutdown`).
 
 Every request begins with `Envelope.begin` and ends with `Envelope.finish` (`runtime.envelope`):
 request id, common and CORS headers, metrics, the access log. Between the two, `POST /tokens`,
@@ -38,6 +39,7 @@ from .exchange import ExchangeRequest, Issued
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
 from .shadow import Attempt, ObservedExchange, Shadow
+from .shutdown import Drain, say
 from .startup import Runtime
 
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -45,13 +47,16 @@ _JSON = "application/json"
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
-def create_app(runtime: Runtime) -> ASGIApp:
-    """The ASGI app serving `runtime`; its lifespan starts and stops the JWKS cache."""
+def create_app(runtime: Runtime, drain: Drain | None = None) -> ASGIApp:
+    """The ASGI app serving `runtime`; its lifespan starts and stops the JWKS cache, and
+    handles SIGTERM with `drain` when given one."""
+    drain = drain or Drain(None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
         await runtime.start()
         flusher = asyncio.create_task(accesslog.flush_periodically())
+        drain.install()
         # everything loaded so far lives as long as the process: keep it out of the
         # collector's way, so full collections stay cheap with 10,000 identity providers
         gc.collect()
@@ -59,11 +64,16 @@ def create_app(runtime: Runtime) -> ASGIApp:
         try:
             yield
         finally:
+            drain.uninstall()
             await runtime.stop()
             flusher.cancel()
-            await asyncio.gather(flusher, return_exceptions=True)
+            await asyncio.gather(flusher, return_exceptions=True)  # flushes the access log
+            if drain.seconds is not None:
+                requests, issued = runtime.metrics.answered()
+                say(f"stopped after answering {_count(requests, 'request')} "
+                    f"({_count(issued, 'token')} issued)")
 
-    pages = _Pages(runtime)
+    pages = _Pages(runtime, drain)
     routes = [
         Route("/healthz", pages.healthz, methods=["GET", "HEAD"]),
         Route("/readyz", pages.readyz, methods=["GET", "HEAD"]),
@@ -77,7 +87,13 @@ def create_app(runtime: Runtime) -> ASGIApp:
     # exception with a plain-text 500 before `_App` could answer it as every other error; and
     # without `redirect_slashes`, `GET /idps/` is a 404 rather than a redirect to a URL built
     # from the client's `Host` header (which a shared cache could keep and serve to others).
-    return _App(Router(routes=routes, lifespan=lifespan, redirect_slashes=False), runtime)
+    app = _App(Router(routes=routes, lifespan=lifespan, redirect_slashes=False), runtime)
+    drain.on_begin(app.envelope.close_connections)
+    return app
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 async def send_json(
@@ -299,8 +315,9 @@ _SAMPLED: contextvars.ContextVar[_Sampled | None] = contextvars.ContextVar(
 class _Pages:
     """The read-only routes, as Starlette endpoints."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, drain: Drain) -> None:
         self.runtime = runtime
+        self.drain = drain
         providers = runtime.bundle.config.identity_providers
         self.idp_count = len(providers)
         self.remote_count = sum(1 for spec in providers.values() if spec.uses_remote_keys)
@@ -313,11 +330,13 @@ class _Pages:
         return Response(b'{"status":"ok"}', 200, None, _JSON)
 
     async def readyz(self, request: Request) -> Response:
-        ready = self.runtime.ready()
+        draining = self.drain.draining
+        ready = self.runtime.ready() and not draining
         cache = self.runtime.cache
         with_keys = sum(1 for s in cache.status().values() if s.ready) if cache else 0
+        status = "draining" if draining else "ready" if ready else "waiting_for_keys"
         body: dict[str, object] = {
-            "status": "ready" if ready else "waiting_for_keys",
+            "status": status,
             "identity_providers": self.idp_count,
             "jwks_identity_providers": self.remote_count,
             "jwks_identity_providers_ready": with_keys,
@@ -326,7 +345,8 @@ class _Pages:
         }
         if self.runtime.shadow is not None:  # the candidate never makes the server unready
             body["shadow"] = self.runtime.shadow.status()
-        headers = None if ready else {"Retry-After": "1"}
+        # a draining server will not be ready again: no Retry-After
+        headers = None if ready or draining else {"Retry-After": "1"}
         return Response(orjson.dumps(body), 200 if ready else 503, headers, _JSON)
 
     async def metrics(self, request: Request) -> Response:

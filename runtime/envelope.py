@@ -43,6 +43,7 @@ MAX_HEADER_COUNT = 100
 #: The outcome of a request that met an unexpected exception.
 INTERNAL_ERROR = "internal_error"
 
+_CLOSE = (b"connection", b"close")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 
 error_logger = logging.getLogger("tokensmith.errors")
@@ -89,13 +90,20 @@ class RequestContext(RequestRecord):
 class Envelope:
     """The beginning and the end every request of one app shares (see the module docstring)."""
 
-    __slots__ = ("cors", "metrics", "revision", "revision_header")
+    __slots__ = ("closing", "cors", "metrics", "revision", "revision_header")
 
     def __init__(self, revision: str, cors: CorsPolicy, metrics: Metrics) -> None:
         self.revision = revision
         self.revision_header = (b"x-tokensmith-revision", revision.encode("ascii"))
         self.cors = cors if cors.enabled else None
         self.metrics = metrics
+        #: draining (`runtime.shutdown`): every answer closes its connection
+        self.closing = False
+
+    def close_connections(self) -> None:
+        """From now on every answer carries `Connection: close`, so that keep-alive clients
+        reconnect, through their load balancer, to a replica that is not going away."""
+        self.closing = True
 
     def begin(self, scope: Scope) -> RequestContext:
         """The context of the request `scope` describes: its headers, id and answer headers."""
@@ -106,6 +114,8 @@ class Envelope:
         headers, too_large = read_headers(scope["headers"])
         request_id = _request_id(headers.get(b"x-request-id"))
         answer_headers = [self.revision_header, (b"x-request-id", request_id.encode("ascii"))]
+        if self.closing:
+            answer_headers.append(_CLOSE)
         # a preflight gets its CORS headers from its route, which also checks the method
         if self.cors is not None and route in CORS_ROUTES and method != "OPTIONS":
             answer_headers.extend(self.cors.response_headers(headers.get(b"origin")))

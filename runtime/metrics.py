@@ -148,6 +148,14 @@ class Metrics:
             entry = self._requests[key] = [0, time.time()]
         entry[0] += 1
 
+    def answered(self) -> tuple[int, int]:
+        """(HTTP requests, tokens issued) counted so far, the pending ones included."""
+        self.count_pending()
+        requests = sum(int(count) for count, _ in self._requests.values())
+        issued = sum(int(count) for (outcome, _, _), (count, _) in self._exchanges.items()
+                     if outcome == "issued")
+        return requests, issued
+
     def render(self) -> bytes:
         """The Prometheus text of every collector, written on the calling thread."""
         return generate_latest(self.registry)

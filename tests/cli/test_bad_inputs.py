@@ -210,6 +210,10 @@ def test_serve_an_unreadable_bundle_is_an_io_error(
     (["--workers", "0"], "at least 1"),
     (["--workers", "two"], "not a whole number: 'two'"),
     (["--workers", "100000"], "at most 256"),
+    (["--drain-seconds", "-1"], "between 0 and 3600 seconds"),
+    (["--drain-seconds", "nan"], "between 0 and 3600 seconds"),
+    (["--drain-seconds", "1e9"], "between 0 and 3600 seconds"),
+    (["--drain-seconds", "soon"], "not a number of seconds: 'soon'"),
 ])
 def test_serve_bad_options_are_usage_errors(workdir: Path, capsys: pytest.CaptureFixture[str],
                                             option: list[str], message: str) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -132,3 +134,40 @@ def test_an_address_in_use_exits_2(bundle: Path) -> None:
         result = tokensmith("serve", str(bundle), "--port", str(port), env=secrets_env())
     assert result.returncode == 2
     assert "address already in use" in result.stderr
+    # one clear line, and no "bundle ... on http://..." banner before it
+    assert result.stderr.splitlines() == [
+        f"tokensmith serve: cannot listen on 127.0.0.1:{port}: address already in use"
+    ]
+    assert result.stdout == ""
+
+
+def test_the_banner_comes_once_the_socket_listens(bundle: Path) -> None:
+    # --port 0: the banner names the port the kernel chose, which already takes connections
+    with subprocess.Popen(
+        [sys.executable, "-m", "tokensmith", "serve", str(bundle), "--port", "0",
+         "--drain-seconds", "0"],
+        env=secrets_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    ) as process:
+        try:
+            assert process.stderr is not None
+            banner = process.stderr.readline()
+            if banner.startswith("tokensmith serve: warning: serving an unsigned bundle"):
+                banner = process.stderr.readline()  # no --trust here: the banner comes next
+            found = re.fullmatch(
+                r"tokensmith serve: bundle [0-9a-f]{12} on http://127\.0\.0\.1:(\d+)"
+                r" \(1 worker\)\n",
+                banner,
+            )
+            assert found, banner
+            port = int(found.group(1))
+            assert port != 0
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                # accepted at once, answered once the app has started
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while chunk := sock.recv(4096):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 ")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(10) == 0

@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from tokensmith.runtime.body import BODY_TIMEOUT_SECONDS
+from tokensmith.runtime.server import SHUTDOWN_SECONDS
+from tokensmith.runtime.shutdown import DRAIN_SECONDS as SERVER_DRAIN_SECONDS
 
 from ._support import ROOT
 
@@ -107,6 +109,11 @@ def test_probes_and_the_grace_period(objects: list[dict[str, Any]]) -> None:
     # the drain, then the requests in flight (a body still arriving is refused after
     # BODY_TIMEOUT_SECONDS, plus up to one second), all before the kubelet's SIGKILL
     assert pod["terminationGracePeriodSeconds"] > drain + BODY_TIMEOUT_SECONDS + 1
+    # the drain is spelled out next to the grace period it must fit in, and the grace period
+    # also outlasts the server's own backstop for requests in flight
+    assert "--drain-seconds" in args
+    assert pod["terminationGracePeriodSeconds"] > drain + SHUTDOWN_SECONDS
+    assert DRAIN_SECONDS == SERVER_DRAIN_SECONDS
     # 2+ replicas: set in the Deployment, or left to an autoscaler that keeps at least 2
     replicas = deployment["spec"].get("replicas")
     if replicas is None:

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -171,7 +172,8 @@ def serving(bundle: Path, env: Mapping[str, str], *extra: str) -> Iterator[tuple
                     time.sleep(0.05)
             yield url, log_path
         finally:
-            process.terminate()
+            # SIGINT, as Ctrl-C: no drain (SIGTERM would keep it serving for 5 s first)
+            process.send_signal(signal.SIGINT)
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:

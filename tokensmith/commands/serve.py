@@ -1,5 +1,6 @@
 """`tokensmith serve BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--workers N]
-[--trust PUB ... [--require-signatures N]] [--shadow CANDIDATE_DIR [--shadow-sample F]]`.
+[--trust PUB ... [--require-signatures N]] [--drain-seconds S]
+[--shadow CANDIDATE_DIR [--shadow-sample F]]`.
 
 With trust (`--trust`, or else `TOKENSMITH_TRUST`, comma-separated), only a bundle that `verify`
 accepts is served: anything else, a trust list that cannot be read included, exits 1 with the
@@ -9,12 +10,15 @@ A shadow candidate (`docs/shadow.md`) is loaded under the same trust as the live
 Before opening a socket it verifies the bundle and resolves every secret reference; when
 anything is wrong it prints every problem (never a secret) and exits 1. A path that is not a
 bundle at all (missing, not a directory, no `manifest.json`: a config, say) is a usage error,
-exit 2, as are a bundle that cannot be read and an address that cannot be bound.
+exit 2, as are a bundle that cannot be read and an address that cannot be bound. The line
+saying where it serves is printed once the socket listens, never before a refusal.
+On SIGTERM it drains for S seconds, then stops and exits 0 (`runtime.shutdown`).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import sys
@@ -25,6 +29,9 @@ from ._signing import TRUST_ENV, add_trust_arguments
 
 if TYPE_CHECKING:
     from tokensmith.runtime.bundle_signatures import SignatureReport
+
+#: The longest drain `--drain-seconds` takes: an hour is already far more than any grace period.
+MAX_DRAIN_SECONDS = 3600.0
 
 
 def sample(text: str) -> float:
@@ -66,14 +73,30 @@ def register(subparsers: Any) -> None:
         "--shadow-sample", metavar="F", type=sample, default=None,
         help="the share of exchanges the candidate decides, 0 to 1 (default 1)",
     )
+    parser.add_argument(
+        "--drain-seconds", type=drain_seconds, default=5.0, metavar="S",
+        help="on SIGTERM, answer /readyz 503 and keep serving for S seconds (default 5), then "
+        "stop accepting, finish the requests in flight and exit 0; SIGINT stops without a drain",
+    )
     parser.set_defaults(func=run)
+
+
+def drain_seconds(text: str) -> float:
+    """Seconds of draining after SIGTERM: 0 to `MAX_DRAIN_SECONDS`, decimals allowed."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text[:40]!r}") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_DRAIN_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_DRAIN_SECONDS:g} seconds")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     from tokensmith.runtime.bundle_keys import TrustError
     from tokensmith.runtime.bundle_signatures import SignatureError
     from tokensmith.runtime.errors import BundleError, StartupError
-    from tokensmith.runtime.server import pass_trust_to_workers, serve
+    from tokensmith.runtime.server import listen, pass_trust_to_workers, serve
     from tokensmith.runtime.startup import ShadowOptions, prepare
 
     from ._signing import load_trust, trust_paths
@@ -114,11 +137,20 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as exc:
         print(f"tokensmith serve: {exc}", file=sys.stderr)
         return 1
-    _signature_notice(runtime.bundle.signatures)
     if trust is not None:
         pass_trust_to_workers(paths, trust.required)
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as exc:  # in use, a privileged port, an address not of this machine
+        reason = exc.strerror or str(exc)
+        print(f"tokensmith serve: cannot listen on {_address(args.host, args.port)}: "
+              f"{reason[:1].lower()}{reason[1:]}", file=sys.stderr)
+        return 2
+    bound_port = sock.getsockname()[1]  # the one chosen for --port 0
+    _signature_notice(runtime.bundle.signatures)
     print(
-        f"tokensmith serve: bundle {runtime.revision[:12]} on http://{args.host}:{args.port}"
+        f"tokensmith serve: bundle {runtime.revision[:12]} on "
+        f"http://{_address(args.host, bound_port)}"
         f" ({args.workers} worker{'s' if args.workers > 1 else ''})",
         file=sys.stderr,
         flush=True,
@@ -130,7 +162,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    return serve(runtime, args.host, args.port, args.workers, shadow)
+    return serve(runtime, sock, args.workers, args.drain_seconds, shadow)
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _signature_notice(report: SignatureReport | None) -> None:
