@@ -46,6 +46,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import compiled_server
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "examples" / "quickstart"
 CHECKS = [
@@ -147,59 +150,16 @@ def quickstart_server() -> Iterator[Served]:
         "QUICKSTART_IDP_SECRET": secrets.token_urlsafe(32),
         "TOKENSMITH_SIGNING_KEY": secrets.token_urlsafe(32),
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        bundle = Path(tmp, "bundle")
-        subprocess.run([sys.executable, "-m", "tokensmith", "compile", str(QUICKSTART), "-o",
-                        str(bundle)], check=True, capture_output=True, timeout=120)
-        port = _free_port()
-        log = Path(tmp, "serve.log")
-        with open(log, "wb") as out:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "tokensmith", "serve", str(bundle), "--port", str(port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, server, log)
+    with tempfile.TemporaryDirectory() as tmp, compiled_server(QUICKSTART, tmp, env) as served:
+        url, server = served
 
-            def good_token() -> str:
-                now = int(time.time())
-                claims = {"iss": "https://login.example.com/", "aud": "tokensmith-quickstart",
-                          "sub": "user-7", "email": "ada@example.com", "iat": now,
-                          "exp": now + 300}
-                return jwt.encode(claims, env["QUICKSTART_IDP_SECRET"], "HS256")
+        def good_token() -> str:
+            now = int(time.time())
+            claims = {"iss": "https://login.example.com/", "aud": "tokensmith-quickstart",
+                      "sub": "user-7", "email": "ada@example.com", "iat": now, "exp": now + 300}
+            return jwt.encode(claims, env["QUICKSTART_IDP_SECRET"], "HS256")
 
-            yield Served(url, good_token, server.pid)
-        finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-        if "Traceback" in log.read_text():
-            raise AssertionError(f"the server logged a traceback:\n{log.read_text()[-4000:]}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited:\n{log.read_text()}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("the server did not become ready")
+        yield Served(url, good_token, server.pid)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ import httpx
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import rss_kib
 from api_fuzz import quickstart_server
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -255,13 +256,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def run(url: str, good_token: Callable[[], str], pid: int, *, requests: int, seconds: float,
         connections: int, seed: int = 0) -> Report:
     """Send the mutated requests to the server at `url` (see the module docstring)."""
@@ -273,7 +267,7 @@ def run(url: str, good_token: Callable[[], str], pid: int, *, requests: int, sec
         for _ in range(200):
             client.post("/tokens", data={"grant_type": TOKEN_EXCHANGE,
                                          "subject_token": good_token(), "audience": "my-service"})
-    report.cpu_before, report.rss_before_kib = _cpu_seconds(pid), _rss_kib(pid)
+    report.cpu_before, report.rss_before_kib = _cpu_seconds(pid), rss_kib(pid)
     good = [good_token()]
     refreshed = [time.monotonic()]
     budget = [requests]
@@ -296,7 +290,7 @@ def run(url: str, good_token: Callable[[], str], pid: int, *, requests: int, sec
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # the client is the bottleneck
         runner.run(main())
     report.seconds = time.monotonic() - started
-    report.cpu_after, report.rss_after_kib = _cpu_seconds(pid), _rss_kib(pid)
+    report.cpu_after, report.rss_after_kib = _cpu_seconds(pid), rss_kib(pid)
     answer = httpx.post(f"{url}/tokens", data={"grant_type": TOKEN_EXCHANGE,
                                                "subject_token": good_token(),
                                                "audience": "my-service"}, timeout=10)

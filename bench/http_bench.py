@@ -26,7 +26,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,9 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import free_port
 
 HERE = Path(__file__).resolve().parent
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -179,13 +181,6 @@ def compile_bundle(work: Path, name: str, yaml_text: str) -> Path:
 
 
 # --- servers and wrk ------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 class Server:
     """A server subprocess, stopped by PID; `startup` is the time to its first 200 on `ready`.

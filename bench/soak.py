@@ -30,7 +30,6 @@ import os
 import random
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,8 +46,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_fuzz import _free_port, _wait_ready
-from fuzz_http import _rss_kib
+from _support import compiled_server, rss_kib
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWKS_MAX_AGE = 30  # the JWKS server's Cache-Control; the cache's minimum time to live
@@ -289,12 +287,12 @@ async def _schedule(jwks: JwksServer, clients: Clients, phases: list[Phase], cur
 
     def mark(index: int) -> None:
         if index > 0:
-            phases[index - 1].rss_kib_end = _rss_kib(pid)
+            phases[index - 1].rss_kib_end = rss_kib(pid)
             phases[index - 1].fetches = dict(jwks.fetches)
             jwks.fetches.clear()
         if index < len(phases):
             current[0] = min(index, len(phases) - 1)
-            phases[index].rss_kib_start = _rss_kib(pid)
+            phases[index].rss_kib_start = rss_kib(pid)
 
     mark(0)
     # rotation before the outage: rs-2 published at once, signed with from `lead` on,
@@ -357,29 +355,8 @@ def _serve(tmp: str, jwks_port: int, env: dict[str, str]) -> Iterator[tuple[str,
     config = Path(tmp, "config")
     config.mkdir()
     (config / "tokensmith.yaml").write_text(CONFIG.format(port=jwks_port))
-    bundle = Path(tmp, "bundle")
-    subprocess.run([sys.executable, "-m", "tokensmith", "compile", str(config), "-o", str(bundle)],
-                   check=True, capture_output=True, timeout=120)
-    port = _free_port()
-    log = Path(tmp, "serve.log")
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tokensmith", "serve", str(bundle), "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, server, log)
+    with compiled_server(config, tmp, env) as (url, server):
         yield url, server.pid
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    if "Traceback" in log.read_text():
-        raise AssertionError(f"the server logged a traceback:\n{log.read_text()[-4000:]}")
 
 
 def main(argv: list[str] | None = None) -> int:

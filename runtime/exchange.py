@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from .bundle import Bundle
+from .bundle import Bundle, RequirementFunction
 from .claims import validate_claims
 from .errors import ExchangeError, InvalidRequest, InvalidTarget
 from .idp_index import IdentityProviderIndex, match_identity_provider
@@ -247,14 +247,8 @@ def check_requirements(
     """Step `conditions`: the provider's `require` conditions, when it has any; anything but
     `True` refuses."""
     requirement = bundle.idp_requirements.get(identity_provider)
-    if requirement is None:
-        return
-    try:
-        met = requirement(claims, context)
-    except Exception:  # generated code should not raise; if it does, refuse, never crash
-        raise InvalidRequest(CONDITION_FAILED, "mapping_error") from None
-    if met is not True:
-        raise InvalidRequest(CONDITION_FAILED, "condition_failed")
+    if requirement is not None:
+        _enforce(requirement, claims, context, InvalidRequest, CONDITION_FAILED)
 
 
 def check_service_requirements(
@@ -263,14 +257,19 @@ def check_service_requirements(
     """Step `service_conditions`: the service's `require` conditions on the intermediate claims,
     when it has any; anything but `True` refuses with `invalid_target`."""
     requirement = bundle.tp_requirements.get(service)
-    if requirement is None:
-        return
+    if requirement is not None:
+        _enforce(requirement, intermediate, context, InvalidTarget, SERVICE_CONDITION_FAILED)
+
+
+def _enforce(requirement: RequirementFunction, claims: Mapping[str, Any],
+             context: Mapping[str, Any], refusal: type[ExchangeError], description: str) -> None:
+    """Run a generated `require` function; anything but `True` refuses with `refusal`."""
     try:
-        met = requirement(intermediate, context)
+        met = requirement(claims, context)
     except Exception:  # generated code should not raise; if it does, refuse, never crash
-        raise InvalidTarget(SERVICE_CONDITION_FAILED, "mapping_error") from None
+        raise refusal(description, "mapping_error") from None
     if met is not True:
-        raise InvalidTarget(SERVICE_CONDITION_FAILED, "condition_failed")
+        raise refusal(description, "condition_failed")
 
 
 def check_allowed(target: TokenProviderSpec, identity_provider: str) -> None:

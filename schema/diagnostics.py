@@ -8,8 +8,9 @@ code.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .codes import Code
 from .codes import Severity as Severity  # re-exported: readers of findings compare with it
@@ -70,3 +71,18 @@ def did_you_mean(name: str, candidates: Sequence[str]) -> str | None:
     """`did you mean 'x'?` for the closest candidate, or None when nothing is close."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def describe(value: Any) -> str:
+    """The kind of a loaded value, never its content (it may be a secret)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping" if isinstance(value, Mapping) else type(value).__name__

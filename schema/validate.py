@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from .codes import E200, E201, E202, E203, E204, E205, E206, E207, E209
-from .diagnostics import SECRET_FIELDS, Diagnostic, did_you_mean, looks_secret
+from .diagnostics import SECRET_FIELDS, Diagnostic, describe, did_you_mean, looks_secret
 from .loader import LoadedSource
 from .location import ConfigPath, Location, SourceMap
 from .models import Config, ConfigTest, IdentityProvider, SigningKey, TokenProvider
@@ -323,23 +323,6 @@ def _literal(err: ErrorDetails, where: str, at: Location, in_secret: bool) -> Di
     else:
         shown = describe(value)
     return Diagnostic(E203, f"{where}: expected {expected}, found {shown}", at, hint)
-
-
-def describe(value: Any) -> str:
-    """The kind of a loaded value, never its content (it may be a secret)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 def field_path(loc: Sequence[str | int]) -> str:

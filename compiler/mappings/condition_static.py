@@ -97,9 +97,10 @@ class _Analysis:
         if isinstance(node, AllOf):
             if self.conflict(node) is not None:
                 return False
-            return _all(self._value(item, context) for item in node.items)
+            return _kleene((self._value(item, context) for item in node.items), decisive=False)
         if isinstance(node, AnyOf):
-            return _any(self._value(alt, context) for alt in node.alternatives)
+            return _kleene((self._value(alt, context) for alt in node.alternatives),
+                           decisive=True)
         assert isinstance(node, Not)
         inner = self._value(node.body, context)
         return None if inner is None else not inner
@@ -224,21 +225,13 @@ def _undecidable(leaf: Leaf) -> bool:
     return any(t.op == ONE_OF and not t.arg for t in leaf.tests)
 
 
-def _all(values: Iterator[Maybe]) -> Maybe:
-    result: Maybe = True
+def _kleene(values: Iterator[Maybe], *, decisive: bool) -> Maybe:
+    """Three-valued `and` (`decisive` False) or `or` (True): a decisive value settles it at
+    once; otherwise unknown (None) if any value is, else the other value."""
+    result: Maybe = not decisive
     for value in values:
-        if value is False:
-            return False
-        if value is None:
-            result = None
-    return result
-
-
-def _any(values: Iterator[Maybe]) -> Maybe:
-    result: Maybe = False
-    for value in values:
-        if value is True:
-            return True
+        if value is decisive:
+            return decisive
         if value is None:
             result = None
     return result

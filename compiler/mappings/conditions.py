@@ -20,7 +20,7 @@ from typing import Any, TypeAlias
 
 from tokensmith.schema.codes import E307, E355, E370, E371, E372, Code
 from tokensmith.schema.conditions import COMBINATORS, EQUALITY_WORDS, OPERATORS, SYNONYMS
-from tokensmith.schema.diagnostics import did_you_mean
+from tokensmith.schema.diagnostics import describe, did_you_mean
 from tokensmith.schema.location import ConfigPath
 
 from .ir import JsonValue
@@ -132,7 +132,7 @@ def _combinator(
         return None if body is None else Not(body, at)
     if not isinstance(value, list):
         problems.append(Problem(E371, f"`{key}` takes a list of conditions objects, found "
-                                f"{_kind(value)}", at, hint=f"{key}: [{{$.a: 1}}, {{$.b: 2}}]"))
+                                f"{describe(value)}", at, hint=f"{key}: [{{$.a: 1}}, {{$.b: 2}}]"))
         return None
     if not value:
         never = " (it would never hold)" if key == "any_of" else ""
@@ -149,7 +149,7 @@ def _combinator(
 
 def _nested(value: object, at: ConfigPath, problems: list[Problem], shape: str) -> AllOf | None:
     if not isinstance(value, Mapping):
-        problems.append(Problem(E371, f"{shape}, found {_kind(value)}", at))
+        problems.append(Problem(E371, f"{shape}, found {describe(value)}", at))
         return None
     if not value:
         problems.append(Problem(E372, "an empty conditions object", at,
@@ -242,27 +242,13 @@ def _argument_problem(name: str, argument: object, at: ConfigPath) -> Problem | 
         hint = "`exists: true` or `exists: false` (YAML reads `yes` as a string)"
     elif kind == "scalar" and isinstance(argument, list):
         hint = "for several values, use `any_of` or `all_of` with one `contains` each"
-    return Problem(E371, f"`{name}` takes {wanted}, found {_kind(argument)}", at, hint=hint)
+    return Problem(E371, f"`{name}` takes {wanted}, found {describe(argument)}", at, hint=hint)
 
 
 def _is_number(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return not isinstance(value, float) or math.isfinite(value)
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping" if isinstance(value, Mapping) else type(value).__name__
 
 
 def _shown(text: str) -> str:
