@@ -158,6 +158,7 @@ def test_identity_provider_conditions_that_fail_answer_invalid_request(
     assert response.json() == {
         "error": "invalid_request",
         "error_description": "token does not meet the identity provider's conditions",
+        "code": "condition_failed",
     }
 
 
@@ -175,6 +176,7 @@ def test_service_conditions_answer_invalid_target(server: httpx.Client, role: An
         assert response.json() == {
             "error": "invalid_target",
             "error_description": "token does not meet the service's conditions",
+            "code": "condition_failed",
         }
 
 
