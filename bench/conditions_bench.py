@@ -2,6 +2,7 @@
 
     python bench/conditions_bench.py [--rounds 7] [--min-time 0.2]
     python bench/conditions_bench.py --instructions     # callgrind, robust to a busy machine
+    python bench/conditions_bench.py --http [--seconds 10] [--rounds 3]   # over real HTTP
 
 Two configs compiled the production way (YAML -> check -> bundle -> runtime), identical but for
 five conditions on the identity provider (equality, one-of, prefix, glob, gte) and five on the
@@ -11,7 +12,10 @@ calls, without HTTP). The two are timed in alternating rounds so that the machin
 both alike; the figure is the best round of each, and the ratio. `--instructions` counts
 instructions per exchange under `valgrind --tool=callgrind` instead (300 and 1300 exchanges,
 the difference divided by 1000, so that start-up cancels out): the same on a quiet or a busy
-machine. Target (issue 11): within 5% (exit status 1 beyond). The HTTP layer adds the same fixed cost to both, so the ratio over HTTP
+machine. `--http` serves both bundles with `tokensmith serve` (one worker each, one at a time)
+and drives each with wrk (64 connections, `http_bench.py`'s helpers), alternating rounds; the
+figure is each side's median req/s and p99 (the ratio is none / 5+5, so above 1 means slower).
+Target (issue 11): within 5% (exit status 1 beyond). The HTTP layer adds the same fixed cost to both, so the ratio over HTTP
 is smaller still.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,11 +150,55 @@ def count(side: str, exchanges: int, request: ExchangeRequest, now: int) -> None
             exchange(state, request, now, lambda: "jti")  # type: ignore[arg-type]
 
 
+def over_http(args: argparse.Namespace, now: int) -> dict[str, float]:
+    """Median req/s of each side through a real `tokensmith serve`; p99 printed."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from http_bench import Server, form_body, wrk
+
+    body = form_body(subject_token(now), "orders")
+    rates: dict[str, list[float]] = {"none": [], "5+5": []}
+    p99s: dict[str, list[float]] = {"none": [], "5+5": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        bundles = {}
+        for name, idp, tp in (("none", "", ""), ("5+5", IDP_REQUIRE, TP_REQUIRE)):
+            config = work / f"{name}.yaml"
+            config.write_text(CONFIG % {"idp_require": idp, "tp_require": tp})
+            out = work / f"{name}-bundle"
+            subprocess.run([sys.executable, "-m", "tokensmith", "compile", str(config), "-o",
+                            str(out)], check=True, capture_output=True)
+            bundles[name] = out
+        env = {**os.environ, **ENV}
+        for _ in range(args.rounds):
+            for name, bundle in bundles.items():
+                server = Server([sys.executable, "-m", "tokensmith", "serve", str(bundle)], env,
+                                "/readyz")
+                try:
+                    wrk(server.url + "/tokens", body, 1, 2, 64, work)  # warm-up
+                    load = wrk(server.url + "/tokens", body, args.seconds, 2, 64, work)
+                finally:
+                    server.stop()
+                if load.bad:
+                    raise SystemExit(f"{name}: {load.bad} answers were not 200")
+                rates[name].append(load.rps)
+                p99s[name].append(load.p99_ms)
+                print(f"{name:5s} conditions per side: {load.rps:8.0f} req/s, "
+                      f"p99 {load.p99_ms:.2f} ms", flush=True)
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    for name in medians:
+        print(f"median {name:5s}: {medians[name]:8.0f} req/s, "
+              f"p99 {statistics.median(p99s[name]):.2f} ms")
+    # a time per request, so that the ratio reads like the others (above 1: slower)
+    return {name: 1 / rate for name, rate in medians.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--min-time", type=float, default=0.2)
     parser.add_argument("--instructions", action="store_true")
+    parser.add_argument("--http", action="store_true", help="through a real serve, with wrk")
+    parser.add_argument("--seconds", type=int, default=10, help="with --http: seconds per run")
     parser.add_argument("--count", nargs=2, metavar=("SIDE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     now = int(time.time())
@@ -161,7 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         for state in states(tmp).values():  # both sides issue
             issued = exchange(state, request, now, lambda: "jti")  # type: ignore[arg-type]
             assert issued.claims["act"]["org"] == "acme"
-    figures = counted() if args.instructions else timed(args, request, now)
+    if args.http:
+        figures = over_http(args, now)
+    elif args.instructions:
+        figures = counted()
+    else:
+        figures = timed(args, request, now)
     ratio = figures["5+5"] / figures["none"]
     print(f"ratio: {ratio:.3f} (target <= {TARGET})")
     return 0 if ratio <= TARGET else 1
