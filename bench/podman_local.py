@@ -179,10 +179,13 @@ def build_image(
     context: Path = ROOT,
     extra_args: Mapping[str, str] | None = None,
     named_contexts: Mapping[str, Path] | None = None,
+    secrets: Mapping[str, Path] | None = None,
 ) -> float:
     """Build deploy/Dockerfile from `context` as `tag`; the seconds it took. `config` is the
     config's path inside the context (the Dockerfile's CONFIG build argument);
-    `named_contexts={"config": DIR}` takes the config from DIR instead."""
+    `named_contexts={"config": DIR}` takes the config from DIR instead; `secrets` are build
+    secrets by id (`{"bundle_key": KEY}` signs the bundle), mounted for the one instruction
+    that reads them and in no layer."""
     build_args = {"BASE": base, **pip_build_args(), **(extra_args or {})}
     if config is not None:
         build_args["CONFIG"] = config
@@ -194,6 +197,8 @@ def build_image(
         argv += ["--build-arg", f"{key}={value}"]
     for name, path in sorted((named_contexts or {}).items()):
         argv += ["--build-context", f"{name}={path}"]
+    for name, path in sorted((secrets or {}).items()):
+        argv += ["--secret", f"id={name},src={path}"]
     started = time.monotonic()
     podman.run(*argv, str(context), timeout=1200)
     return time.monotonic() - started
@@ -207,13 +212,16 @@ def start_container(
     env: Mapping[str, str] | None = None,
     user: str = "10001:10001",
     name: str | None = None,
+    volumes: Sequence[str] = (),
 ) -> str:
     """Start `image` detached, hardened as the Kubernetes manifests run it (read-only root
     without writable tmpfs, no capabilities, no privilege escalation, a numeric user) and on
     the host's network; return the container id. `env` values are passed through podman's
-    environment, never on its command line."""
+    environment, never on its command line. `volumes` are `-v` mounts (`HOST:PATH:ro`)."""
     argv = ["run", "--detach", "--network", "host", "--read-only", "--read-only-tmpfs=false",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", user]
+    for volume in volumes:
+        argv += ["--volume", volume]
     if name is not None:
         argv += ["--name", name]
     for key in sorted(env or {}):
