@@ -246,6 +246,10 @@ def test_shadow_overlay_runs_the_candidate_beside_live() -> None:
             assert one(shadowing, *key) == obj, key
     added = {(o["kind"], o["metadata"]["name"]) for o in shadowing} - set(live_objects)
     assert added == {("Deployment", "tokensmith-shadow"), ("NetworkPolicy", "tokensmith-shadow")}
+    # ending the rehearsal, `kubectl delete -k .../shadow/shadow-deployment`, deletes just those
+    alone = render(TARGETS["shadow overlay"] / "shadow-deployment")
+    assert {(o["kind"], o["metadata"]["name"]) for o in alone} == added
+    assert {o["metadata"]["namespace"] for o in alone} == {"tokensmith"}
 
     live = one(shadowing, "Deployment", LIVE)
     shadow = one(shadowing, "Deployment", "tokensmith-shadow")
