@@ -12,6 +12,9 @@ two differences:
 - signing: the candidate's signers never sign (`sign_payload` gives an empty text), so the
   candidate runs the live `exchange()` itself, every step up to but not including signing.
 
+A sampled live exchange keeps its envelope step's parse of the subject token; `decide` hands it
+to the candidate's envelope step instead of parsing the same text again.
+
 `decide` runs one request through the candidate and `compare` judges it against the live
 outcome; both are pure functions of their arguments and `now`.
 """
