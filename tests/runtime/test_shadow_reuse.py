@@ -84,6 +84,10 @@ def test_the_reused_parse_decides_and_compares_as_the_full_path(
         assert parses == ([token] if service == "my-service" else []), name
         assert reused == full, name
         assert compare(live, reused) == compare(live, full), name
+        # and the shadow itself (which hands the candidate the live parse) counts the same
+        del parses[:]
+        assert shadow.decide("req-00000001", attempt) == compare(live, full)[0], name
+        assert parses == ([] if parsed_live or service != "my-service" else [token]), name
         if parsed_live:
             assert attempt.jws == parse_compact(token, len(token))
         results.add(compare(live, reused)[0])
