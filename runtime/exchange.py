@@ -118,10 +118,23 @@ class Decision:
     payload: bytes = field(default=b"", repr=False, compare=False)
 
 
+#: The `envelope` step: `parse_compact` itself, or a stand-in with its exact results (the shadow
+#: candidate's, which gives back what the live side parsed from the same token).
+Parse = Callable[[str, int], ParsedJWS]
+
+
 def exchange(
-    state: ExchangeState, request: ExchangeRequest, now: float, new_jti: Callable[[], str]
+    state: ExchangeState,
+    request: ExchangeRequest,
+    now: float,
+    new_jti: Callable[[], str],
+    parse: Parse = parse_compact,
 ) -> Issued:
     """Verify `request.subject_token` and issue a token for `request.service`, or raise.
+
+    `parse` is the envelope step; a stand-in must give exactly what `parse_compact` gives for
+    the same token (a sampled live exchange records its parse, `runtime.shadow`, and the shadow
+    candidate reuses it instead of parsing the same text again).
 
     Raises an `ExchangeError`; `UnknownKeyId` and `KeysNotReady` (from the provider's key
     source) are left for the HTTP layer to refetch or wait on.
@@ -130,7 +143,7 @@ def exchange(
     target = token_provider(state.bundle, request.service)  # service
     if len(request.subject_token) > MAX_SUBJECT_TOKEN_LENGTH:  # token_size
         raise InvalidRequest("subject token is too large", "token_too_long")
-    jws = parse_compact(request.subject_token, MAX_SUBJECT_TOKEN_LENGTH)  # envelope
+    jws = parse(request.subject_token, MAX_SUBJECT_TOKEN_LENGTH)  # envelope
     name = match_identity_provider(state.index, jws.claims)  # identity_provider
     algorithms = state.bundle.config.identity_providers[name].algorithms
     verify_signature(state.key_sources[name], algorithms, jws)  # algorithm, signature

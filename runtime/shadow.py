@@ -39,6 +39,7 @@ from prometheus_client.registry import Collector
 from .batching import Batcher
 from .errors import KeysNotReady, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
+from .jose import ParsedJWS, parse_compact
 from .jti import new_jti
 from .shadow_candidate import (
     DIVERGENCES,
@@ -68,14 +69,22 @@ log = logging.getLogger("tokensmith.shadow")
 
 
 class Attempt:
-    """One sampled live exchange: its request, the `now` it was decided at, what it gave."""
+    """One sampled live exchange: its request, the `now` it was decided at, what it gave, and
+    its envelope step's parse of the subject token (None if it did not get that far or the
+    token is not a JWS), which the candidate reuses instead of parsing the same text again."""
 
-    __slots__ = ("live", "now", "request")
+    __slots__ = ("jws", "live", "now", "request")
 
     def __init__(self, request: ExchangeRequest) -> None:
         self.request = request
         self.now = 0.0
         self.live: Issued | Exception | None = None
+        self.jws: ParsedJWS | None = None
+
+    def parse(self, token: str, max_length: int) -> ParsedJWS:
+        """`parse_compact`, noting its result: the live exchange's envelope step."""
+        self.jws = jws = parse_compact(token, max_length)
+        return jws
 
 
 class ObservedExchange:
@@ -96,7 +105,7 @@ class ObservedExchange:
 
     def _once(self, attempt: Attempt) -> Issued:
         attempt.now = now = time.time()
-        return exchange(self.state, attempt.request, now, new_jti)
+        return exchange(self.state, attempt.request, now, new_jti, attempt.parse)
 
     async def exchange(self, attempt: Attempt) -> Issued:
         try:
@@ -207,7 +216,7 @@ class Shadow:
         if live.identity_provider is not None:  # the live side verified the signature
             verified.source = self.live_sources.get(live.identity_provider)
         try:
-            candidate = decide(self.candidate.state, attempt.request, attempt.now)
+            candidate = decide(self.candidate.state, attempt.request, attempt.now, attempt.jws)
         finally:
             verified.source = None
         result, changed = compare(live, candidate)

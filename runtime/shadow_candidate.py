@@ -12,6 +12,9 @@ two differences:
 - signing: the candidate's signers never sign (`sign_payload` gives an empty text), so the
   candidate runs the live `exchange()` itself, every step up to but not including signing.
 
+A sampled live exchange keeps its envelope step's parse of the subject token; `decide` hands it
+to the candidate's envelope step instead of parsing the same text again.
+
 `decide` runs one request through the candidate and `compare` judges it against the live
 outcome; both are pure functions of their arguments and `now`.
 """
@@ -28,7 +31,7 @@ import orjson
 from .bundle import Bundle
 from .errors import ExchangeError, KeysNotReady, StartupError, TemporarilyUnavailable, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
-from .jose import ALGORITHMS
+from .jose import ALGORITHMS, ParsedJWS, parse_compact
 from .keys import KeySource, VerificationKey
 from .model import IdentityProviderSpec
 from .secrets import resolve_all
@@ -228,14 +231,21 @@ def live_outcome(live: Issued | BaseException) -> Outcome:
     return Outcome(False, live.reason, live.verified_by, None)
 
 
-def decide(candidate: ExchangeState, request: ExchangeRequest, now: float) -> Outcome:
+def decide(
+    candidate: ExchangeState, request: ExchangeRequest, now: float, jws: ParsedJWS | None = None
+) -> Outcome:
     """The candidate's decision of `request` at `now`: the live `exchange()` on its state.
+
+    `jws` is the live side's parse of this request's subject token, when it parsed one: the
+    envelope step gives it back instead of parsing the same text again (`parse_compact` is a
+    pure function of the text and the length limit, which both sides share).
 
     Never raises an `Exception`: no keys yet, an unknown key id and anything unexpected are
     `UNDECIDED` (counted `unknown`), never a divergence.
     """
+    parse = parse_compact if jws is None else _Reparse(request.subject_token, jws)
     try:
-        issued = exchange(candidate, request, now, _no_jti)
+        issued = exchange(candidate, request, now, _no_jti, parse)
     except (KeysNotReady, UnknownKeyId):
         return Outcome(False, UNDECIDED, None, None)
     except ExchangeError as exc:
@@ -243,6 +253,21 @@ def decide(candidate: ExchangeState, request: ExchangeRequest, now: float) -> Ou
     except Exception:  # a faulty candidate: counted unknown, the live side never sees it
         return Outcome(False, UNDECIDED, None, None)
     return Outcome(True, "issued", issued.identity_provider, issued.claims)
+
+
+class _Reparse:
+    """The envelope step for a token the live side parsed already: its parse, given back."""
+
+    __slots__ = ("jws", "token")
+
+    def __init__(self, token: str, jws: ParsedJWS) -> None:
+        self.token = token
+        self.jws = jws
+
+    def __call__(self, token: str, max_length: int) -> ParsedJWS:
+        if token is not self.token:  # not the text the live side parsed: parse it
+            return parse_compact(token, max_length)
+        return self.jws
 
 
 def _no_jti() -> str:

@@ -158,7 +158,7 @@ def live_attempt(runtime: Runtime, token: str, service: str = "my-service") -> A
     attempt.now = now = time.time()
     live: Issued | Exception
     try:
-        live = exchange(runtime.state, attempt.request, now, new_jti)
+        live = exchange(runtime.state, attempt.request, now, new_jti, attempt.parse)
     except ExchangeError as exc:
         live = exc
     attempt.live = live
