@@ -16,9 +16,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ._jwks_policy import JwksPolicy
-from .errors import KeysNotReady, UnknownKeyId
+from .errors import KeyIdPending, KeysNotReady, UnknownKeyId
 from .keys import VerificationKey
 from .model import IdentityProviderSpec
+
+# At most this many key ids remembered as "looked for by a refetch and not found" per provider
+# (a flood of random kids sharing one refetch); past it a kid reads as pending (503), never 400.
+MAX_ABSENT_KIDS = 4096
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class ProviderState:
         self.dropped: Counter[str] = Counter()
         self.logged_drops: set[tuple[str | None, str]] = set()
         self.unknown_kid_refetches = 0
+        # kids a successful refetch, started or joined for them, did not find; emptied by every
+        # new snapshot. Only these are refused (400) while the cooldown runs: any other unknown
+        # kid may be newer than the snapshot and is answered 503 until a refetch may decide it.
+        self.absent_kids: set[str] = set()
         self._changed = asyncio.Event()
 
     @property
@@ -87,13 +95,23 @@ class ProviderState:
         same_kid = snapshot.by_kid.get(kid)
         if same_kid is None:
             if self.may_refetch(now):
-                raise UnknownKeyId(self.name)
+                raise UnknownKeyId(self.name, kid)
             if self.failures:
                 # the last fetch failed: the kid may be published where we cannot see it now,
                 # so it cannot be decided (503, retry later), never a 400 blaming a good token
                 raise KeysNotReady(self.name)
-            return []  # cooling down: fail fast, never queue
+            if kid in self.absent_kids:
+                return []  # a refetch since this kid was first seen did not find it: refused
+            # cooling down: the kid may be newer than the snapshot; fail fast, never queue
+            raise KeyIdPending(self.name, max(1, math.ceil(self.cooldown_until - now)))
         return [key for key in same_kid if alg in key.algorithms]
+
+    def note_absent(self, kid: str) -> None:
+        """Remember `kid` as not found by the fetch that just ended, if that fetch succeeded."""
+        snapshot = self.snapshot
+        if (self.last_error is None and snapshot is not None and kid not in snapshot.by_kid
+                and len(self.absent_kids) < MAX_ABSENT_KIDS):
+            self.absent_kids.add(kid)
 
     def notify(self) -> None:
         """Wake everyone waiting for this provider's state to change (a fetch ended)."""
@@ -114,8 +132,8 @@ class RemoteKeySource:
     `candidates` raises `KeysNotReady` when the provider has no usable keys (none yet, or older
     than the staleness bound), `UnknownKeyId` for an unknown `kid` when a refetch may learn it,
     `KeysNotReady` again for an unknown `kid` while the provider's last fetch failed (an outage:
-    the key may exist), and otherwise returns an empty list during the refetch cooldown (fail
-    fast).
+    the key may exist), and during the refetch cooldown returns an empty list for a `kid` that a
+    refetch looked for and did not find, `KeyIdPending` (503, fail fast) for any other.
     """
 
     def __init__(self, state: ProviderState, clock: Callable[[], float]) -> None:
@@ -129,4 +147,4 @@ class RemoteKeySource:
         # The same cooldown as an unknown kid: a flood of bad signatures under a known kid
         # causes no more fetches than a flood of random kids (C14, C15).
         if self._state.may_refetch(self._clock()):
-            raise UnknownKeyId(self._state.name)
+            raise UnknownKeyId(self._state.name, kid)

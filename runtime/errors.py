@@ -31,6 +31,8 @@ PUBLIC_CODES = {
     "no_matching_key": "bad_signature",
     "unknown_kid": "bad_signature",
     "ambiguous": "untrusted_issuer",
+    # a key id not yet among the provider's keys reads as any other "keys unavailable"
+    "kid_pending": "keys_unavailable",
 }
 
 
@@ -106,9 +108,10 @@ class UnknownKeyId(InvalidRequest):
     otherwise it is answered as the invalid request it is.
     """
 
-    def __init__(self, identity_provider: str) -> None:
+    def __init__(self, identity_provider: str, kid: str | None = None) -> None:
         super().__init__("token signature is not valid", "unknown_kid")
         self.identity_provider = identity_provider
+        self.kid = kid  # the key id a refetch should look for (None: a known kid's keys failed)
 
 
 class KeysNotReady(TemporarilyUnavailable):
@@ -117,6 +120,21 @@ class KeysNotReady(TemporarilyUnavailable):
     def __init__(self, identity_provider: str) -> None:
         super().__init__("signing keys of the identity provider are unavailable", "keys_unavailable")
         self.identity_provider = identity_provider
+
+
+class KeyIdPending(KeysNotReady):
+    """The token's `kid` is not among the provider's keys and no refetch may start yet.
+
+    The unknown-`kid` refetch cooldown is running, so the keys held may be older than the token:
+    its key may have been published since. That cannot be decided now, so the answer is 503 with
+    `Retry-After` (the rest of the cooldown), never a 400 blaming what may be a good token. The
+    HTTP layer answers it at once, without waiting (`docs/jwks.md`, "Unknown key ids").
+    """
+
+    def __init__(self, identity_provider: str, retry_after: int) -> None:
+        super().__init__(identity_provider)
+        self.reason = "kid_pending"
+        self.retry_after = retry_after
 
 
 class BundleError(Exception):

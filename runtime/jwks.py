@@ -128,23 +128,27 @@ class JwksCache:
         """The `KeySource` of identity provider `name` (`KeyError` if it has no remote keys)."""
         return self._sources[name]
 
-    async def refetch_for_unknown_kid(self, name: str) -> None:
+    async def refetch_for_unknown_kid(self, name: str, kid: str | None = None) -> None:
         """Refetch `name`'s keys because a token named a `kid` they lack; single flight.
 
         At most one such refetch starts per provider per `unknown_kid_cooldown` (and none while
         backing off after failures or a `Retry-After`); concurrent callers share the fetch under
-        way; otherwise this returns at once and the caller answers from the snapshot.
+        way; otherwise this returns at once and the caller answers from the snapshot. When a
+        fetch ran and succeeded without `kid`, `kid` is remembered as absent until the next new
+        snapshot, so that its token is refused (400) rather than answered "pending" (503).
         """
         state = self._states[name]
-        if state.inflight is not None:
-            await asyncio.shield(state.inflight)
-            return
-        now = self._clock()
-        if self._client is None or now < state.cooldown_until or now < state.next_attempt_at:
-            return
-        state.cooldown_until = now + self.policy.unknown_kid_cooldown
-        state.unknown_kid_refetches += 1
-        await asyncio.shield(self._start_fetch(state, for_kid=True))
+        fetch = state.inflight
+        if fetch is None:
+            now = self._clock()
+            if self._client is None or now < state.cooldown_until or now < state.next_attempt_at:
+                return
+            state.cooldown_until = now + self.policy.unknown_kid_cooldown
+            state.unknown_kid_refetches += 1
+            fetch = self._start_fetch(state, for_kid=True)
+        await asyncio.shield(fetch)
+        if kid is not None:
+            state.note_absent(kid)
 
     async def wait_ready(self, name: str, timeout: float) -> bool:
         """Wait up to `timeout` s for `name` to have usable keys; True when it has.
@@ -257,6 +261,7 @@ class JwksCache:
             log.info("identity provider %s: JWKS fetched again after %d failures",
                      state.name, state.failures)
         state.snapshot = Snapshot.of(keys, now, ttl)
+        state.absent_kids.clear()
         state.failures = 0
         state.last_error = None
         state.next_attempt_at = -float("inf")

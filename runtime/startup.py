@@ -7,7 +7,8 @@ JWKS cache is created here but started by the app's lifespan, in the server's ev
 
 `Runtime.exchange` is the one place that talks to both the pure exchange and the JWKS cache:
 on `UnknownKeyId` it asks for one (cooldown-limited) refetch and retries once, on
-`KeysNotReady` it waits a short while for the provider's first keys and retries once. The first
+`KeysNotReady` it waits a short while for the provider's first keys and retries once, and
+`KeyIdPending` (an unknown `kid` while the refetch cooldown runs) is answered 503 at once. The first
 attempt runs in a batch with the other exchanges of the same event-loop turn
 (`runtime.batching`); a retry runs on its own.
 
@@ -31,7 +32,7 @@ from .batching import Batcher
 from .bundle import Bundle, load_bundle
 from .bundle_signatures import SignatureError, Trust
 from .cors import CorsPolicy
-from .errors import BundleError, KeysNotReady, StartupError, UnknownKeyId
+from .errors import BundleError, KeyIdPending, KeysNotReady, StartupError, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
 from .jti import new_jti
 from .keys import KeySource
@@ -113,7 +114,9 @@ class Runtime:
         if self.cache is None:
             raise exc
         if isinstance(exc, UnknownKeyId):
-            await self.cache.refetch_for_unknown_kid(exc.identity_provider)
+            await self.cache.refetch_for_unknown_kid(exc.identity_provider, exc.kid)
+        elif isinstance(exc, KeyIdPending):
+            raise exc  # the cooldown decides when to look again: answered 503 at once
         elif not await self.cache.wait_ready(exc.identity_provider, KEYS_WAIT_SECONDS):
             raise exc
 

@@ -263,6 +263,40 @@ def test_same_kid_with_new_material_is_picked_up_by_one_refetch_then_refused(
         assert c.post("/tokens", data=form(remote_token(old, "k1", world))).status_code == 400
 
 
+def test_a_kid_published_during_the_refetch_cooldown_is_503_never_400(
+    jwks_server: JwksServer, tmp_path: Path
+) -> None:
+    # A key id nobody publishes causes one refetch and is refused (400), again within the
+    # cooldown without a fetch. A key published after that refetch, used within the cooldown,
+    # cannot be decided from the keys held: 503 with Retry-After, the generic code, no fetch.
+    world = remote_world(jwks_server)
+    first = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks_server.keys = [_public_jwk(first, "k1", "RS256")]
+    with running(create_app(world.runtime(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
+        deadline = time.monotonic() + 5
+        while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        fetches = jwks_server.fetches
+        forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        for _ in range(3):
+            refused = c.post("/tokens", data=form(remote_token(forger, "nobody", world)))
+            assert refused.status_code == 400
+            assert refused.json()["code"] == "bad_signature"
+        assert jwks_server.fetches == fetches + 1
+        rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwks_server.keys = [_public_jwk(first, "k1", "RS256"), _public_jwk(rotated, "k2", "RS256")]
+        pending = c.post("/tokens", data=form(remote_token(rotated, "k2", world)))
+        assert pending.status_code == 503, pending.text
+        assert pending.json() == {
+            "error": "temporarily_unavailable",
+            "error_description": "signing keys of the identity provider are unavailable",
+            "code": "keys_unavailable",
+        }
+        assert 1 <= int(pending.headers["retry-after"]) <= 30  # the rest of the cooldown
+        assert jwks_server.fetches == fetches + 1
+        assert c.post("/tokens", data=form(remote_token(first, "k1", world))).status_code == 200
+
+
 def test_remote_jwks_down_at_start_gives_503_with_retry_after(
     jwks_server: JwksServer, tmp_path: Path
 ) -> None:

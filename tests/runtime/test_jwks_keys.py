@@ -12,12 +12,13 @@ import dataclasses
 import logging
 import secrets
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tokensmith.runtime.errors import KeysNotReady
+from tokensmith.runtime.errors import KeyIdPending, KeysNotReady
 from tokensmith.runtime.jwks import JwksCache, JwksCollector
 
 from ..support.http_server import free_port
@@ -133,10 +134,15 @@ def test_c13_new_kid_within_the_cooldown_waits_for_the_cooldown() -> None:
                 server.set("/jwks", Reply.json(jwks(K1.jwk(), K2.jwk())))
                 assert await accepts(cache, "a", K2)
                 server.set("/jwks", Reply.json(jwks(K1.jwk(), K2.jwk(), K3.jwk())))
-                # Within the 1 s cooldown a second new kid is refused at once, no fetch.
+                # Within the 1 s cooldown a second new kid cannot be decided: it may be newer
+                # than the keys held, so it is answered 503 at once with the rest of the
+                # cooldown as Retry-After (never a 400 blaming a good token), and no fetch.
                 started = time.monotonic()
-                assert not await accepts(cache, "a", K3)
+                with pytest.raises(KeyIdPending) as pending:
+                    await accepts(cache, "a", K3)
                 assert time.monotonic() - started < 0.3
+                assert pending.value.status == 503 and pending.value.retry_after == 1
+                assert pending.value.code == "keys_unavailable"
                 assert server.count() == 2
                 waited = await until(lambda: refetch_allowed(cache, "a"))
                 assert waited > 0.3  # the rest of the cooldown
@@ -166,16 +172,24 @@ def test_c14_same_kid_with_new_material_after_one_rate_limited_refetch() -> None
     run(scenario())
 
 
-async def flood(cache: JwksCache, name: str, n: int) -> list[float]:
-    """`n` concurrent tokens with random kids; the latency of each (all must be refused)."""
+async def flood(
+    cache: JwksCache, name: str, n: int, kids: list[str] | None = None
+) -> tuple[list[float], Counter[str]]:
+    """`n` concurrent tokens with random kids (or `kids`): the latency of each, and how many
+    were refused (400) and how many answered pending (503); none may be accepted."""
     signed = K1.sign()
 
-    async def one() -> float:
+    async def one(kid: str) -> tuple[float, str]:
         start = time.monotonic()
-        assert not await accepts(cache, name, K1, kid=secrets.token_hex(8), signed=signed)
-        return time.monotonic() - start
+        try:
+            assert not await accepts(cache, name, K1, kid=kid, signed=signed)
+        except KeyIdPending:
+            return time.monotonic() - start, "pending"
+        return time.monotonic() - start, "refused"
 
-    return list(await asyncio.gather(*(one() for _ in range(n))))
+    chosen = kids or [secrets.token_hex(8) for _ in range(n)]
+    results = await asyncio.gather(*(one(kid) for kid in chosen))
+    return [latency for latency, _ in results], Counter(outcome for _, outcome in results)
 
 
 @pytest.mark.slow
@@ -188,14 +202,21 @@ def test_c15_random_kid_flood_fetches_once_per_cooldown_and_fails_fast() -> None
             server.set("/jwks", Reply.json(jwks(K1.jwk())))
             async with running(idp("a", server.url()), policy=policy) as cache:
                 assert await cache.wait_ready("a", 2.0)
-                await flood(cache, "a", 1000)
-                assert server.count() == 2  # the 1,000 shared one refetch
-                latencies = await flood(cache, "a", 1000)
+                kids = [secrets.token_hex(8) for _ in range(1000)]
+                _, outcomes = await flood(cache, "a", 1000, kids)
+                assert server.count() == 2  # the 1,000 shared one refetch ...
+                assert outcomes == {"refused": 1000}  # ... which did not find them: 400
+                latencies, outcomes = await flood(cache, "a", 1000)
                 assert server.count() == 2  # cooling down: no fetch at all ...
                 assert max(latencies) < 0.5  # ... and no queueing behind the 2 s cooldown
+                assert outcomes == {"pending": 1000}  # new kids cannot be decided yet: 503
+                _, outcomes = await flood(cache, "a", 100, kids[:100])
+                assert outcomes == {"refused": 100}  # kids the refetch did not find: still 400
+                assert server.count() == 2
                 await until(lambda: refetch_allowed(cache, "a"))
-                await flood(cache, "a", 1000)
+                _, outcomes = await flood(cache, "a", 1000)
                 assert server.count() == 3
+                assert outcomes == {"refused": 1000}
                 assert cache.metrics_snapshot()["a"].unknown_kid_refetches == 2
                 assert await accepts(cache, "a", K1)
 
@@ -306,7 +327,8 @@ def test_c19_c20_c21_bad_keys_are_dropped_counted_logged_once_good_kept(
                 assert await accepts(cache, "a", K1)
                 # the private key's owner, and an HS256 token keyed with the published `k`
                 assert not await accepts(cache, "a", K2, kid="private")
-                assert cache.source("a").candidates("hs", "HS256") == []
+                with pytest.raises(KeyIdPending):  # never a key: pending while cooling down
+                    cache.source("a").candidates("hs", "HS256")
                 await until(lambda: refetch_allowed(cache, "a"))
                 await cache.refetch_for_unknown_kid("a")  # the same set again
                 assert server.count() == 3

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from tokensmith.runtime.errors import KeysNotReady, UnknownKeyId
+from tokensmith.runtime.errors import KeyIdPending, KeysNotReady, UnknownKeyId
 from tokensmith.runtime.jwks import JwksCache, JwksPolicy
 from tokensmith.runtime.model import IdentityProviderSpec
 
@@ -403,7 +403,8 @@ async def accepts(cache: JwksCache, name: str, key: TestKey, kid: str | None = "
     """Whether a token signed by `key` verifies, following the app's flow.
 
     As `runtime/app.py` does: on `UnknownKeyId` ask for one refetch and retry once; on
-    `KeysNotReady` wait for keys up to a short deadline and retry once (then it raises, a 503).
+    `KeysNotReady` wait for keys up to a short deadline and retry once (then it raises, a 503);
+    `KeyIdPending` (an unknown kid during the refetch cooldown, a 503) is raised at once.
     """
     kid = key.kid if kid == "" else kid
     signing_input, signature = signed or key.sign()
@@ -414,8 +415,10 @@ async def accepts(cache: JwksCache, name: str, key: TestKey, kid: str | None = "
         except UnknownKeyId:
             if attempt == 2:
                 return False
-            await cache.refetch_for_unknown_kid(name)
+            await cache.refetch_for_unknown_kid(name, kid)
             continue
+        except KeyIdPending:
+            raise
         except KeysNotReady:
             if attempt == 2 or not await cache.wait_ready(name, wait):
                 raise
