@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -212,9 +213,12 @@ def remote_token(key: Any, kid: str, world: World) -> str:
     return jwt.encode(claims, key, "RS256", {"kid": kid})
 
 
-def test_remote_jwks_rotation_is_picked_up_by_one_refetch(
+@contextmanager
+def serving_remote(
     jwks_server: JwksServer, tmp_path: Path
-) -> None:
+) -> Iterator[tuple[httpx.Client, World, rsa.RSAPrivateKey]]:
+    """A real server trusting the remote provider, whose JWKS publishes one key, `k1`; yields
+    a client once `/readyz` says the key is in (or after 5 s), the world and that key."""
     world = remote_world(jwks_server)
     first = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwks_server.keys = [_public_jwk(first, "k1", "RS256")]
@@ -222,6 +226,13 @@ def test_remote_jwks_rotation_is_picked_up_by_one_refetch(
         deadline = time.monotonic() + 5
         while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.02)
+        yield c, world, first
+
+
+def test_remote_jwks_rotation_is_picked_up_by_one_refetch(
+    jwks_server: JwksServer, tmp_path: Path
+) -> None:
+    with serving_remote(jwks_server, tmp_path) as (c, world, first):
         assert c.get("/readyz").json()["jwks_identity_providers_ready"] == 1
         assert c.post("/tokens", data=form(remote_token(first, "k1", world))).status_code == 200
         fetches = jwks_server.fetches
@@ -239,13 +250,7 @@ def test_same_kid_with_new_material_is_picked_up_by_one_refetch_then_refused(
     # C14: the provider reuses kid "k1" for a new key. The first token signed with the new key
     # fails against the cached key, causes one refetch and is accepted; a forged token under
     # the same kid right after causes no further fetch (cooldown) and is refused.
-    world = remote_world(jwks_server)
-    old = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwks_server.keys = [_public_jwk(old, "k1", "RS256")]
-    with running(create_app(world.runtime(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
-        deadline = time.monotonic() + 5
-        while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with serving_remote(jwks_server, tmp_path) as (c, world, old):
         assert c.post("/tokens", data=form(remote_token(old, "k1", world))).status_code == 200
         fetches = jwks_server.fetches
         new = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -269,13 +274,7 @@ def test_a_kid_published_during_the_refetch_cooldown_is_503_never_400(
     # A key id nobody publishes causes one refetch and is refused (400), again within the
     # cooldown without a fetch. A key published after that refetch, used within the cooldown,
     # cannot be decided from the keys held: 503 with Retry-After, the generic code, no fetch.
-    world = remote_world(jwks_server)
-    first = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwks_server.keys = [_public_jwk(first, "k1", "RS256")]
-    with running(create_app(world.runtime(tmp_path / "b"))) as srv, httpx.Client(base_url=srv.url) as c:
-        deadline = time.monotonic() + 5
-        while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with serving_remote(jwks_server, tmp_path) as (c, world, first):
         fetches = jwks_server.fetches
         forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         for _ in range(3):
