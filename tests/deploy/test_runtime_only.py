@@ -163,7 +163,8 @@ def test_runtime_venv_serves_a_bundle_compiled_by_the_full_install(
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [str(runtime_venv / "bin" / "tokensmith"), "serve", str(bundle), "--port", str(port)],
+            [str(runtime_venv / "bin" / "tokensmith"), "serve", str(bundle), "--port", str(port),
+             "--drain-seconds", "0"],  # stopped by SIGTERM below: no need to drain
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=tmp_path,
         )
@@ -178,4 +179,5 @@ def test_runtime_venv_serves_a_bundle_compiled_by_the_full_install(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+    assert server.returncode == 0, log.read_text()  # a graceful stop on SIGTERM
     assert "Traceback" not in log.read_text()
