@@ -27,6 +27,28 @@ GIT_ENV = {
 }
 
 
+#: A user's small config with one passing test case, as a repository under review holds it.
+CONFIG = """\
+version: 1
+issuer: https://tokens.example.com/
+signing_keys:
+  main: {algorithm: HS256, secret: {env: MAIN_KEY}}
+identity_providers:
+  login:
+    issuer: https://login.example.com/
+    audience: my-app
+    jwks_url: https://login.example.com/.well-known/jwks.json
+    algorithms: [RS256]
+    mapping: {sub.$: $.sub, email.$: $.email}
+token_providers:
+  orders: {signing_key: main, mapping: {sub.$: $.sub}}
+tests:
+  - name: a user is exchanged
+    service: orders
+    token: {iss: https://login.example.com/, aud: my-app, sub: u1, email: a@b.c}
+    expect: {claims_subset: {act: {sub: u1}}}
+"""
+
 def git(*args: str, cwd: Path) -> str:
     """Run git in `cwd` and return its standard output; raise on failure."""
     done = subprocess.run(

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .repo_snapshot import ROOT, commit_all, new_repository, snapshot
+from .repo_snapshot import CONFIG, ROOT, commit_all, new_repository, snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -38,26 +38,6 @@ REPOSITORY = "acme/app"
 PR_NUMBER = "7"
 TOKEN = "ghs_test-token-not-a-secret"
 
-CONFIG = """\
-version: 1
-issuer: https://tokens.example.com/
-signing_keys:
-  main: {algorithm: HS256, secret: {env: MAIN_KEY}}
-identity_providers:
-  login:
-    issuer: https://login.example.com/
-    audience: my-app
-    jwks_url: https://login.example.com/.well-known/jwks.json
-    algorithms: [RS256]
-    mapping: {sub.$: $.sub, email.$: $.email}
-token_providers:
-  orders: {signing_key: main, mapping: {sub.$: $.sub}}
-tests:
-  - name: a user is exchanged
-    service: orders
-    token: {iss: https://login.example.com/, aud: my-app, sub: u1, email: a@b.c}
-    expect: {claims_subset: {act: {sub: u1}}}
-"""
 #: The head of a clean pull request: `orders` now also passes the email on.
 CHANGED = CONFIG.replace("mapping: {sub.$: $.sub}}", "mapping: {sub.$: $.sub, email.$: $.email}}")
 #: The head of a broken pull request: a misspelt field.

@@ -16,32 +16,11 @@ import pre_commit  # noqa: F401 - the test extra installs it; a missing tool fai
 import pytest
 import yaml
 
-from .repo_snapshot import ROOT, new_repository, snapshot
+from .repo_snapshot import CONFIG, ROOT, new_repository, snapshot
 
 pytestmark = pytest.mark.slow
 
 INSTALL_TIMEOUT_SECONDS = 600
-
-CONFIG = """\
-version: 1
-issuer: https://tokens.example.com/
-signing_keys:
-  main: {algorithm: HS256, secret: {env: MAIN_KEY}}
-identity_providers:
-  login:
-    issuer: https://login.example.com/
-    audience: my-app
-    jwks_url: https://login.example.com/.well-known/jwks.json
-    algorithms: [RS256]
-    mapping: {sub.$: $.sub}
-token_providers:
-  orders: {signing_key: main, mapping: {sub.$: $.sub}}
-tests:
-  - name: a user is exchanged
-    service: orders
-    token: {iss: https://login.example.com/, aud: my-app, sub: u1}
-    expect: {claims: {act: {sub: u1}}}
-"""
 
 
 @pytest.fixture(scope="module")
