@@ -3,9 +3,7 @@ and the podman helper of bench/ (which benchmarks reuse)."""
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -13,6 +11,8 @@ from types import ModuleType
 
 import httpx
 import jwt
+
+from tests.support.bench_scripts import bench_module
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -82,12 +82,4 @@ def wait_ready(url: str, alive: Callable[[], bool], what: Callable[[], str],
 
 def podman_helper() -> ModuleType:
     """bench/podman_local.py, the podman recipe for machines without a registry."""
-    spec = importlib.util.spec_from_file_location("podman_local", ROOT / "bench" /
-                                                  "podman_local.py")
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-    return module
+    return bench_module("podman_local")

@@ -6,30 +6,20 @@ operation, both body encodings of `POST /tokens`, positive and negative requests
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from ..support.bench_scripts import bench_module
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).parents[2]
 
 
-def api_fuzz() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("api_fuzz", ROOT / "bench" / "api_fuzz.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_schemathesis_finds_nothing_on_any_operation_in_either_encoding() -> None:
-    fuzz = api_fuzz()
+    fuzz = bench_module("api_fuzz")
     with fuzz.quickstart_server() as (url, good_token, _):
         report = fuzz.fuzz(url, good_token, examples=60, seconds=300)
     assert report.failures == []

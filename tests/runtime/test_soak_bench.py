@@ -3,33 +3,16 @@ JWKS key rotation and a JWKS outage (503s, then a hanging server), against a rea
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+
+from ..support.bench_scripts import bench_module
 
 pytestmark = pytest.mark.slow
 
-BENCH = Path(__file__).parents[2] / "bench"
-
-
-def soak() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # it imports its siblings
-    try:
-        spec = importlib.util.spec_from_file_location("soak", BENCH / "soak.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # its dataclasses look their module up by name
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 def test_a_minute_of_soak_through_rotation_and_outage_fails_no_good_exchange() -> None:
-    report = soak().run(60, 4)
+    report = bench_module("soak").run(60, 4)
     before, outage, after = report["phases"]
     assert report["good_exchanges_failed"] == 0, report
     for phase in (before, outage, after):
