@@ -10,7 +10,7 @@ runs a few seconds apart) and the server CPU µs per request of each side; and s
 10,000 identity providers (process start to the first `/readyz` 200, wall and CPU), alternated
 the same way.
 
-    python bench/ab_http.py --before /work/baseline/.venv/bin/python   # after: this interpreter
+    python bench/ab_http.py --before ../old-checkout/.venv/bin/python   # after: this interpreter
     python bench/ab_http.py --before OLD --after NEW --rounds 7 --duration 5 --json out.json
 
 `--before` and `--after` are Python interpreters with the two versions installed (each tree's
