@@ -13,7 +13,9 @@ two differences:
   candidate runs the live `exchange()` itself, every step up to but not including signing.
 
 A sampled live exchange keeps its envelope step's parse of the subject token; `decide` hands it
-to the candidate's envelope step instead of parsing the same text again.
+to the candidate's envelope step instead of parsing the same text again. The candidate's claims
+take the live token's `jti` (its decision already has the live `now`), so claims it leaves alone
+are the live payload, byte for byte, and `compare` needs no more than the two payloads then.
 
 `decide` runs one request through the candidate and `compare` judges it against the live
 outcome; both are pure functions of their arguments and `now`.
@@ -216,8 +218,7 @@ def _split_sources(
 class Outcome(NamedTuple):
     """One side's decision of a request: issued (with its claims) or refused (with a reason);
     `reason` is `UNDECIDED` when that side could not decide. `identity_provider` is set once
-    a provider's keys verified the token's signature (issued, or refused by a later step).
-"""
+    a provider's keys verified the token's signature (issued, or refused by a later step)."""
 
     issued: bool
     reason: str
@@ -289,8 +290,8 @@ class _Reparse:
 
 
 class _Jti:
-    """The candidate's `new_jti`: a given text (its tokens are never issued, so no need to
-    spend the random `jti` text)."""
+    """The candidate's `new_jti`: the text `decide` was given (its tokens are never issued, so
+    no need to spend the random `jti` text)."""
 
     __slots__ = ("jti",)
 
@@ -314,11 +315,11 @@ def compare(live: Outcome, candidate: Outcome) -> tuple[str, tuple[str, ...]]:
     if live.reason == UNDECIDED or candidate.reason == UNDECIDED:
         return UNKNOWN, ()
     if live.issued and candidate.issued:
-        if live.payload and live.payload == candidate.payload:  # the common case: see below
+        if live.payload and live.payload == candidate.payload:  # the common case (docstring)
             return SAME, ()
         old, new = live.claims or {}, candidate.claims or {}
         same = _stable_json(old)
-        if same is not None and same == _stable_json(new):  # the common case, at C speed
+        if same is not None and same == _stable_json(new):  # still at C speed
             return SAME, ()
         changed = changed_claims(old, new)
         return (CLAIMS_CHANGED if changed else SAME), changed
