@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
@@ -190,10 +189,16 @@ class _Tokens:
         self.body_reader = BodyReader()
 
     async def exchange(
-        self, context: RequestContext, scope: Scope, receive: Receive, send: Send
+        self,
+        context: RequestContext,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        sampled: _Sampled | None = None,
     ) -> None:
         """`POST /tokens`, from the request's headers to its answer; every refusal and every
-        unexpected error is answered here, with the context's answer headers."""
+        unexpected error is answered here, with the context's answer headers. `sampled`: a
+        shadow's sampled request, decided through it and told once its answer is sent."""
         headers = [*_NO_STORE, *context.answer_headers]
         try:
             if context.too_large:
@@ -205,7 +210,8 @@ class _Tokens:
             params = parse_body(kind, body)
             if params.service in self.token_providers:
                 context.service = params.service
-            issued = await self.decide(ExchangeRequest(params.subject_token, params.service))
+            request = ExchangeRequest(params.subject_token, params.service)
+            issued = await (self.decide if sampled is None else sampled)(request)
             context.identity_provider, context.verified = issued.identity_provider, True
             answer = orjson.dumps({
                 "access_token": issued.access_token,
@@ -230,6 +236,8 @@ class _Tokens:
             await send_json(send, status, answer, headers)
         except Exception as exc:  # the server refused the answer: nothing more can be sent
             error_logger.error("unexpected %s sending POST /tokens", exc.__class__.__name__)
+        if sampled is not None:
+            sampled.answered(context)
 
     async def other_method(self, context: RequestContext, send: Send) -> None:
         """Any other method: OPTIONS answers a CORS preflight, the rest get 405."""
@@ -250,66 +258,49 @@ class _Tokens:
 
 class _ShadowTokens(_Tokens):
     """`/tokens` with a shadow candidate: a sampled exchange is decided live through
-    `ObservedExchange` (which notes its `now`), answered as any other, and only once the
-    answer is sent handed to the candidate (`runtime.shadow`). An exchange that is not sampled
-    runs `_Tokens.exchange` itself, with one context-variable read more."""
+    `ObservedExchange` (which notes its `now` and its outcome), answered as any other, and only
+    once the answer is sent handed to the candidate (`runtime.shadow`). An exchange that is not
+    sampled runs `_Tokens.exchange` as it is."""
 
     def __init__(self, runtime: Runtime, shadow: Shadow) -> None:
         super().__init__(runtime)
         self.shadow = shadow
         self.observed = ObservedExchange(runtime.state, runtime.await_keys)
-        self.decide = self._decide
 
     def exchange(
-        self, context: RequestContext, scope: Scope, receive: Receive, send: Send
+        self,
+        context: RequestContext,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        sampled: _Sampled | None = None,
     ) -> Coroutine[Any, Any, None]:
-        if self.shadow.sampled():
-            return self._exchange_sampled(context, scope, receive, send)
-        return super().exchange(context, scope, receive, send)
-
-    async def _exchange_sampled(
-        self, context: RequestContext, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        # the attempt travels to `_decide` and back in this request's task only
-        sampled = _Sampled()
-        token = _SAMPLED.set(sampled)
-        try:
-            await super().exchange(context, scope, receive, send)
-        finally:
-            _SAMPLED.reset(token)
-        attempt = sampled.attempt
-        if attempt is not None and attempt.live is not None and context.status:
-            self.shadow.submit(context.request_id, attempt)
-
-    def _decide(self, request: ExchangeRequest) -> Awaitable[Issued]:
-        sampled = _SAMPLED.get()
-        if sampled is None:
-            return self.runtime.exchange(request)
-        sampled.attempt = attempt = Attempt(request)
-        return self._observe(attempt)
-
-    async def _observe(self, attempt: Attempt) -> Issued:
-        try:
-            issued = await self.observed.exchange(attempt)
-        except Exception as exc:
-            attempt.live = exc
-            raise
-        attempt.live = issued
-        return issued
+        if sampled is None and self.shadow.sampled():
+            sampled = _Sampled(self.observed, self.shadow)
+        return super().exchange(context, scope, receive, send, sampled)
 
 
 class _Sampled:
-    """The attempt of a sampled request, once its exchange began."""
+    """The exchange of one sampled request (`ObservedExchange`), and its attempt once the
+    exchange began, handed to the shadow once the answer is sent."""
 
-    __slots__ = ("attempt",)
+    __slots__ = ("attempt", "observed", "shadow")
 
-    def __init__(self) -> None:
+    def __init__(self, observed: ObservedExchange, shadow: Shadow) -> None:
+        self.observed = observed
+        self.shadow = shadow
         self.attempt: Attempt | None = None
 
+    def __call__(self, request: ExchangeRequest) -> Awaitable[Issued]:
+        self.attempt = attempt = Attempt(request)
+        return self.observed.exchange(attempt)
 
-_SAMPLED: contextvars.ContextVar[_Sampled | None] = contextvars.ContextVar(
-    "tokensmith_shadow_sampled", default=None
-)
+    def answered(self, context: RequestContext) -> None:
+        """The answer is sent (or the server refused it): the candidate's turn, if the live
+        exchange decided."""
+        attempt = self.attempt
+        if attempt is not None and attempt.live is not None and context.status:
+            self.shadow.submit(context.request_id, attempt)
 
 
 class _Pages:

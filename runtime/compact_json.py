@@ -46,13 +46,25 @@ def compact_json(value: Mapping[str, Any]) -> bytes:
     the output); else the output is searched for a float or a `null`, which orjson may spell
     differently, and only output without either is kept.
     """
+    return written_compact_json(value)[0]
+
+
+def written_compact_json(value: Mapping[str, Any]) -> tuple[bytes, bool]:
+    """`compact_json(value)`, and whether orjson wrote `value` without an error (whichever
+    text is returned).
+
+    When it did, `value` holds only what orjson writes as itself (no subclass, no dataclass,
+    no date, string keys, no integer over 64 bits), and the compact JSON determines what orjson
+    writes: two such values with the same compact JSON are the same JSON to orjson too (the
+    shadow compares two claim sets by their payloads on that ground, `runtime.shadow_candidate`).
+    """
     try:
         data = orjson.dumps(value, option=_ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError
-        return plain_compact_json(value)
+        return plain_compact_json(value), False
     if _written_alike(value) or (b"null" not in data and _FLOAT.search(data) is None):
-        return data
-    return plain_compact_json(value)
+        return data, True
+    return plain_compact_json(value), True
 
 
 def plain_compact_json(value: Mapping[str, Any]) -> bytes:

@@ -102,6 +102,9 @@ class Issued(NamedTuple):
     identity_provider: str
     service: str
     claims: Mapping[str, Any]
+    #: the signed claims' compact JSON when orjson wrote them without an error, else empty:
+    #: what a shadow candidate compares its own with (`runtime.shadow_candidate.compare`)
+    comparable_payload: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,8 @@ def exchange(
         raise
     token = state.signers[target.signing_key].sign_payload(issued.payload)  # signing
     return Issued(
-        token, issued.expires_in, name, request.service, MappingProxyType(issued.claims)
+        token, issued.expires_in, name, request.service, MappingProxyType(issued.claims),
+        issued.payload if issued.orjson_wrote else b"",
     )
 
 

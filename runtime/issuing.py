@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .claims import EXPIRED
-from .compact_json import compact_json
+from .compact_json import written_compact_json
 from .errors import InvalidRequest
 from .model import TokenProviderSpec
 
@@ -25,11 +25,14 @@ MAX_ISSUED_CLAIMS_BYTES = 8 * 1024
 
 class IssuedClaims(NamedTuple):
     """The claim set to sign, the lifetime to report as `expires_in`, and the claim set as the
-    compact JSON that was size-checked, which is what gets signed (serialised once)."""
+    compact JSON that was size-checked, which is what gets signed (serialised once);
+    `orjson_wrote`: whether orjson wrote the claims without an error
+    (`compact_json.written_compact_json`)."""
 
     claims: dict[str, Any]
     expires_in: int
     payload: bytes
+    orjson_wrote: bool = False
 
 
 def issue_claims(
@@ -62,18 +65,24 @@ def issue_claims(
             "iss": provider.issuer, "aud": provider.audience, "iat": iat, "exp": exp, "jti": jti,
             "act": dict(mapped),
         }
-    return IssuedClaims(claims, exp - iat, payload_within_limit(claims))
+    payload, orjson_wrote = written_payload_within_limit(claims)
+    return IssuedClaims(claims, exp - iat, payload, orjson_wrote)
 
 
 def payload_within_limit(claims: Mapping[str, Any]) -> bytes:
     """The claim set as the compact UTF-8 JSON the signer signs; refused (`InvalidRequest`)
     when it is not plain JSON or is larger than `MAX_ISSUED_CLAIMS_BYTES`."""
+    return written_payload_within_limit(claims)[0]
+
+
+def written_payload_within_limit(claims: Mapping[str, Any]) -> tuple[bytes, bool]:
+    """`payload_within_limit(claims)`, and whether orjson wrote them without an error."""
     try:
-        payload = compact_json(claims)
+        payload, orjson_wrote = written_compact_json(claims)
     except (TypeError, ValueError, RecursionError):
         # a faulty mapping (not JSON data) or a lone surrogate from a `\ud800` escape in the
         # subject token (not encodable as UTF-8): refuse here so the signer never sees it
         raise InvalidRequest("issued claims could not be built", "claims_invalid") from None
     if len(payload) > MAX_ISSUED_CLAIMS_BYTES:
         raise InvalidRequest("issued claims too large", "claims_too_large")
-    return payload
+    return payload, orjson_wrote

@@ -44,6 +44,7 @@ from .jti import new_jti
 from .shadow_candidate import (
     DIVERGENCES,
     DROPPED,
+    PLACEHOLDER_JTI,
     RESULTS,
     UNKNOWN,
     Candidate,
@@ -108,17 +109,25 @@ class ObservedExchange:
         return exchange(self.state, attempt.request, now, new_jti, attempt.parse)
 
     async def exchange(self, attempt: Attempt) -> Issued:
+        """The live exchange of `attempt`, its outcome noted on it: the `Issued`, or the
+        exception the request is answered with."""
         try:
-            return await self.batcher.submit(attempt)
-        except (UnknownKeyId, KeysNotReady) as exc:
-            await self.await_keys(exc)
-            return self._once(attempt)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling() == 0:
-                # as in `Runtime.exchange`: the batch gave up on its item, nobody cancelled us
-                raise RuntimeError("the exchange batch was abandoned") from None
+            try:
+                issued = await self.batcher.submit(attempt)
+            except (UnknownKeyId, KeysNotReady) as exc:
+                await self.await_keys(exc)
+                issued = self._once(attempt)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling() == 0:
+                    # as in `Runtime.exchange`: the batch gave up on its item, nobody cancelled us
+                    raise RuntimeError("the exchange batch was abandoned") from None
+                raise
+        except Exception as exc:
+            attempt.live = exc
             raise
+        attempt.live = issued
+        return issued
 
 
 class Shadow:
@@ -215,8 +224,12 @@ class Shadow:
         verified = self.candidate.verified
         if live.identity_provider is not None:  # the live side verified the signature
             verified.source = self.live_sources.get(live.identity_provider)
+        # the live token's `jti`, so that claims equal to the live ones give the same payload
+        jti = live.claims["jti"] if live.claims is not None else PLACEHOLDER_JTI
         try:
-            candidate = decide(self.candidate.state, attempt.request, attempt.now, attempt.jws)
+            candidate = decide(
+                self.candidate.state, attempt.request, attempt.now, attempt.jws, jti
+            )
         finally:
             verified.source = None
         result, changed = compare(live, candidate)

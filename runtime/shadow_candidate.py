@@ -13,7 +13,9 @@ two differences:
   candidate runs the live `exchange()` itself, every step up to but not including signing.
 
 A sampled live exchange keeps its envelope step's parse of the subject token; `decide` hands it
-to the candidate's envelope step instead of parsing the same text again.
+to the candidate's envelope step instead of parsing the same text again. The candidate's claims
+take the live token's `jti` (its decision already has the live `now`), so claims it leaves alone
+are the live payload, byte for byte, and `compare` needs no more than the two payloads then.
 
 `decide` runs one request through the candidate and `compare` judges it against the live
 outcome; both are pure functions of their arguments and `now`.
@@ -32,6 +34,7 @@ from .bundle import Bundle
 from .errors import ExchangeError, KeysNotReady, StartupError, TemporarilyUnavailable, UnknownKeyId
 from .exchange import ExchangeRequest, Issued, exchange
 from .jose import ALGORITHMS, ParsedJWS, parse_compact
+from .jti import JTI_LENGTH
 from .keys import KeySource, VerificationKey
 from .model import IdentityProviderSpec
 from .secrets import resolve_all
@@ -55,6 +58,8 @@ DIVERGENCES = frozenset({WOULD_BREAK, WOULD_OPEN, CLAIMS_CHANGED})
 VOLATILE_CLAIMS = frozenset({"iat", "exp", "jti"})
 #: The reason code of a decision the candidate could not make (an exception, no keys yet).
 UNDECIDED = "undecided"
+#: The candidate's `jti` when the live side issued none: as long as a real one.
+PLACEHOLDER_JTI = "-" * JTI_LENGTH
 
 
 @dataclass(frozen=True)
@@ -219,12 +224,17 @@ class Outcome(NamedTuple):
     reason: str
     identity_provider: str | None
     claims: Mapping[str, Any] | None
+    #: the issued claims' compact JSON when orjson wrote them without an error
+    #: (`Issued.comparable_payload`), else empty
+    payload: bytes = b""
 
 
 def live_outcome(live: Issued | BaseException) -> Outcome:
     """What the live exchange decided: its `Issued`, or the exception it answered with."""
     if isinstance(live, Issued):
-        return Outcome(True, "issued", live.identity_provider, live.claims)
+        return Outcome(
+            True, "issued", live.identity_provider, live.claims, live.comparable_payload
+        )
     if isinstance(live, TemporarilyUnavailable) or not isinstance(live, ExchangeError):
         return Outcome(False, UNDECIDED, None, None)  # no keys, or an unexpected error
     # a refusal after the signature step names the provider whose keys verified it
@@ -232,27 +242,36 @@ def live_outcome(live: Issued | BaseException) -> Outcome:
 
 
 def decide(
-    candidate: ExchangeState, request: ExchangeRequest, now: float, jws: ParsedJWS | None = None
+    candidate: ExchangeState,
+    request: ExchangeRequest,
+    now: float,
+    jws: ParsedJWS | None = None,
+    jti: str = PLACEHOLDER_JTI,
 ) -> Outcome:
     """The candidate's decision of `request` at `now`: the live `exchange()` on its state.
 
     `jws` is the live side's parse of this request's subject token, when it parsed one: the
     envelope step gives it back instead of parsing the same text again (`parse_compact` is a
-    pure function of the text and the length limit, which both sides share).
+    pure function of the text and the length limit, which both sides share). `jti` is the
+    `jti` of the candidate's claims: the live token's when the live side issued one, so that
+    equal claims have equal payloads (`compare`), else a stand-in of the same length, so that
+    the size of the issued claims is checked as the candidate would check it live.
 
     Never raises an `Exception`: no keys yet, an unknown key id and anything unexpected are
     `UNDECIDED` (counted `unknown`), never a divergence.
     """
     parse = parse_compact if jws is None else _Reparse(request.subject_token, jws)
     try:
-        issued = exchange(candidate, request, now, _no_jti, parse)
+        issued = exchange(candidate, request, now, _Jti(jti), parse)
     except (KeysNotReady, UnknownKeyId):
         return Outcome(False, UNDECIDED, None, None)
     except ExchangeError as exc:
         return Outcome(False, exc.reason, exc.verified_by, None)
     except Exception:  # a faulty candidate: counted unknown, the live side never sees it
         return Outcome(False, UNDECIDED, None, None)
-    return Outcome(True, "issued", issued.identity_provider, issued.claims)
+    return Outcome(
+        True, "issued", issued.identity_provider, issued.claims, issued.comparable_payload
+    )
 
 
 class _Reparse:
@@ -270,19 +289,37 @@ class _Reparse:
         return self.jws
 
 
-def _no_jti() -> str:
-    # the candidate's tokens are never issued: no need to spend the random `jti` text
-    return ""
+class _Jti:
+    """The candidate's `new_jti`: the text `decide` was given (its tokens are never issued, so
+    no need to spend the random `jti` text)."""
+
+    __slots__ = ("jti",)
+
+    def __init__(self, jti: str) -> None:
+        self.jti = jti
+
+    def __call__(self) -> str:
+        return self.jti
 
 
 def compare(live: Outcome, candidate: Outcome) -> tuple[str, tuple[str, ...]]:
-    """The result of one shadow decision and the names of the claims that differ."""
+    """The result of one shadow decision and the names of the claims that differ.
+
+    Two issued claim sets with the same payload are `same` without looking further: a payload
+    is kept only when orjson wrote the claims without an error, and the same compact JSON of
+    such claims is the same JSON to orjson, so it is the same with `iat`, `exp` and `jti`
+    blanked too (what `_stable_json` compares). The candidate decides with the live token's
+    `jti` at the live `now`, so claims it leaves alone have the live payload; different
+    payloads (another lifetime, changed claims) go the long way.
+    """
     if live.reason == UNDECIDED or candidate.reason == UNDECIDED:
         return UNKNOWN, ()
     if live.issued and candidate.issued:
+        if live.payload and live.payload == candidate.payload:  # the common case (docstring)
+            return SAME, ()
         old, new = live.claims or {}, candidate.claims or {}
         same = _stable_json(old)
-        if same is not None and same == _stable_json(new):  # the common case, at C speed
+        if same is not None and same == _stable_json(new):  # still at C speed
             return SAME, ()
         changed = changed_claims(old, new)
         return (CLAIMS_CHANGED if changed else SAME), changed

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
 import jwt
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokensmith.runtime.claims import (
@@ -164,3 +165,80 @@ def test_every_accepted_time_window_is_accepted_by_pyjwt(
         checker._validate_nbf(claims, now, leeway)
     if iat is not None:
         checker._validate_iat(claims, now, leeway)
+
+
+def _reference(claims: dict[str, Any], now: float, leeway: int) -> int | float:
+    """The claim checks one small step at a time, as they were written before
+    `validate_claims` was inlined for speed: the two must refuse and return alike."""
+    dates = {}
+    for name in ("exp", "nbf", "iat"):
+        if name in claims:
+            value = claims[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidRequest(MALFORMED, "malformed")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidRequest(MALFORMED, "malformed")
+            dates[name] = value
+    if "sub" in claims and (not isinstance(claims["sub"], str) or claims["sub"] == ""):
+        raise InvalidRequest(MALFORMED, "malformed")
+    if "exp" not in dates:
+        raise InvalidRequest(MALFORMED, "missing_exp")
+    if math.floor(dates["exp"]) <= now - leeway:
+        raise InvalidRequest(EXPIRED, "expired")
+    if "nbf" in dates and dates["nbf"] > now + leeway:
+        raise InvalidRequest(NOT_YET_VALID, "not_yet_valid")
+    if "iat" in dates and dates["iat"] > now + leeway:
+        raise InvalidRequest(ISSUED_IN_FUTURE, "iat_future")
+    return dates["exp"]
+
+
+_NEAR_NOW = [int(NOW) + d for d in (-61, -60, -1, 0, 1, 2, 60, 61)]
+_DATES = st.sampled_from([*_NEAR_NOW, *(v + 0.5 for v in _NEAR_NOW), *(v - 0.5 for v in _NEAR_NOW)])
+_OTHERS = st.one_of(
+    st.integers(-(2**70), 2**70), st.floats(), st.booleans(), st.none(), st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=500)
+@given(
+    dates=st.dictionaries(st.sampled_from(["exp", "nbf", "iat"]), _DATES),
+    others=st.dictionaries(st.sampled_from(["exp", "nbf", "iat", "sub", "x"]), _OTHERS, max_size=2),
+    now=st.sampled_from([NOW, NOW + 0.5, NOW - 0.5]),
+    leeway=st.sampled_from([0, 1, 60]),
+)
+def test_validate_claims_refuses_and_returns_as_the_step_by_step_checks(
+    dates: dict[str, Any], others: dict[str, Any], now: float, leeway: int
+) -> None:
+    claims = {**dates, **others} if len(others) % 2 else dates
+    try:
+        expected: tuple[str, Any] = ("returns", _reference(claims, now, leeway))
+    except InvalidRequest as exc:
+        expected = ("refuses", (exc.description, exc.reason))
+    try:
+        got: tuple[str, Any] = ("returns", validate_claims(claims, now, leeway))
+    except InvalidRequest as exc:
+        got = ("refuses", (exc.description, exc.reason))
+    if expected[0] == "returns" and isinstance(expected[1], float) and math.isnan(expected[1]):
+        pytest.fail("a NaN exp was accepted")
+    assert got == expected
+
+
+def _outcome(check: Any, claims: dict[str, Any], now: float, leeway: int) -> tuple[str, Any]:
+    try:
+        return "returns", check(claims, now, leeway)
+    except InvalidRequest as exc:
+        return "refuses", (exc.description, exc.reason)
+
+
+def test_validate_claims_decides_every_boundary_as_the_step_by_step_checks() -> None:
+    """Every combination of `exp`, `nbf`, `iat` absent or just around `now` and the leeway."""
+    base = int(NOW)
+    values = [None, base - 61, base - 1, base, base + 1, base + 60, base + 0.5, base - 0.5]
+    for exp, nbf, iat in itertools.product(values, repeat=3):
+        claims = {n: v for n, v in (("exp", exp), ("nbf", nbf), ("iat", iat)) if v is not None}
+        for now in (NOW, NOW + 0.5, NOW - 0.5):
+            for leeway in (0, 1, 60):
+                assert _outcome(validate_claims, claims, now, leeway) == _outcome(
+                    _reference, claims, now, leeway
+                ), (claims, now, leeway)

@@ -250,3 +250,37 @@ def test_a_token_claiming_an_own_issuer_matches_no_provider_whatever_the_layout(
     else:
         expected = {n for n, s in providers.items() if provider_matches(s, iss, tuple(aud))}
     assert candidates(index, claims) == expected
+
+
+@pytest.mark.slow
+@given(
+    layout=st.dictionaries(
+        st.text("pqr", min_size=1, max_size=3),
+        st.tuples(st.one_of(st.none(), NAMES), st.one_of(st.none(), NAMES)),
+        max_size=8,
+    ),
+    own=st.frozensets(NAMES, max_size=2),
+    iss=st.one_of(st.none(), NAMES),
+    aud=st.one_of(NAMES, st.lists(NAMES, min_size=1, max_size=4)),
+)
+def test_matching_answers_what_the_candidates_imply_whatever_the_layout(
+    layout: dict[str, tuple[str | None, str | None]],
+    own: frozenset[str],
+    iss: str | None,
+    aud: str | list[str],
+) -> None:
+    """`match_identity_provider` does its own lookups (no sets, for speed): it must name the
+    one provider `candidates` finds, and refuse none as untrusted and several as ambiguous."""
+    providers = {n: spec(n, i, a) for n, (i, a) in layout.items() if i is not None or a is not None}
+    try:
+        index = build_index(providers, own)
+    except BundleError:
+        return
+    claims: dict[str, Any] = {"aud": aud} if iss is None else {"iss": iss, "aud": aud}
+    found = candidates(index, claims)
+    if len(found) == 1:
+        assert match_identity_provider(index, claims) == next(iter(found))
+        return
+    with pytest.raises(InvalidRequest) as info:
+        match_identity_provider(index, claims)
+    assert info.value.reason == ("untrusted_issuer" if not found else "ambiguous")
