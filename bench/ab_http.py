@@ -14,7 +14,9 @@ the same way.
     python bench/ab_http.py --before OLD --after NEW --rounds 7 --duration 5 --json out.json
 
 `--before` and `--after` are Python interpreters with the two versions installed (each tree's
-own virtualenv); each compiles its own bundle. Scenarios: HS256, RS256 and ES256 in and HS256
+own virtualenv); each compiles its own bundle. `--scenarios hs rs` picks scenarios;
+`--shadow-sample F` serves both sides with `shadow_bench.py`'s candidate at that sample, to
+measure a change of the shadow's cost; `--startup-rounds 0` skips start-up. Scenarios: HS256, RS256 and ES256 in and HS256
 or ES256 out with one worker, HS256 with two workers. Servers listen on 127.0.0.1 and are
 stopped by PID. The target for a change on the `/tokens` path: no scenario's median ratio
 below 0.97.
@@ -35,13 +37,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from http_bench import Keys, Server, config_yaml, form_body, subject_token, wrk
+from shadow_bench import candidate_yaml
 
-SCENARIOS = [  # label, algorithm in, service, workers
-    ("HS256 in, HS256 out", "HS256", "hs-service", 1),
-    ("RS256 in, HS256 out", "RS256", "hs-service", 1),
-    ("ES256 in, ES256 out", "ES256", "es-service", 1),
-    ("HS256, 2 workers", "HS256", "hs-service", 2),
-]
+SCENARIOS = {  # key: label, algorithm in, service, workers
+    "hs": ("HS256 in, HS256 out", "HS256", "hs-service", 1),
+    "rs": ("RS256 in, HS256 out", "RS256", "hs-service", 1),
+    "es": ("ES256 in, ES256 out", "ES256", "es-service", 1),
+    "hs2": ("HS256, 2 workers", "HS256", "hs-service", 2),
+}
 SIDES = ("before", "after")
 
 
@@ -55,11 +58,11 @@ def compile_with(python: str, config: Path, out: Path) -> Path:
 
 @contextmanager
 def both_servers(pythons: dict[str, str], bundles: dict[str, Path], env: dict[str, str],
-                 workers: int) -> Iterator[dict[str, Server]]:
+                 workers: int, extra: dict[str, list[str]]) -> Iterator[dict[str, Server]]:
     with ExitStack() as stack:
         servers: dict[str, Server] = {}
         for side in SIDES:
-            argv = [pythons[side], "-m", "tokensmith", "serve", str(bundles[side])]
+            argv = [pythons[side], "-m", "tokensmith", "serve", str(bundles[side]), *extra[side]]
             servers[side] = Server(argv, env, "/readyz", workers)
             stack.callback(servers[side].stop)
         yield servers
@@ -131,6 +134,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--startup-rounds", type=int, default=3)
     parser.add_argument("--startup-providers", type=int, default=10_000)
+    parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS),
+                        default=list(SCENARIOS))
+    parser.add_argument("--shadow-sample", metavar="F", default=None,
+                        help="serve both sides with `--shadow` (shadow_bench.py's candidate, "
+                             "compiled by each side) at this sample")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args()
     pythons = {"before": args.before, "after": args.after}
@@ -144,11 +152,19 @@ def main() -> int:
                                        encoding="utf-8")
         one = {side: compile_with(pythons[side], work / "one.yaml", work / f"one-{side}")
                for side in SIDES}
-        big = {side: compile_with(pythons[side], work / "big.yaml", work / f"big-{side}")
-               for side in SIDES}
-        for label, alg, service, workers in SCENARIOS:
+        extra: dict[str, list[str]] = {side: [] for side in SIDES}
+        if args.shadow_sample is not None:
+            (work / "candidate.yaml").write_text(
+                candidate_yaml(config_yaml(keys, 0, True)), encoding="utf-8")
+            for side in SIDES:
+                candidate = compile_with(pythons[side], work / "candidate.yaml",
+                                         work / f"candidate-{side}")
+                extra[side] = ["--shadow", str(candidate), "--shadow-sample", args.shadow_sample]
+            report["shadow_sample"] = args.shadow_sample
+        for key in args.scenarios:
+            label, alg, service, workers = SCENARIOS[key]
             body = form_body(subject_token(keys, alg), service)
-            with both_servers(pythons, one, env, workers) as servers:
+            with both_servers(pythons, one, env, workers, extra) as servers:
                 figures = scenario(servers, body, args, work)
             report[label] = figures
             print(f"{label:<22} before {figures['median_rps']['before']:6d} req/s "
@@ -156,14 +172,22 @@ def main() -> int:
                   f"{figures['median_rps']['after']:6d} req/s "
                   f"{figures['median_cpu_us']['after']:6.1f} µs  ratio "
                   f"{figures['median_ratio']:.3f}  (runs {figures['rps']})", flush=True)
+        if not args.startup_rounds:
+            return _write(report, args.json)
+        big = {side: compile_with(pythons[side], work / "big.yaml", work / f"big-{side}")
+               for side in SIDES}
         figures = startup(pythons, big, env, args.startup_rounds)
         report[f"start-up, {args.startup_providers} providers"] = figures
         print(f"start-up, {args.startup_providers:,} providers: before {figures['median_wall_s']['before']:.2f} s "
               f"({figures['median_cpu_s']['before']:.2f} s CPU), after "
               f"{figures['median_wall_s']['after']:.2f} s ({figures['median_cpu_s']['after']:.2f}"
               f" s CPU)", flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return _write(report, args.json)
+
+
+def _write(report: dict[str, Any], path: str | None) -> int:
+    if path:
+        Path(path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
