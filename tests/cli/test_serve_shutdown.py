@@ -67,7 +67,7 @@ class Server:
         for child in children:
             try:
                 cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):  # it exited while being read
                 continue
             if b"spawn_main" in cmdline:
                 found.append(int(child))
