@@ -153,8 +153,9 @@ class FaultServer:
             return self._received
 
     def open_connections(self) -> int:
-        """Accepted connections the server has not finished with: the client has not closed its
-        end (nor been answered, nor been refused in the TLS handshake)."""
+        """Accepted connections whose handler has not finished. One waiting for its request (or
+        its TLS handshake) finishes as soon as the client closes its end; one in a `hang` reply
+        only when the server stops."""
         with self._lock:
             return self._open
 
