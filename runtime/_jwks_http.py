@@ -6,6 +6,9 @@ size cap (the rest of the body is never read), no redirects and verified TLS. On
 JSON-ish content type counts; the body is always parsed strictly (`strict_json`), so an HTML login
 page, an empty body or a document with duplicate members is refused whole.
 
+Every connection a fetch opens is closed however the fetch ends, cancellation included (the
+deadline, or the cache shutting down): see `_HandshakeGuard` for the one path httpx leaves open.
+
 Failures are `FetchError(kind)`: `kind` is a short stable code (see `docs/jwks.md`) used in logs,
 status and metrics. URLs appear only in the detail text, which goes to operator logs, never to
 HTTP clients.
@@ -111,7 +114,8 @@ async def fetch_json(client: httpx.AsyncClient, url: str, limits: Limits) -> Fet
 async def _get(client: httpx.AsyncClient, url: str, max_bytes: int) -> tuple[bytes, float | None]:
     # identity only: a compressed body would make the size cap meaningless (a gzip bomb).
     headers = {"Accept": ACCEPT, "Accept-Encoding": "identity"}
-    async with client.stream("GET", url, headers=headers) as response:
+    extensions = {"trace": _HandshakeGuard()}
+    async with client.stream("GET", url, headers=headers, extensions=extensions) as response:
         _check_response(response, url, max_bytes)
         body = bytearray()
         async for chunk in response.aiter_raw():
@@ -120,6 +124,29 @@ async def _get(client: httpx.AsyncClient, url: str, max_bytes: int) -> tuple[byt
                 # Leaving the `async with` closes the connection: the rest is never read.
                 raise FetchError("too_large", f"{url}: body over {max_bytes} bytes")
         return bytes(body), freshness(response.headers)
+
+
+class _HandshakeGuard:
+    """An httpcore `trace` hook that closes a TCP connection whose TLS handshake did not finish.
+
+    httpcore (1.0.x) closes the connection under a TLS handshake that fails with an error, but not
+    one that is cancelled: a fetch cut by its deadline or by `JwksCache.aclose` mid-handshake (an
+    IdP whose TLS stalls, a loaded host) would leave its socket open and watched by the event loop
+    for as long as the loop runs, one more each retry. The trace events used here
+    (`connection.connect_tcp.complete`, `connection.start_tls.*`) are httpcore's documented ones.
+    """
+
+    def __init__(self) -> None:
+        self._tcp: Any = None  # the connected stream until TLS is up on it
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            self._tcp = info.get("return_value")
+        elif event == "connection.start_tls.complete":
+            self._tcp = None  # the TLS stream owns it now; the connection pool closes that
+        elif event == "connection.start_tls.failed" and self._tcp is not None:
+            tcp, self._tcp = self._tcp, None
+            await tcp.aclose()  # a no-op when httpcore closed it already (a handshake error)
 
 
 def _check_response(response: httpx.Response, url: str, max_bytes: int) -> None:

@@ -105,6 +105,10 @@ class FaultServer:
         self._stop: asyncio.Event | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._transports: list[asyncio.BaseTransport] = []
+        self._accepted = 0
+        self._open = 0
+        self._received = 0
+        self._stopping = False
 
     def __enter__(self) -> FaultServer:
         self._thread.start()
@@ -138,6 +142,23 @@ class FaultServer:
         with self._lock:
             return self._sent.get(path, 0)
 
+    def accepted(self) -> int:
+        """Connections accepted so far (TCP; before any TLS handshake or request)."""
+        with self._lock:
+            return self._accepted
+
+    def bytes_received(self) -> int:
+        """Bytes received on all connections (decrypted, with TLS): a request, a ClientHello..."""
+        with self._lock:
+            return self._received
+
+    def open_connections(self) -> int:
+        """Accepted connections whose handler has not finished. One waiting for its request (or
+        its TLS handshake) finishes as soon as the client closes its end; one in a `hang` reply
+        only when the server stops."""
+        with self._lock:
+            return self._open
+
     # -- the server thread --------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -152,33 +173,41 @@ class FaultServer:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        # TLS is started by each handler, not by the listener, so that `_transports` holds every
+        # accepted socket (one still in its handshake too) and stopping closes them all.
         server = await loop.create_server(
-            self._protocol, "127.0.0.1", self.port, ssl=self._tls, reuse_address=True
+            self._protocol, "127.0.0.1", self.port, reuse_address=True
         )
         self.port = server.sockets[0].getsockname()[1]
         self._started.set()
         await self._stop.wait()
         server.close()
+        self._stopping = True  # a connection accepted from now on is closed as it is made
+        await asyncio.sleep(0)  # let accepts already under way make their transports
         for task in list(self._handlers):
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
         # Every accepted connection is closed, even one whose handler had not started yet;
         # transports close their sockets in a later loop iteration, so give them one.
         for transport in self._transports:
-            if isinstance(transport, asyncio.Transport):
-                transport.abort()
-            else:
-                transport.close()
+            _abort(transport)
         await asyncio.sleep(0.05)
         await server.wait_closed()
 
     def _protocol(self) -> asyncio.StreamReaderProtocol:
-        transports = self._transports
+        fault = self
 
         class Protocol(asyncio.StreamReaderProtocol):
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                transports.append(transport)
+                fault._transports.append(transport)
                 super().connection_made(transport)
+                if fault._stopping:
+                    _abort(transport)
+
+            def data_received(self, data: bytes) -> None:
+                with fault._lock:
+                    fault._received += len(data)
+                super().data_received(data)
 
         return Protocol(asyncio.StreamReader(), self._handle)
 
@@ -186,7 +215,12 @@ class FaultServer:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
+        with self._lock:
+            self._accepted += 1
+            self._open += 1
         try:
+            if self._tls is not None:
+                await writer.start_tls(self._tls)
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode().split("?")[0]
             with self._lock:
@@ -200,6 +234,8 @@ class FaultServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+            with self._lock:
+                self._open -= 1
 
     async def _answer(self, reply: Reply, path: str, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(reply.delay)
@@ -234,6 +270,13 @@ class FaultServer:
         await writer.drain()
         with self._lock:
             self._sent[path] = self._sent.get(path, 0) + len(data)
+
+
+def _abort(transport: asyncio.BaseTransport) -> None:
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
+    else:
+        transport.close()
 
 
 # -- TLS ------------------------------------------------------------------------------------------
