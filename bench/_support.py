@@ -56,9 +56,9 @@ def free_port() -> int:
         return port
 
 
-def wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    """Return once `url/readyz` answers 200; raise if the server exits or 30 s pass."""
-    deadline = time.monotonic() + 30
+def wait_ready(url: str, server: subprocess.Popen[bytes], log: Path, seconds: float = 30) -> None:
+    """Return once `url/readyz` answers 200; raise if the server exits or `seconds` pass."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited:\n{log.read_text()}")

@@ -34,13 +34,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
-from _support import free_port
+from _support import free_port, wait_ready
 from http_bench import Keys, config_yaml, form_body, subject_token
-from shadow_bench import candidate_yaml
+from shadow_bench import candidate_yaml, shadow_counts
 
 CONNECTIONS = 16
 #: callgrind's summary lines kept with `--cache-sim`
@@ -90,15 +88,6 @@ async def drive(port: int, total: int, request: bytes, seconds: float) -> int:
     return issued
 
 
-def shadow_counts(url: str) -> dict[str, float]:
-    counts = {}
-    for line in httpx.get(url + "/metrics", timeout=120).text.splitlines():
-        if line.startswith("tokensmith_shadow_decisions_total{"):
-            name, value = line.rsplit(" ", 1)
-            counts[name.split('"')[1]] = float(value)
-    return counts
-
-
 def callgrind(cache_sim: bool) -> list[str]:
     """The command prefix that runs the server under callgrind."""
     return ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
@@ -120,20 +109,11 @@ def serve_and_count(work: Path, env: dict[str, str], body: str, total: int,
                                   stdin=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 600
-            while True:
-                try:
-                    if httpx.get(url + "/readyz", timeout=30).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not start; see {log}")
-                time.sleep(1)
+            wait_ready(url, server, log, seconds=600)  # imports under callgrind take a while
             issued = asyncio.run(drive(port, total, request_bytes(body), seconds))
             if issued != total:
                 raise SystemExit(f"{total - issued} of {total} requests were not issued")
-            counts = shadow_counts(url) if extra else {}
+            counts = shadow_counts(url, timeout=120) if extra else {}
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=600)
         finally:

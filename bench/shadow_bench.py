@@ -55,10 +55,11 @@ def candidate_yaml(live: str) -> str:
     return live.replace(anchor, anchor + TIGHTENED, 1)
 
 
-def shadow_counts(url: str) -> dict[str, float]:
-    """`tokensmith_shadow_decisions_total` by result, from the server's `/metrics`."""
+def shadow_counts(url: str, timeout: float = 5) -> dict[str, float]:
+    """`tokensmith_shadow_decisions_total` by result, from the server's `/metrics` (the results
+    counted at least once)."""
     counts: dict[str, float] = {}
-    for line in httpx.get(url + "/metrics", timeout=5).text.splitlines():
+    for line in httpx.get(url + "/metrics", timeout=timeout).text.splitlines():
         if line.startswith("tokensmith_shadow_decisions_total{"):
             name, value = line.rsplit(" ", 1)
             counts[name.split('"')[1]] = float(value)
