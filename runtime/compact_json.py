@@ -49,7 +49,7 @@ def compact_json(value: Mapping[str, Any]) -> bytes:
     return written_compact_json(value)[0]
 
 
-def written_compact_json(value: Mapping[str, Any]) -> tuple[bytes, bool]:
+def written_compact_json(value: Mapping[str, Any], walk: Any = None) -> tuple[bytes, bool]:
     """`compact_json(value)`, and whether orjson wrote `value` without an error (whichever
     text is returned).
 
@@ -57,12 +57,19 @@ def written_compact_json(value: Mapping[str, Any]) -> tuple[bytes, bool]:
     no date, string keys, no integer over 64 bits), and the compact JSON determines what orjson
     writes: two such values with the same compact JSON are the same JSON to orjson too (the
     shadow compares two claim sets by their payloads on that ground, `runtime.shadow_candidate`).
+
+    `walk`: the part of `value` that may hold anything, when the caller knows that everything
+    else in it is a string or an integer of exactly those types (the issued claims: the
+    registered claims around the mapping output); the walk looks at it alone. By default,
+    `value` itself.
     """
     try:
         data = orjson.dumps(value, option=_ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError
         return plain_compact_json(value), False
-    if _written_alike(value) or (b"null" not in data and _FLOAT.search(data) is None):
+    if _written_alike(value if walk is None else walk) or (
+        b"null" not in data and _FLOAT.search(data) is None
+    ):
         return data, True
     return plain_compact_json(value), True
 

@@ -60,12 +60,17 @@ def issue_claims(
         claims.update(
             {"iss": provider.issuer, "aud": provider.audience, "iat": iat, "exp": exp, "jti": jti}
         )
+        payload, orjson_wrote = written_payload_within_limit(claims)
     else:
+        act = dict(mapped)
         claims = {
             "iss": provider.issuer, "aud": provider.audience, "iat": iat, "exp": exp, "jti": jti,
-            "act": dict(mapped),
+            "act": act,
         }
-    payload, orjson_wrote = written_payload_within_limit(claims)
+        # the registered claims are strings and integers (`jti` is checked, the rest comes
+        # from the config and the clock): only the mapping output may hold anything else
+        walk = act if type(jti) is str else None
+        payload, orjson_wrote = written_payload_within_limit(claims, walk)
     return IssuedClaims(claims, exp - iat, payload, orjson_wrote)
 
 
@@ -75,10 +80,13 @@ def payload_within_limit(claims: Mapping[str, Any]) -> bytes:
     return written_payload_within_limit(claims)[0]
 
 
-def written_payload_within_limit(claims: Mapping[str, Any]) -> tuple[bytes, bool]:
-    """`payload_within_limit(claims)`, and whether orjson wrote them without an error."""
+def written_payload_within_limit(
+    claims: Mapping[str, Any], walk: Any = None
+) -> tuple[bytes, bool]:
+    """`payload_within_limit(claims)`, and whether orjson wrote them without an error; `walk`
+    as for `compact_json.written_compact_json`."""
     try:
-        payload, orjson_wrote = written_compact_json(claims)
+        payload, orjson_wrote = written_compact_json(claims, walk)
     except (TypeError, ValueError, RecursionError):
         # a faulty mapping (not JSON data) or a lone surrogate from a `\ud800` escape in the
         # subject token (not encodable as UTF-8): refuse here so the signer never sees it

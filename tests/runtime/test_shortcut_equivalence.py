@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -37,9 +38,13 @@ from tokensmith.runtime.canonical_json import NOT_CANONICAL, canonical_loads
 from tokensmith.runtime.compact_json import compact_json, plain_compact_json
 from tokensmith.runtime.errors import InvalidRequest
 from tokensmith.runtime.hmac_state import PrecomputedHmac
-from tokensmith.runtime.issuing import MAX_ISSUED_CLAIMS_BYTES, payload_within_limit
+from tokensmith.runtime.issuing import (
+    MAX_ISSUED_CLAIMS_BYTES,
+    issue_claims,
+    payload_within_limit,
+)
 from tokensmith.runtime.jose import parse_compact
-from tokensmith.runtime.model import SigningKeySpec
+from tokensmith.runtime.model import SigningKeySpec, TokenProviderSpec
 from tokensmith.runtime.request import MAX_FIELDS, UnsupportedMediaType, body_kind, parse_form
 from tokensmith.runtime.signing import load_signer
 from tokensmith.runtime.strict_json import MAX_DEPTH, StrictJSONError, loads, plain_loads
@@ -200,6 +205,50 @@ def test_compact_json_edge_cases_match_the_stdlib(value: Any) -> None:
 def test_compact_json_is_compact_ordered_and_utf8() -> None:
     claims = {"iss": "https://i/", "aud": "svc", "iat": 1, "act": {"sub": "ü", "z": [1, 2]}}
     assert compact_json(claims) == '{"iss":"https://i/","aud":"svc","iat":1,"act":{"sub":"ü","z":[1,2]}}'.encode()
+
+
+_SERVICE = TokenProviderSpec(
+    service="svc", signing_key="k", expires_in=3600, audience="svc", issuer="https://i/",
+    identity_providers=None, claims="act", outlive_subject_token=False,
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=600, deadline=None)
+@given(
+    mapped=st.dictionaries(_ANY_TEXT, _CLAIM_VALUES, max_size=6),
+    claims=st.sampled_from(["act", "root"]),
+    jti=st.sampled_from(["j" * 22, "1e5", "null", "x.0"]),
+)
+def test_issued_claims_are_signed_as_the_stdlib_writes_them(
+    mapped: dict[str, Any], claims: str, jti: str
+) -> None:
+    """`issue_claims` walks only the mapping output (the registered claims are strings and
+    integers): its payload is still the stdlib's compact JSON of the whole claim set, and it
+    refuses exactly what the stdlib cannot write."""
+    spec = dataclasses.replace(_SERVICE, claims=claims)
+    try:
+        issued = issue_claims(spec, mapped, 2_000_000_000, 1_700_000_000.5, jti)
+    except InvalidRequest as exc:
+        assert exc.reason in ("claims_invalid", "claims_too_large")
+        iat = 1_700_000_000
+        registered = {"iss": "https://i/", "aud": "svc", "iat": iat, "exp": iat + 3600,
+                      "jti": jti}
+        whole = ({**{k: v for k, v in mapped.items() if k not in registered}, **registered}
+                 if claims == "root" else {**registered, "act": mapped})
+        written = _written(plain_compact_json, whole)
+        assert not isinstance(written, bytes) or len(written) > MAX_ISSUED_CLAIMS_BYTES
+        return
+    assert issued.payload == plain_compact_json(issued.claims)
+
+
+def test_issued_claims_with_floats_and_nulls_in_the_mapping_output_are_the_stdlibs() -> None:
+    for mapped in ({"f": 1e-05}, {"n": None, "g": [1e-06, 0.1]}, {"deep": {"x": [{"y": 1e-07}]}}):
+        for claims in ("act", "root"):
+            spec = dataclasses.replace(_SERVICE, claims=claims)
+            issued = issue_claims(spec, mapped, 2_000_000_000, 1_700_000_000.0, "j" * 22)
+            assert issued.payload == plain_compact_json(issued.claims), (mapped, claims)
+            assert issued.payload != orjson.dumps(issued.claims)  # not the shortcut: floats
 
 
 def test_payload_within_limit_returns_what_is_signed_and_still_refuses() -> None:
