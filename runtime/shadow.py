@@ -50,7 +50,9 @@ from .shadow_candidate import (
     Candidate,
     compare,
     decide,
-    live_outcome,
+    identity_provider_of,
+    live_decision,
+    reason_of,
 )
 from .state import ExchangeState
 
@@ -220,12 +222,13 @@ class Shadow:
         """Decide `attempt` with the candidate at the live decision's `now`, count the result
         and log a divergence; returns the result."""
         assert attempt.live is not None
-        live = live_outcome(attempt.live)
+        live = live_decision(attempt.live)
         verified = self.candidate.verified
-        if live.identity_provider is not None:  # the live side verified the signature
-            verified.source = self.live_sources.get(live.identity_provider)
+        live_provider = identity_provider_of(live)
+        if live_provider is not None:  # the live side verified the signature
+            verified.source = self.live_sources.get(live_provider)
         # the live token's `jti`, so that claims equal to the live ones give the same payload
-        jti = live.claims["jti"] if live.claims is not None else PLACEHOLDER_JTI
+        jti = live.claims["jti"] if isinstance(live, Issued) else PLACEHOLDER_JTI
         try:
             candidate = decide(
                 self.candidate.state, attempt.request, attempt.now, attempt.jws, jti
@@ -233,7 +236,7 @@ class Shadow:
         finally:
             verified.source = None
         result, changed = compare(live, candidate)
-        identity_provider = live.identity_provider or candidate.identity_provider
+        identity_provider = live_provider or identity_provider_of(candidate)
         service = self._count(result, attempt.request.service, identity_provider)
         if result in DIVERGENCES:
             self._log_divergence({
@@ -241,8 +244,8 @@ class Shadow:
                 "request_id": request_id,
                 "service": service,
                 "identity_provider": identity_provider or "",
-                "live": live.reason,
-                "candidate": candidate.reason,
+                "live": reason_of(live),
+                "candidate": reason_of(candidate),
                 "claims": [name[:MAX_NAME] for name in changed[:MAX_NAMES]],
                 "candidate_revision": self.revision,
             })

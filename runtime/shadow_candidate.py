@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -215,30 +215,37 @@ def _split_sources(
     return shared, own
 
 
-class Outcome(NamedTuple):
-    """One side's decision of a request: issued (with its claims) or refused (with a reason);
-    `reason` is `UNDECIDED` when that side could not decide. `identity_provider` is set once
-    a provider's keys verified the token's signature (issued, or refused by a later step)."""
-
-    issued: bool
-    reason: str
-    identity_provider: str | None
-    claims: Mapping[str, Any] | None
-    #: the issued claims' compact JSON when orjson wrote them without an error
-    #: (`Issued.comparable_payload`), else empty
-    payload: bytes = b""
+#: One side's decision of a request: the `Issued` (its claims and their payload), the
+#: `ExchangeError` it was (or would be) refused with, or None when that side could not decide
+#: (no keys yet, an unknown key id, anything unexpected). A refusal after the signature step
+#: names the provider whose keys verified the token (`ExchangeError.verified_by`).
+Decision = Issued | ExchangeError | None
 
 
-def live_outcome(live: Issued | BaseException) -> Outcome:
-    """What the live exchange decided: its `Issued`, or the exception it answered with."""
+def live_decision(live: Issued | BaseException) -> Decision:
+    """What the live exchange decided: its `Issued`, or the exception it answered with (None
+    for no keys or an unexpected error)."""
     if isinstance(live, Issued):
-        return Outcome(
-            True, "issued", live.identity_provider, live.claims, live.comparable_payload
-        )
+        return live
     if isinstance(live, TemporarilyUnavailable) or not isinstance(live, ExchangeError):
-        return Outcome(False, UNDECIDED, None, None)  # no keys, or an unexpected error
-    # a refusal after the signature step names the provider whose keys verified it
-    return Outcome(False, live.reason, live.verified_by, None)
+        return None
+    return live
+
+
+def reason_of(decision: Decision) -> str:
+    """The reason code a divergence line names for `decision`."""
+    if decision is None:
+        return UNDECIDED
+    return "issued" if isinstance(decision, Issued) else decision.reason
+
+
+def identity_provider_of(decision: Decision) -> str | None:
+    """The provider whose keys verified the token, if a decision got that far."""
+    if decision is None:
+        return None
+    if isinstance(decision, Issued):
+        return decision.identity_provider
+    return decision.verified_by
 
 
 def decide(
@@ -247,7 +254,7 @@ def decide(
     now: float,
     jws: ParsedJWS | None = None,
     jti: str = PLACEHOLDER_JTI,
-) -> Outcome:
+) -> Decision:
     """The candidate's decision of `request` at `now`: the live `exchange()` on its state.
 
     `jws` is the live side's parse of this request's subject token, when it parsed one: the
@@ -258,51 +265,30 @@ def decide(
     the size of the issued claims is checked as the candidate would check it live.
 
     Never raises an `Exception`: no keys yet, an unknown key id and anything unexpected are
-    `UNDECIDED` (counted `unknown`), never a divergence.
+    None (counted `unknown`), never a divergence.
     """
-    parse = parse_compact if jws is None else _Reparse(request.subject_token, jws)
+    token = request.subject_token
+
+    def parse(text: str, max_length: int) -> ParsedJWS:
+        """The envelope step: the live side's parse, when it is of this very text."""
+        if jws is None or text is not token:
+            return parse_compact(text, max_length)
+        return jws
+
+    def new_jti() -> str:  # the candidate's tokens are never issued: no random text spent
+        return jti
+
     try:
-        issued = exchange(candidate, request, now, _Jti(jti), parse)
+        return exchange(candidate, request, now, new_jti, parse)
     except (KeysNotReady, UnknownKeyId):
-        return Outcome(False, UNDECIDED, None, None)
+        return None
     except ExchangeError as exc:
-        return Outcome(False, exc.reason, exc.verified_by, None)
+        return exc
     except Exception:  # a faulty candidate: counted unknown, the live side never sees it
-        return Outcome(False, UNDECIDED, None, None)
-    return Outcome(
-        True, "issued", issued.identity_provider, issued.claims, issued.comparable_payload
-    )
+        return None
 
 
-class _Reparse:
-    """The envelope step for a token the live side parsed already: its parse, given back."""
-
-    __slots__ = ("jws", "token")
-
-    def __init__(self, token: str, jws: ParsedJWS) -> None:
-        self.token = token
-        self.jws = jws
-
-    def __call__(self, token: str, max_length: int) -> ParsedJWS:
-        if token is not self.token:  # not the text the live side parsed: parse it
-            return parse_compact(token, max_length)
-        return self.jws
-
-
-class _Jti:
-    """The candidate's `new_jti`: the text `decide` was given (its tokens are never issued, so
-    no need to spend the random `jti` text)."""
-
-    __slots__ = ("jti",)
-
-    def __init__(self, jti: str) -> None:
-        self.jti = jti
-
-    def __call__(self) -> str:
-        return self.jti
-
-
-def compare(live: Outcome, candidate: Outcome) -> tuple[str, tuple[str, ...]]:
+def compare(live: Decision, candidate: Decision) -> tuple[str, tuple[str, ...]]:
     """The result of one shadow decision and the names of the claims that differ.
 
     Two issued claim sets with the same payload are `same` without looking further: a payload
@@ -312,22 +298,21 @@ def compare(live: Outcome, candidate: Outcome) -> tuple[str, tuple[str, ...]]:
     `jti` at the live `now`, so claims it leaves alone have the live payload; different
     payloads (another lifetime, changed claims) go the long way.
     """
-    if live.reason == UNDECIDED or candidate.reason == UNDECIDED:
+    if isinstance(live, Issued):
+        if isinstance(candidate, Issued):
+            payload = live.comparable_payload
+            if payload and payload == candidate.comparable_payload:  # the common case
+                return SAME, ()
+            old, new = live.claims, candidate.claims
+            same = _stable_json(old)
+            if same is not None and same == _stable_json(new):  # still at C speed
+                return SAME, ()
+            changed = changed_claims(old, new)
+            return (CLAIMS_CHANGED if changed else SAME), changed
+        return (UNKNOWN if candidate is None else WOULD_BREAK), ()
+    if live is None or candidate is None:
         return UNKNOWN, ()
-    if live.issued and candidate.issued:
-        if live.payload and live.payload == candidate.payload:  # the common case (docstring)
-            return SAME, ()
-        old, new = live.claims or {}, candidate.claims or {}
-        same = _stable_json(old)
-        if same is not None and same == _stable_json(new):  # still at C speed
-            return SAME, ()
-        changed = changed_claims(old, new)
-        return (CLAIMS_CHANGED if changed else SAME), changed
-    if live.issued:
-        return WOULD_BREAK, ()
-    if candidate.issued:
-        return WOULD_OPEN, ()
-    return SAME, ()
+    return (WOULD_OPEN if isinstance(candidate, Issued) else SAME), ()
 
 
 def _stable_json(claims: Mapping[str, Any]) -> bytes | None:

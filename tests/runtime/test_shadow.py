@@ -17,18 +17,17 @@ from typing import Any
 import jwt
 import pytest
 
-from tokensmith.runtime.errors import StartupError
+from tokensmith.runtime.errors import InvalidRequest, StartupError
 from tokensmith.runtime.exchange import ExchangeRequest, Issued, exchange
 from tokensmith.runtime.jti import new_jti
 from tokensmith.runtime.shadow import Attempt, Shadow
 from tokensmith.runtime.shadow_candidate import (
     CLAIMS_CHANGED,
     SAME,
-    UNDECIDED,
     UNKNOWN,
     WOULD_BREAK,
     WOULD_OPEN,
-    Outcome,
+    Decision,
     changed_claims,
     compare,
 )
@@ -59,12 +58,13 @@ def shadow_of(runtime: Runtime) -> Shadow:
     return runtime.shadow
 
 
-def issued(claims: dict[str, Any]) -> Outcome:
-    return Outcome(True, "issued", "quickstart", claims)
+def issued(claims: dict[str, Any]) -> Decision:
+    """An issued decision without a payload: `compare` goes the long way."""
+    return Issued("", 60, "quickstart", "my-service", claims)
 
 
-def refused(reason: str) -> Outcome:
-    return Outcome(False, reason, None, None)
+def refused(reason: str) -> Decision:
+    return InvalidRequest("token refused", reason)
 
 
 # -- comparing two outcomes --------------------------------------------------------------------
@@ -84,8 +84,11 @@ def test_compare_names_each_result() -> None:
         CLAIMS_CHANGED, ("act.admin",))
     assert compare(issued(flag), issued({**flag, "act": {"admin": True, "sub": "u"}})) == (
         SAME, ())
-    assert compare(issued(base), refused(UNDECIDED)) == (UNKNOWN, ())
-    assert compare(refused(UNDECIDED), issued(base)) == (UNKNOWN, ())
+    # a side that could not decide (no keys yet, anything unexpected)
+    assert compare(issued(base), None) == (UNKNOWN, ())
+    assert compare(None, issued(base)) == (UNKNOWN, ())
+    assert compare(refused("bad_signature"), None) == (UNKNOWN, ())
+    assert compare(None, None) == (UNKNOWN, ())
 
 
 def test_changed_claims_are_names_only_and_json_exact() -> None:

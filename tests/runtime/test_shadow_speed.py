@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from tokensmith.runtime import shadow as shadow_module
 from tokensmith.runtime.compact_json import written_compact_json
+from tokensmith.runtime.errors import ExchangeError
 from tokensmith.runtime.exchange import Issued
 from tokensmith.runtime.jti import JTI_LENGTH
 from tokensmith.runtime.shadow import Shadow
@@ -31,7 +32,7 @@ from tokensmith.runtime.shadow_candidate import (
     SAME,
     WOULD_BREAK,
     WOULD_OPEN,
-    Outcome,
+    Decision,
     _stable_json,
     changed_claims,
     compare,
@@ -53,10 +54,10 @@ def blanked_compare(live: dict[str, Any], candidate: dict[str, Any]) -> tuple[st
     return (CLAIMS_CHANGED if changed else SAME), changed
 
 
-def issued(claims: dict[str, Any]) -> Outcome:
-    """An issued outcome with the payload the exchange would give it (`Issued`)."""
+def issued(claims: dict[str, Any]) -> Issued:
+    """An issued decision with the payload the exchange would give it."""
     payload, orjson_wrote = written_compact_json(claims)
-    return Outcome(True, "issued", "p", claims, payload if orjson_wrote else b"")
+    return Issued("", 60, "p", "svc", claims, payload if orjson_wrote else b"")
 
 
 class _Str(str):
@@ -167,22 +168,24 @@ def test_the_candidate_issues_the_live_claims_with_the_live_jti(
     (so the size of its claims is checked as it would be live)."""
     world = World()
     runtime, shadow = _shadowed(world, tmp_path, candidate_config(world, "same"))
-    seen: list[Outcome] = []
+    seen: list[Decision] = []
 
-    def recording(*args: Any) -> Outcome:
-        outcome = decide(*args)
-        seen.append(outcome)
-        return outcome
+    def recording(*args: Any) -> Decision:
+        decision = decide(*args)
+        seen.append(decision)
+        return decision
 
     monkeypatch.setattr(shadow_module, "decide", recording)
     attempt = live_attempt(runtime, world.hs_token())
     assert isinstance(attempt.live, Issued)
     assert shadow.decide("req-00000001", attempt) == SAME
-    assert seen[-1].claims == attempt.live.claims
-    assert seen[-1].claims is not None and seen[-1].claims["jti"] == attempt.live.claims["jti"]
+    candidate = seen[-1]
+    assert isinstance(candidate, Issued)
+    assert candidate.claims == attempt.live.claims
+    assert candidate.claims["jti"] == attempt.live.claims["jti"]
     # so the two payloads are the same bytes, and `compare` needs nothing else
     assert attempt.live.comparable_payload != b""
-    assert seen[-1].payload == attempt.live.comparable_payload
+    assert candidate.comparable_payload == attempt.live.comparable_payload
 
     refused = live_attempt(runtime, world.hs_token(exp=int(time.time()) - 3600))
     assert not isinstance(refused.live, Issued)
@@ -194,7 +197,8 @@ def test_the_candidate_issues_the_live_claims_with_the_live_jti(
     opened = live_attempt(runtime, world.hs_token(aud="another-audience"))
     assert not isinstance(opened.live, Issued)
     assert shadow.decide("req-00000003", opened) == WOULD_OPEN
-    assert seen[-1].claims is not None and seen[-1].claims["jti"] == PLACEHOLDER_JTI
+    candidate = seen[-1]
+    assert isinstance(candidate, Issued) and candidate.claims["jti"] == PLACEHOLDER_JTI
     assert len(PLACEHOLDER_JTI) == JTI_LENGTH
 
 
@@ -229,21 +233,23 @@ def test_a_provider_whose_keys_differ_verifies_for_itself(
     attempt = live_attempt(runtime, world.hs_token())
     assert isinstance(attempt.live, Issued)
     live_calls = len(calls)
-    seen: list[Outcome] = []
+    seen: list[Decision] = []
 
-    def recording(*args: Any) -> Outcome:
-        outcome = decide(*args)
-        seen.append(outcome)
-        return outcome
+    def recording(*args: Any) -> Decision:
+        decision = decide(*args)
+        seen.append(decision)
+        return decision
 
     monkeypatch.setattr(shadow_module, "decide", recording)
     assert shadow.decide("req-00000001", attempt) == WOULD_BREAK
+    refusal = seen[-1]
+    assert isinstance(refusal, ExchangeError)
     if difference == "secret":
         assert calls[live_calls:] == ["HS256"]  # the candidate's own keys were asked
-        assert seen[-1].reason == "bad_signature"
+        assert refusal.reason == "bad_signature"
     else:
         assert calls[live_calls:] == []  # refused before any key: the algorithm
-        assert seen[-1].reason == "alg_not_allowed"
+        assert refusal.reason == "alg_not_allowed"
     assert shadow.counts[WOULD_BREAK] == 1
 
 
