@@ -21,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import orjson
 from starlette.requests import Request
@@ -37,7 +36,7 @@ from .errors import ExchangeError, InvalidRequest, TemporarilyUnavailable, error
 from .exchange import ExchangeRequest, Issued
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .request import ACCESS_TOKEN_TYPE, body_kind, parse_body
-from .shadow import Attempt, ObservedExchange, Shadow
+from .shadow import Attempt, ObservedExchange
 from .shutdown import Drain, say
 from .startup import Runtime
 
@@ -133,8 +132,7 @@ class _App:
     def __init__(self, starlette: ASGIApp, runtime: Runtime) -> None:
         self.starlette = starlette
         self.envelope = Envelope(runtime.revision, runtime.cors, runtime.metrics)
-        shadow = runtime.shadow
-        self.tokens = _Tokens(runtime) if shadow is None else _ShadowTokens(runtime, shadow)
+        self.tokens = _Tokens(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # the lifespan
@@ -178,28 +176,31 @@ def _with_answer_headers(context: RequestContext, send: Send) -> Send:
 
 
 class _Tokens:
-    """`/tokens`: POST exchanges, OPTIONS answers CORS preflights, anything else is 405."""
+    """`/tokens`: POST exchanges, OPTIONS answers CORS preflights, anything else is 405.
+
+    With a shadow candidate, a sampled exchange is decided live through `ObservedExchange`
+    (which notes its `now` and its outcome on an `Attempt`), answered as any other, and only
+    once the answer is sent handed to the candidate (`runtime.shadow`)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        #: the live exchange of one request (`Runtime.exchange`; sampled for a shadow too)
+        #: the live exchange of one request (`Runtime.exchange`)
         self.decide: Callable[[ExchangeRequest], Awaitable[Issued]] = runtime.exchange
         self.token_providers = runtime.bundle.config.token_providers
         self.cors = runtime.cors
         self.body_reader = BodyReader()
+        self.shadow = runtime.shadow
+        #: the live exchange of a shadow's sampled request
+        self.observed = ObservedExchange(runtime.state, runtime.await_keys)
 
     async def exchange(
-        self,
-        context: RequestContext,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        sampled: _Sampled | None = None,
+        self, context: RequestContext, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """`POST /tokens`, from the request's headers to its answer; every refusal and every
-        unexpected error is answered here, with the context's answer headers. `sampled`: a
-        shadow's sampled request, decided through it and told once its answer is sent."""
+        unexpected error is answered here, with the context's answer headers."""
         headers = [*_NO_STORE, *context.answer_headers]
+        shadow = self.shadow
+        attempt: Attempt | None = None
         try:
             if context.too_large:
                 raise _HeadersTooLarge("request headers are too large", "headers_too_large")
@@ -211,7 +212,11 @@ class _Tokens:
             if params.service in self.token_providers:
                 context.service = params.service
             request = ExchangeRequest(params.subject_token, params.service)
-            issued = await (self.decide if sampled is None else sampled)(request)
+            if shadow is not None and shadow.sampled():
+                attempt = Attempt(request)
+                issued = await self.observed.exchange(attempt)
+            else:
+                issued = await self.decide(request)
             context.identity_provider, context.verified = issued.identity_provider, True
             answer = orjson.dumps({
                 "access_token": issued.access_token,
@@ -236,8 +241,8 @@ class _Tokens:
             await send_json(send, status, answer, headers)
         except Exception as exc:  # the server refused the answer: nothing more can be sent
             error_logger.error("unexpected %s sending POST /tokens", exc.__class__.__name__)
-        if sampled is not None:
-            sampled.answered(context)
+        if attempt is not None and attempt.live is not None and shadow is not None:
+            shadow.submit(context.request_id, attempt)  # the answer is sent: the candidate's turn
 
     async def other_method(self, context: RequestContext, send: Send) -> None:
         """Any other method: OPTIONS answers a CORS preflight, the rest get 405."""
@@ -254,53 +259,6 @@ class _Tokens:
         response_headers = cors if cors is not None else [(b"allow", b"POST, OPTIONS")]
         await send({"type": "http.response.start", "status": 204, "headers": response_headers})
         await send({"type": "http.response.body", "body": b""})
-
-
-class _ShadowTokens(_Tokens):
-    """`/tokens` with a shadow candidate: a sampled exchange is decided live through
-    `ObservedExchange` (which notes its `now` and its outcome), answered as any other, and only
-    once the answer is sent handed to the candidate (`runtime.shadow`). An exchange that is not
-    sampled runs `_Tokens.exchange` as it is."""
-
-    def __init__(self, runtime: Runtime, shadow: Shadow) -> None:
-        super().__init__(runtime)
-        self.shadow = shadow
-        self.observed = ObservedExchange(runtime.state, runtime.await_keys)
-
-    def exchange(
-        self,
-        context: RequestContext,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        sampled: _Sampled | None = None,
-    ) -> Coroutine[Any, Any, None]:
-        if sampled is None and self.shadow.sampled():
-            sampled = _Sampled(self.observed, self.shadow)
-        return super().exchange(context, scope, receive, send, sampled)
-
-
-class _Sampled:
-    """The exchange of one sampled request (`ObservedExchange`), and its attempt once the
-    exchange began, handed to the shadow once the answer is sent."""
-
-    __slots__ = ("attempt", "observed", "shadow")
-
-    def __init__(self, observed: ObservedExchange, shadow: Shadow) -> None:
-        self.observed = observed
-        self.shadow = shadow
-        self.attempt: Attempt | None = None
-
-    def __call__(self, request: ExchangeRequest) -> Awaitable[Issued]:
-        self.attempt = attempt = Attempt(request)
-        return self.observed.exchange(attempt)
-
-    def answered(self, context: RequestContext) -> None:
-        """The answer is sent (or the server refused it): the candidate's turn, if the live
-        exchange decided."""
-        attempt = self.attempt
-        if attempt is not None and attempt.live is not None and context.status:
-            self.shadow.submit(context.request_id, attempt)
 
 
 class _Pages:
