@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -288,7 +288,9 @@ class Load:
     bad: int
 
 
-def wrk(url: str, body: str | None, seconds: int, threads: int, connections: int, work: Path) -> Load:
+def wrk(url: str, body: str | None, seconds: int, threads: int, connections: int, work: Path,
+        prefix: Sequence[str] = ()) -> Load:
+    """One wrk run against `url` (`prefix`: a command wrk runs under, as `taskset -c 1`)."""
     script = work / "post.lua"
     if body is None:
         script.write_text("wrk.method = 'GET'\n")
@@ -299,7 +301,7 @@ def wrk(url: str, body: str | None, seconds: int, threads: int, connections: int
             "wrk.headers['Content-Type'] = 'application/x-www-form-urlencoded'\n"
         )
     result = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+        [*prefix, "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
          "-s", str(script), url],
         capture_output=True, text=True, check=True, timeout=seconds + 30,
     )

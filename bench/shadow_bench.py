@@ -1,6 +1,6 @@
 """Throughput and p99 of `POST /tokens` with a shadow candidate, against the same server without.
 
-    python bench/shadow_bench.py [--duration S] [--repeat R] [--json FILE]
+    python bench/shadow_bench.py [--duration S] [--repeat R] [--pin] [--json FILE]
 
 One worker, HS256 in / HS256 out (the scenario of `bench/http_bench.py`), served three ways in
 the same run by three servers started side by side: without a shadow, with `--shadow
@@ -12,6 +12,10 @@ the benchmark's token meets), so it is a different bundle and every sampled deci
 the candidate's requirement checks and mappings and is compared (`same` each time). The
 figures are req/s and p99 latency from wrk, and their ratios to the run without a shadow; the
 targets are req/s at sample 1.0 >= 85% and at sample 0.1 >= 95% of the run without.
+
+With `--pin` the servers run on the first CPU and wrk, with one thread, on the second
+(`taskset`), so that the load generator and the server under test stop taking turns on the
+same core: on a small shared host that steadies the per-round ratios.
 
 It reuses `http_bench.py`'s keys, config, compile, server and wrk helpers; the default
 `http_bench.py` run does not include it. Like `http_bench.py` it needs wrk and a quiet machine
@@ -80,12 +84,15 @@ def scenarios(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     configs: list[tuple[str, list[str]]] = [("no shadow", [])]
     configs += [(f"shadow {sample}", ["--shadow", str(candidate), "--shadow-sample", sample])
                 for sample in args.samples]
+    # `--pin`: the servers on the first core, wrk (one thread) on the second
+    pins = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if args.pin else ([], [])
+    threads = 1 if args.pin else args.threads
     servers: dict[str, Server] = {}
     runs: dict[str, list[tuple[Load, float]]] = {label: [] for label, _ in configs}
     counts: dict[str, dict[str, float]] = {}
     try:
         for label, extra in configs:
-            servers[label] = Server([*SERVE, str(live), *extra], env, "/readyz", 1)
+            servers[label] = Server([*pins[0], *SERVE, str(live), *extra], env, "/readyz", 1)
         labels = [label for label, _ in configs]
         for number in range(args.repeat):
             turn = number % len(labels)
@@ -93,8 +100,8 @@ def scenarios(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
                 server = servers[label]
                 runs[label].append(_measured(
                     server, server.url + "/tokens", body,
-                    lambda url, b: wrk(url, b, args.duration, args.threads, args.connections,
-                                       work)))
+                    lambda url, b: wrk(url, b, args.duration, threads, args.connections,
+                                       work, pins[1])))
         counts = {label: shadow_counts(servers[label].url) for label, extra in configs if extra}
     finally:
         for server in servers.values():
@@ -135,6 +142,9 @@ def main() -> int:
     parser.add_argument("--samples", nargs="+", default=["1.0", "0.1"],
                         help="the --shadow-sample values to serve beside the server without")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--pin", action="store_true",
+                        help="servers on CPU 0, wrk with one thread on CPU 1 (taskset): the two "
+                             "stop competing for a core, which steadies the ratios on a small host")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
