@@ -283,6 +283,9 @@ def decide(
     except (KeysNotReady, UnknownKeyId):
         return None
     except ExchangeError as exc:
+        # kept as the decision, without its traceback and chained exceptions: they would keep
+        # the exchange's frames, and through them this decision, alive in a reference cycle
+        exc.__traceback__ = exc.__context__ = exc.__cause__ = None
         return exc
     except Exception:  # a faulty candidate: counted unknown, the live side never sees it
         return None

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,30 @@ def test_the_candidate_issues_the_live_claims_with_the_live_jti(
     candidate = seen[-1]
     assert isinstance(candidate, Issued) and candidate.claims["jti"] == PLACEHOLDER_JTI
     assert len(PLACEHOLDER_JTI) == JTI_LENGTH
+
+
+# -- refusals kept as decisions ------------------------------------------------------------------
+
+def test_a_refusal_kept_as_the_candidates_decision_leaves_no_garbage(tmp_path: Path) -> None:
+    """A candidate's refusal is kept as its decision: without the traceback and the chained
+    exceptions, which would tie the exchange's frames and the decision in a reference cycle
+    that only the garbage collector frees."""
+    world = World()
+    runtime, shadow = _shadowed(world, tmp_path, candidate_config(world, "tightened"))
+    attempt = live_attempt(runtime, world.hs_token())
+    assert isinstance(attempt.live, Issued)
+    assert shadow.decide("req-00000001", attempt) == WOULD_BREAK
+    refusal = decide(shadow.candidate.state, attempt.request, attempt.now, attempt.jws)
+    assert isinstance(refusal, ExchangeError) and refusal.reason == "condition_failed"
+    assert refusal.__traceback__ is None and refusal.__context__ is None
+    gc.collect()
+    gc.disable()
+    try:
+        for number in range(20):
+            assert shadow.decide(f"req-{number:08d}", attempt) == WOULD_BREAK
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 # -- keys that differ are never taken as verified ----------------------------------------------
