@@ -153,14 +153,16 @@ def exchange(
     # times, conditions, allowed_identity_provider, identity_provider_mapping,
     # service_conditions, service_mapping, issued_claims
     try:
-        _, issued = _decide(state.bundle, name, jws.claims, target, now, new_jti)
+        _, (claims, expires_in, payload, orjson_wrote) = _decide(
+            state.bundle, name, jws.claims, target, now, new_jti
+        )
     except ExchangeError as exc:
         exc.verified_by = name  # past the signature: this refusal may be counted per provider
         raise
-    token = state.signers[target.signing_key].sign_payload(issued.payload)  # signing
+    token = state.signers[target.signing_key].sign_payload(payload)  # signing
     return Issued(
-        token, issued.expires_in, name, request.service, MappingProxyType(issued.claims),
-        issued.payload if issued.orjson_wrote else b"",
+        token, expires_in, name, request.service, MappingProxyType(claims),
+        payload if orjson_wrote else b"",
     )
 
 
@@ -222,15 +224,17 @@ def decide_matched(
     """The steps from `times` to `issued_claims` for claims of `identity_provider` whose
     signature has been verified."""
     target = token_provider(bundle, service)
-    intermediate, issued = _decide(bundle, identity_provider, claims, target, now, new_jti)
+    intermediate, (issued, expires_in, payload, _) = _decide(
+        bundle, identity_provider, claims, target, now, new_jti
+    )
     return Decision(
         identity_provider=identity_provider,
         service=service,
         intermediate=MappingProxyType(intermediate),
-        claims=MappingProxyType(issued.claims),
-        expires_in=issued.expires_in,
+        claims=MappingProxyType(issued),
+        expires_in=expires_in,
         signing_key=target.signing_key,
-        payload=issued.payload,
+        payload=payload,
     )
 
 

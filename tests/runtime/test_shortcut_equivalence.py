@@ -228,7 +228,7 @@ def test_issued_claims_are_signed_as_the_stdlib_writes_them(
     refuses exactly what the stdlib cannot write."""
     spec = dataclasses.replace(_SERVICE, claims=claims)
     try:
-        issued = issue_claims(spec, mapped, 2_000_000_000, 1_700_000_000.5, jti)
+        issued, _, payload, _ = issue_claims(spec, mapped, 2_000_000_000, 1_700_000_000.5, jti)
     except InvalidRequest as exc:
         assert exc.reason in ("claims_invalid", "claims_too_large")
         iat = 1_700_000_000
@@ -239,16 +239,18 @@ def test_issued_claims_are_signed_as_the_stdlib_writes_them(
         written = _written(plain_compact_json, whole)
         assert not isinstance(written, bytes) or len(written) > MAX_ISSUED_CLAIMS_BYTES
         return
-    assert issued.payload == plain_compact_json(issued.claims)
+    assert payload == plain_compact_json(issued)
 
 
 def test_issued_claims_with_floats_and_nulls_in_the_mapping_output_are_the_stdlibs() -> None:
     for mapped in ({"f": 1e-05}, {"n": None, "g": [1e-06, 0.1]}, {"deep": {"x": [{"y": 1e-07}]}}):
         for claims in ("act", "root"):
             spec = dataclasses.replace(_SERVICE, claims=claims)
-            issued = issue_claims(spec, mapped, 2_000_000_000, 1_700_000_000.0, "j" * 22)
-            assert issued.payload == plain_compact_json(issued.claims), (mapped, claims)
-            assert issued.payload != orjson.dumps(issued.claims)  # not the shortcut: floats
+            issued, _, payload, _ = issue_claims(
+                spec, mapped, 2_000_000_000, 1_700_000_000.0, "j" * 22
+            )
+            assert payload == plain_compact_json(issued), (mapped, claims)
+            assert payload != orjson.dumps(issued)  # not the shortcut: floats
 
 
 def test_payload_within_limit_returns_what_is_signed_and_still_refuses() -> None:
