@@ -223,12 +223,15 @@ class Shadow:
         and log a divergence; returns the result."""
         assert attempt.live is not None
         live = live_decision(attempt.live)
+        if isinstance(live, Issued):  # the usual case, without the calls below
+            live_provider: str | None = live.identity_provider
+            # the live token's `jti`: claims equal to the live ones give the same payload
+            jti = live.claims["jti"]
+        else:
+            live_provider, jti = identity_provider_of(live), PLACEHOLDER_JTI
         verified = self.candidate.verified
-        live_provider = identity_provider_of(live)
         if live_provider is not None:  # the live side verified the signature
             verified.source = self.live_sources.get(live_provider)
-        # the live token's `jti`, so that claims equal to the live ones give the same payload
-        jti = live.claims["jti"] if isinstance(live, Issued) else PLACEHOLDER_JTI
         try:
             candidate = decide(
                 self.candidate.state, attempt.request, attempt.now, attempt.jws, jti
