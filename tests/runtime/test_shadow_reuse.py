@@ -22,7 +22,13 @@ from tokensmith.runtime.exchange import Issued, exchange
 from tokensmith.runtime.jose import parse_compact
 from tokensmith.runtime.jti import new_jti
 from tokensmith.runtime.shadow import Attempt, Shadow
-from tokensmith.runtime.shadow_candidate import Decision, compare, decide, live_decision
+from tokensmith.runtime.shadow_candidate import (
+    Decision,
+    compare,
+    decide,
+    identity_provider_of,
+    live_decision,
+)
 from tokensmith.runtime.startup import ShadowOptions, prepare
 
 from ..support.http_server import World, write_bundle
@@ -115,8 +121,7 @@ def decide_as_shadow(shadow: Shadow, attempt: Attempt, *, with_parse: bool) -> D
     assert attempt.live is not None
     live = live_decision(attempt.live)
     verified = shadow.candidate.verified
-    provider = live.identity_provider if isinstance(live, Issued) else (
-        live.verified_by if live is not None else None)
+    provider = identity_provider_of(live)
     if provider is not None:
         verified.source = shadow.live_sources.get(provider)
     try:
